@@ -50,6 +50,10 @@ class LanguageModel(nn.Module):
         """Keep the batch rows ``index`` of ``state`` (to drop finished samples or fan one prompt out)."""
         raise NotImplementedError
 
+    def concat_states(self, states: list[State]) -> State:
+        """Join single-row states (each from its own prompt) into one batch."""
+        raise NotImplementedError
+
     def config(self) -> dict[str, Any]:
         return {"family": self.family, "vocab_size": self.vocab_size, **self.hparams}
 

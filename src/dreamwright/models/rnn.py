@@ -115,6 +115,11 @@ class RNNLanguageModel(LanguageModel):
             return tuple(s.index_select(1, index) for s in state)
         return state.index_select(1, index)
 
+    def concat_states(self, states: list[State]) -> State:
+        if isinstance(states[0], tuple):
+            return tuple(torch.cat(parts, dim=1) for parts in zip(*states))
+        return torch.cat(states, dim=1)
+
     def flops_per_token(self) -> int:
         # recurrent + input matrices and the output layer; the embedding is a lookup
         n = sum(p.numel() for name, p in self.rnn.named_parameters() if name.startswith("weight"))

@@ -48,6 +48,10 @@ class Tokenizer(ABC):
         """Ids of a corpus chunk as an array (tokenizers override with a faster path)."""
         return np.asarray(self.encode(text, unknown="skip"), dtype=np.int64)
 
+    def stream_decoder(self) -> StreamDecoder:
+        """An object turning ids into text one at a time (holds back incomplete characters)."""
+        return StreamDecoder(self)
+
     #: text fed to the model when the user gives no prompt
     default_prompt: str = "\n"
 
@@ -58,6 +62,36 @@ class Tokenizer(ABC):
         if self.vocab_size <= 65536:
             return np.dtype(np.uint16)
         return np.dtype(np.uint32)
+
+
+class StreamDecoder:
+    """Incremental decoding for any tokenizer: decode all ids so far and emit what is new.
+
+    Text ending in U+FFFD (an incomplete UTF-8 sequence from a byte-level tokenizer) is held back.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.emitted = 0
+
+    def push(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        text = self.tokenizer.decode(self.ids)
+        if text.endswith("\ufffd"):
+            return ""
+        new, self.emitted = text[self.emitted:], len(text)
+        return new
+
+
+class _PieceDecoder:
+    """Fast incremental decoding for tokenizers whose tokens decode independently."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def push(self, token_id: int) -> str:
+        return self.tokenizer.token_text(token_id)
 
 
 def unknown_message(kind: str, pieces: list[str]) -> VocabularyError:

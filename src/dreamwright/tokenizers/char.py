@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dreamwright.tokenizers.base import Tokenizer, register_tokenizer, unknown_message
+from dreamwright.tokenizers.base import Tokenizer, _PieceDecoder, register_tokenizer, unknown_message
 
 
 def _codepoints(text: str) -> np.ndarray:
@@ -53,6 +53,9 @@ class CharTokenizer(Tokenizer):
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)
+
+    def stream_decoder(self) -> _PieceDecoder:
+        return _PieceDecoder(self)
 
     def token_text(self, token_id: int) -> str:
         return self.chars[token_id]

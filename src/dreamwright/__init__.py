@@ -1,0 +1,24 @@
+"""dreamwright: train neural language models on any text and generate in its style."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load", "train"]
+
+
+def load(path=None, *, device: str | None = None):
+    """Load a run directory (or a bundled model by name; the default bundled model when None).
+
+    Returns a :class:`dreamwright.generation.Generator`: ``dreamwright.load(run).generate("ROMEO:")``.
+    """
+    from dreamwright.generation.generator import Generator
+
+    return Generator.load(path, device=device)
+
+
+def train(corpus=None, out=None, **options):
+    """Train a model; see :func:`dreamwright.training.trainer.train`."""
+    from dreamwright.training.trainer import train as _train
+
+    return _train(corpus, out, **options)

@@ -1,0 +1,3 @@
+from dreamwright.cli import main
+
+main()

@@ -1,0 +1,284 @@
+"""The ``dreamwright`` command line: a thin layer over the Python API.
+
+Every user error surfaces as one line on stderr (``error: …``) and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from dreamwright.errors import DreamwrightError
+
+app = typer.Typer(
+    name="dreamwright",
+    help="Train neural language models on any text and generate in its style.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Unknown(str, Enum):
+    error = "error"
+    skip = "skip"
+
+
+# --------------------------------------------------------------------------- train
+@app.command(no_args_is_help=True)
+def train(
+    corpus: Annotated[Optional[str], typer.Argument(help="Text file, folder of .txt files, or built-in name "
+                                                    "(shakespeare, nietzsche, ptb, wikitext-2).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/CORPUS-TIME).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
+    preset: Annotated[Optional[str], typer.Option(help="Named settings; see `dreamwright presets`.")] = None,
+    lower: Annotated[Optional[bool], typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the corpus.")] = None,
+    valid_fraction: Annotated[Optional[float], typer.Option(help="Held-out tail of the text [0.1].")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="char | word | bpe (default: the corpus's own).")] = None,
+    vocab_size: Annotated[Optional[int], typer.Option(help="Word/BPE vocabulary size.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="simplernn | lstm | gru | gpt.")] = None,
+    n_layer: Annotated[Optional[int], typer.Option(help="Layers.")] = None,
+    hidden_size: Annotated[Optional[int], typer.Option(help="RNN hidden units.")] = None,
+    embedding_size: Annotated[Optional[int], typer.Option(help="RNN embedding size (0: one-hot input).")] = None,
+    n_head: Annotated[Optional[int], typer.Option(help="GPT attention heads.")] = None,
+    n_embd: Annotated[Optional[int], typer.Option(help="GPT width.")] = None,
+    block_size: Annotated[Optional[int], typer.Option(help="GPT context length.")] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout probability.")] = None,
+    tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights",
+                                                        help="Share input and output embeddings.")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(help="Tokens per training sequence (BPTT length).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Sequences per batch.")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adamw | rmsprop | sgd.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay.")] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="cosine | plateau | constant | step.")] = None,
+    warmup_steps: Annotated[Optional[int], typer.Option(help="Linear warmup steps.")] = None,
+    grad_clip: Annotated[Optional[float], typer.Option(help="Gradient norm clip (0: off).")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="fp32 | bf16 (autocast).")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Budget in epochs.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Budget in optimizer steps.")] = None,
+    minutes: Annotated[Optional[float], typer.Option(help="Budget in wall-clock minutes (default 10 "
+                                                      "when no budget is given).")] = None,
+    eval_interval: Annotated[Optional[int], typer.Option(help="Steps between evaluations.")] = None,
+    eval_tokens: Annotated[Optional[int], typer.Option(help="Cap on validation tokens scored.")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many evaluations without "
+                                                       "improvement.")] = None,
+    samples: Annotated[Optional[bool], typer.Option("--samples/--no-samples",
+                                                    help="Print samples at each evaluation.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (a run is reproducible with steps as "
+                                                   "its budget).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for PyTorch.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+) -> None:
+    """Train a language model on a corpus and keep the best checkpoint in a run directory."""
+    from dreamwright.training.trainer import train as run_training
+
+    options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, tokenizer=tokenizer,
+                   vocab_size=vocab_size, model=model, n_layer=n_layer, hidden_size=hidden_size,
+                   embedding_size=embedding_size, n_head=n_head, n_embd=n_embd, block_size=block_size,
+                   dropout=dropout, tie_weights=tie_weights, seq_len=seq_len, batch_size=batch_size,
+                   optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                   warmup_steps=warmup_steps, grad_clip=grad_clip, precision=precision, epochs=epochs,
+                   steps=steps, minutes=minutes, eval_interval=eval_interval, eval_tokens=eval_tokens,
+                   patience=patience, samples=samples, seed=seed, device=device, threads=threads)
+    if resume is not None:
+        if corpus is not None and Path(corpus).resolve() != resume.resolve():
+            raise DreamwrightError("give either a corpus or --resume RUN_DIR, not both")
+        result = run_training(resume=resume, quiet=quiet, **options)
+    else:
+        if corpus is None:
+            raise DreamwrightError("give a corpus to train on, or --resume RUN_DIR")
+        result = run_training(corpus, out, force=force, preset=preset, quiet=quiet, **options)
+    if quiet:
+        typer.echo(str(result))
+
+
+# --------------------------------------------------------------------------- generate
+@app.command()
+def generate(
+    run: Annotated[Optional[str], typer.Argument(help="Run directory or bundled model (default: the "
+                                                 "bundled Shakespeare model).")] = None,
+    prompt: Annotated[str, typer.Option("--prompt", "--primetext", "-p", help="Text to continue.")] = "",
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", "--length", "-n",
+                                                help="Tokens to generate.")] = 400,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy; higher = bolder.")] = 0.8,
+    top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k most likely tokens.")] = None,
+    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling mass in (0, 1].")] = None,
+    repetition_penalty: Annotated[float, typer.Option(help="> 1 discourages repeating tokens.")] = 1.0,
+    num_samples: Annotated[int, typer.Option("--num-samples", "-s", help="Samples, decoded as one batch.")] = 1,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed for reproducible samples.")] = None,
+    stop: Annotated[Optional[list[str]], typer.Option(help="Stop at this string (repeatable; escapes like "
+                                                     "\\n are understood).")] = None,
+    stream: Annotated[bool, typer.Option(help="Print text as it is generated.")] = False,
+    unknown: Annotated[Unknown, typer.Option(help="Prompt pieces missing from the vocabulary: error or "
+                                             "skip.")] = Unknown.error,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda.")] = None,
+) -> None:
+    """Continue a prompt with a trained model."""
+    import dreamwright
+
+    stops = [s.encode("utf-8").decode("unicode_escape") if "\\" in s else s for s in (stop or [])]
+    generator = dreamwright.load(run, device=device)
+    events = generator.stream(prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                              top_p=top_p, repetition_penalty=repetition_penalty, num_samples=num_samples,
+                              seed=seed, stop=stops, unknown=unknown.value)
+    out = sys.stdout
+    if stream and num_samples == 1:
+        out.write(prompt)
+        for item in events:
+            if not isinstance(item, list):
+                out.write(item[1])
+                out.flush()
+        out.write("\n")
+        return
+    completions = []
+    for item in events:
+        if isinstance(item, list):
+            completions = item
+    for i, completion in enumerate(completions):
+        if num_samples > 1:
+            out.write(f"--- sample {i + 1} ---\n")
+        out.write(prompt + completion.text + "\n")
+
+
+# --------------------------------------------------------------------------- eval
+@app.command("eval")
+def evaluate(
+    run: Annotated[str, typer.Argument(help="Run directory or bundled model.")],
+    file: Annotated[Path, typer.Argument(help="UTF-8 text file to score.")],
+    encoding: Annotated[str, typer.Option(help="Text encoding of FILE.")] = "utf-8",
+    lower: Annotated[bool, typer.Option("--lower", help="Lowercase the text first.")] = False,
+    unknown: Annotated[Unknown, typer.Option(help="Pieces missing from the vocabulary: error or skip.")]
+    = Unknown.error,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda.")] = None,
+) -> None:
+    """Score a model on any text: loss (nats/token), bits per character, perplexity."""
+    import dreamwright
+    from dreamwright.data.corpus import encode_text_file
+    from dreamwright.training.evaluate import score_tokens
+
+    if not file.is_file():
+        raise DreamwrightError(f"no such file: {file}")
+    generator = dreamwright.load(run, device=device)
+    ids, n_chars = encode_text_file(file, generator.tokenizer, encoding=encoding, lower=lower,
+                                    unknown=unknown.value)
+    if len(ids) < 2:
+        raise DreamwrightError(f"{file} has fewer than 2 tokens the model knows; nothing to score")
+    score = score_tokens(generator.model, ids, chars=n_chars, device=generator.device)
+    typer.echo(f"{file}: {score.tokens:,} tokens, loss {score.loss:.4f} nats/token, "
+               f"{score.bpc:.4f} bits/char, perplexity {score.perplexity:.2f}")
+
+
+# --------------------------------------------------------------------------- listings
+@app.command()
+def presets() -> None:
+    """List the training presets with their parameter counts."""
+    from dreamwright.models import build_model
+    from dreamwright.training.config import PRESETS
+
+    for name, (description, overrides) in sorted(PRESETS.items()):
+        vocab = 10_000 if overrides.get("tokenizer") == "word" else 65
+        try:
+            n = build_model(overrides.get("model", "lstm"), vocab, **overrides.get("model_args", {})).num_parameters()
+            size = f"{n / 1e6:6.2f}M params (vocab {vocab:,})"
+        except DreamwrightError:
+            size = ""
+        typer.echo(f"{name:<18} {size:<28} {description}")
+
+
+@app.command()
+def models(
+    runs: Annotated[Path, typer.Option(help="Folder to look for local runs in.")] = Path("runs"),
+) -> None:
+    """List the bundled models and the runs under ./runs."""
+    import json
+
+    from dreamwright import bundled
+
+    for path in bundled.available():
+        typer.echo(f"bundled  {path.name}")
+    if runs.is_dir():
+        for path in sorted(runs.iterdir()):
+            cfg = path / "config.json"
+            if cfg.is_file():
+                try:
+                    metrics = json.loads(cfg.read_text()).get("metrics", {})
+                    best = metrics.get("best_val_loss")
+                    info = f"best val loss {best:.4f}" if best is not None else "no evaluation yet"
+                except (json.JSONDecodeError, AttributeError, TypeError):
+                    info = "unreadable config.json"
+                typer.echo(f"local    {path}  ({info})")
+
+
+@app.command()
+def corpora() -> None:
+    """List the built-in corpora."""
+    from dreamwright.data.registry import BUILTIN_CORPORA
+
+    for name, corpus in sorted(BUILTIN_CORPORA.items()):
+        typer.echo(f"{name:<14} {corpus.description}")
+
+
+@app.command()
+def demo(
+    minutes: Annotated[float, typer.Option(help="Training time.")] = 2.0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/demo-shakespeare"),
+) -> None:
+    """Train on Shakespeare for a couple of minutes, then write at the books' four temperatures."""
+    import dreamwright
+
+    result = dreamwright.train("shakespeare", out, force=True, minutes=minutes, samples=False)
+    generator = dreamwright.load(result.run_dir)
+    for t in (0.2, 0.5, 1.0, 1.2):
+        text = generator.generate("ROMEO:", max_new_tokens=300, temperature=t, seed=0)[0]
+        typer.echo(f"\n=== temperature {t} ===\nROMEO:{text}")
+
+
+def _register_plugins() -> None:
+    from importlib import import_module
+
+    for name in ("dreamwright.image.cli", "dreamwright.poetry.cli", "dreamwright.serve.cli"):
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_plugins()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``dreamwright`` console script."""
+    try:
+        result = app(args=argv, prog_name="dreamwright", standalone_mode=False)
+    except DreamwrightError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        typer.echo(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Image loading and saving, sizes, devices, seeding and memory estimates shared by style and dream."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from dreamwright.errors import DreamwrightError, InvalidArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+    from PIL import Image
+
+#: Anything the Python API accepts as an image.
+ImageLike = Union[str, os.PathLike, "Image.Image", "np.ndarray"]
+
+#: smallest long side the backbones can work on (VGG-19 pools 5 times)
+MIN_SIZE = 32
+#: largest long side we accept at all, whatever the memory
+MAX_SIZE = 16384
+
+
+class ImageError(DreamwrightError):
+    """An input image is missing, unreadable or not an image."""
+
+
+def load_image(source: ImageLike, *, name: str = "image") -> Image.Image:
+    """Load a PNG/JPEG path, a PIL image or an HxWx3 uint8 array as an RGB image (EXIF orientation applied)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if isinstance(source, Image.Image):
+        img = source
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageError(f"{name} not found: {path}; check the path", param=name)
+        if path.is_dir():
+            raise ImageError(f"{name} {path} is a directory; give the path of a PNG or JPEG file", param=name)
+        try:
+            with Image.open(path) as opened:
+                opened.load()
+                img = ImageOps.exif_transpose(opened)
+                if img is opened:
+                    img = opened.copy()
+        except UnidentifiedImageError:
+            raise ImageError(
+                f"{name} {path} is not an image Pillow can read; give a PNG or JPEG file", param=name
+            ) from None
+        except PermissionError:
+            raise ImageError(f"cannot read {name} {path}: permission denied", param=name) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(
+                f"cannot read {name} {path}: {exc}; the file may be truncated or corrupt", param=name
+            ) from None
+    else:
+        import numpy as np
+
+        if not isinstance(source, np.ndarray):
+            raise InvalidArgument(
+                f"{name} must be a path, a PIL image or a numpy array, got {type(source).__name__}", param=name
+            )
+        arr = source
+        if arr.dtype != np.uint8:
+            if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.min() >= 0 and arr.max() <= 1:
+                arr = (arr * 255).round().astype(np.uint8)
+            else:
+                raise InvalidArgument(f"{name} array must be uint8 or float in [0, 1]", param=name)
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, axis=-1)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise InvalidArgument(f"{name} array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}", param=name)
+        img = Image.fromarray(arr)
+    if img.width < 1 or img.height < 1:
+        raise ImageError(f"{name} is empty (0 pixels)", param=name)
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert("RGB")
+
+
+def fit_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so that the long side is ``long_side`` (aspect kept, each side >= 1)."""
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_long(img: Image.Image, long_side: int) -> Image.Image:
+    """Resize so that the long side is ``long_side`` (Lanczos)."""
+    from PIL import Image
+
+    size = fit_size(img.width, img.height, long_side)
+    return img if size == img.size else img.resize(size, Image.Resampling.LANCZOS)
+
+
+def check_size(name: str, value: int) -> int:
+    """Validate a long-side size in pixels."""
+    if isinstance(value, bool) or int(value) != value or not MIN_SIZE <= value <= MAX_SIZE:
+        raise InvalidArgument(f"{name} must be an integer from {MIN_SIZE} to {MAX_SIZE} pixels, got {value!r}",
+                              param=name)
+    return int(value)
+
+
+def to_tensor(img: Image.Image, device: Any = "cpu") -> torch.Tensor:
+    """RGB PIL image -> float tensor (1, 3, H, W) in [0, 1]."""
+    import numpy as np
+    import torch
+
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def to_image(tensor: torch.Tensor) -> Image.Image:
+    """Float tensor (1, 3, H, W) or (3, H, W) in [0, 1] -> RGB PIL image."""
+    import torch
+    from PIL import Image
+
+    t = tensor.detach()
+    if t.dim() == 4:
+        t = t[0]
+    arr = (t.clamp(0, 1) * 255).round().to("cpu", dtype=torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(arr, mode="RGB")
+
+
+def resize_tensor(t: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bicubic (antialiased when shrinking) resize of a (1, 3, H, W) tensor."""
+    import torch.nn.functional as F
+
+    if t.shape[-2:] == (height, width):
+        return t
+    shrink = height < t.shape[-2] or width < t.shape[-1]
+    return F.interpolate(t, size=(height, width), mode="bicubic", align_corners=False, antialias=shrink)
+
+
+def check_output_path(path: str | os.PathLike, *, name: str = "output") -> Path:
+    """An output path must end in .png and its folder must exist."""
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise InvalidArgument(f"{name} {out} must end in .png (outputs are written as PNG)", param=name)
+    if not out.parent.exists():
+        raise InvalidArgument(f"folder {out.parent} for {name} does not exist; create it first", param=name)
+    if out.is_dir():
+        raise InvalidArgument(f"{name} {out} is a directory; give a file name ending in .png", param=name)
+    return out
+
+
+def save_png(img: Image.Image, path: str | os.PathLike) -> Path:
+    """Write ``img`` as PNG to ``path`` (checked: .png suffix, existing folder)."""
+    out = check_output_path(path)
+    try:
+        img.save(out, format="PNG")
+    except OSError as exc:
+        raise DreamwrightError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available else CPU; 'cuda' without a GPU is an error."""
+    import torch
+
+    choice = (device or "auto").lower()
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cpu":
+        return torch.device("cpu")
+    if choice.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InvalidArgument("--device cuda was asked for but no CUDA GPU is available; use --device cpu",
+                                  param="device")
+        return torch.device(choice)
+    raise InvalidArgument(f"device must be auto, cpu or cuda, got {device!r}", param="device")
+
+
+def seed_everything(seed: int | None) -> int:
+    """Seed torch (CPU and CUDA); returns the seed used (a fresh one when ``seed`` is None)."""
+    import torch
+
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise InvalidArgument(f"seed must be an integer >= 0, got {seed!r}", param="seed")
+    torch.manual_seed(int(seed))
+    return int(seed)
+
+
+def available_memory(device: Any) -> int:
+    """Bytes that a new computation can use on ``device`` (free GPU memory, or available RAM)."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(dev)
+        return int(free)
+    try:
+        import psutil  # optional
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    if sys.platform == "darwin" or os.name == "nt":  # no cheap way without psutil: assume 8 GiB
+        return 8 * 1024**3
+    return 8 * 1024**3
+
+
+def format_bytes(n: float) -> str:
+    """Human-readable size (MiB/GiB)."""
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f} GiB"
+    return f"{n / 1024**2:.0f} MiB"
+
+
+def check_memory(needed: int, device: Any, what: str, hint: str, budget: int | None = None) -> None:
+    """Raise a one-line error when ``needed`` bytes do not fit in ``budget`` (default: available memory)."""
+    have = available_memory(device) if budget is None else budget
+    if needed > have:
+        raise DreamwrightError(
+            f"{what} needs about {format_bytes(needed)} of memory but only {format_bytes(have)} is available; {hint}",
+            param="size",
+        )

@@ -1,0 +1,1 @@
+"""Training: configuration and presets, batches, the trainer loop, evaluation and checkpoint I/O."""

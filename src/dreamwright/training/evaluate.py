@@ -1,0 +1,77 @@
+"""Scoring a model on token arrays: total negative log-likelihood in nats, and the usual summaries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dreamwright.models.base import LanguageModel
+
+
+@dataclass
+class Score:
+    """Loss summary: nats per token, bits per character, perplexity per token."""
+
+    nats: float  # total over all scored tokens
+    tokens: int
+    chars: int
+
+    @property
+    def loss(self) -> float:
+        return self.nats / max(self.tokens, 1)
+
+    @property
+    def bpc(self) -> float:
+        return self.nats / max(self.chars, 1) / math.log(2)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    def as_dict(self) -> dict[str, float]:
+        return {"loss": self.loss, "bpc": self.bpc, "perplexity": self.perplexity, "tokens": self.tokens}
+
+
+@torch.inference_mode()
+def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = None, streams: int = 16,
+                 seq_len: int = 256, device: torch.device | str = "cpu", max_tokens: int | None = None) -> Score:
+    """Negative log-likelihood of ``data[1:]`` given what precedes it, with as much context as the model keeps.
+
+    Stateful models read ``streams`` contiguous pieces side by side, carrying their state (full context).
+    Stateless models read non-overlapping windows of their context limit. ``chars`` is how many characters
+    the scored text has (for bits per character); by default one per token.
+    """
+    was_training = model.training
+    model.eval()
+    n = len(data)
+    if max_tokens is not None and n > max_tokens + 1:
+        chars = None if chars is None else int(chars * (max_tokens + 1) / n)
+        data, n = data[: max_tokens + 1], max_tokens + 1
+    if not model.stateful and model.context_limit:
+        seq_len = min(seq_len, model.context_limit)
+    streams = max(1, min(streams, (n - 1) // max(seq_len, 1) or 1))
+    stream_len = (n - 1) // streams
+    arr = torch.from_numpy(np.asarray(data[: streams * stream_len + 1], dtype=np.int64))
+    inputs = arr[:-1].view(streams, stream_len)
+    targets = arr[1:].view(streams, stream_len)
+    total, count = 0.0, 0
+    state = None
+    for start in range(0, stream_len, seq_len):
+        x = inputs[:, start:start + seq_len].to(device)
+        y = targets[:, start:start + seq_len].to(device)
+        logits, state = model(x, state if model.stateful else None)
+        total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
+        count += y.numel()
+    # tokens left over after the even split are scored as one more row
+    rest = n - 1 - streams * stream_len
+    if rest > 0:
+        tail = torch.from_numpy(np.asarray(data[n - rest - 1:], dtype=np.int64))[None]
+        logits, _ = model(tail[:, :-1].to(device), None)
+        total += F.cross_entropy(logits.float()[0], tail[0, 1:].to(device), reduction="sum").item()
+        count += rest
+    model.train(was_training)
+    return Score(total, count, chars if chars is not None else count)

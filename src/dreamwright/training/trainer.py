@@ -1,0 +1,541 @@
+"""The training loop: truncated BPTT (or random windows), warmup + cosine, clipping, evaluation,
+samples at the books' four temperatures, best-model checkpoints, early stopping and exact resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dreamwright import __version__
+from dreamwright.data.corpus import EncodedCorpus, encode_corpus, resolve_corpus
+from dreamwright.errors import CheckpointError, CorpusError, InvalidArgument
+from dreamwright.generation.generator import Generator, resolve_device
+from dreamwright.generation.sampling import SamplingParams
+from dreamwright.models import build_model
+from dreamwright.models.base import LanguageModel
+from dreamwright.progress import console, progress_bar
+from dreamwright.training import checkpoint as ckpt
+from dreamwright.training.batches import StreamBatches, WindowBatches
+from dreamwright.training.config import TrainConfig, make_config
+from dreamwright.training.evaluate import Score, score_tokens
+from dreamwright.training.plots import plot_loss_curve, read_metrics
+
+METRICS = "metrics.jsonl"
+LOSS_PLOT = "loss.png"
+DATA_DIR = "data"
+BUDGET_KEYS = ("steps", "minutes", "epochs", "patience", "eval_interval", "samples", "device", "threads")
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) training run left behind."""
+
+    run_dir: Path
+    steps: int
+    best_val_loss: float
+    best_step: int
+    val_bpc: float
+    val_perplexity: float
+    stop_reason: str  # budget | early-stopping | interrupted
+
+    def __str__(self) -> str:
+        return (f"{self.run_dir}: best validation loss {self.best_val_loss:.4f} nats/token "
+                f"({self.val_bpc:.3f} bpc, perplexity {self.val_perplexity:.2f}) at step {self.best_step}")
+
+
+def default_run_dir(corpus_name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{Path(corpus_name).name}-{stamp}"
+
+
+def _prepare_new_run_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InvalidArgument(f"--out {out} is a file; choose a directory path", param="out")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise InvalidArgument(
+                f"run directory {out} already exists: pass --resume {out} to continue it, --force to "
+                "replace it, or choose another --out", param="out",
+            )
+        if not (out / ckpt.CONFIG).exists() and not (out / DATA_DIR).exists():
+            raise InvalidArgument(
+                f"--force will not delete {out}: it is not a dreamwright run directory; choose another --out",
+                param="out",
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def train(corpus: str | Path | None = None, out: str | Path | None = None, *, force: bool = False,
+          resume: str | Path | None = None, preset: str | None = None, quiet: bool = False,
+          **options: Any) -> TrainResult:
+    """Train a language model on ``corpus`` (a file, a folder of .txt files, or a built-in name).
+
+    ``resume=RUN_DIR`` continues a stopped run exactly where it stopped (budget options may be raised).
+    Other keyword arguments are :class:`~dreamwright.training.config.TrainConfig` fields or model
+    arguments (``n_layer``, ``hidden_size``, ...). Returns a :class:`TrainResult`.
+    """
+    if resume is not None:
+        return Trainer.resume(Path(resume), quiet=quiet, **options).run()
+    if corpus is None:
+        raise InvalidArgument("give a corpus to train on (a file, a folder or a built-in name)", param="corpus")
+    source = resolve_corpus(corpus)
+    config = make_config(str(corpus), preset=preset, default_tokenizer=source.default_tokenizer, **options)
+    run_dir = Path(out) if out is not None else default_run_dir(source.name)
+    _prepare_new_run_dir(run_dir, force)
+    try:
+        tokenizer_options = {"vocab_size": config.vocab_size} if config.vocab_size else {}
+        if config.tokenizer == "word" and "vocab_size" not in tokenizer_options:
+            tokenizer_options["vocab_size"] = 10_000
+        tokenizer, encoded = encode_corpus(
+            source, run_dir / DATA_DIR, tokenizer_kind=config.tokenizer, tokenizer_options=tokenizer_options,
+            lower=config.lower, encoding=config.encoding, valid_fraction=config.valid_fraction,
+        )
+        if encoded.meta["valid_tokens"] < 2:
+            raise CorpusError(
+                f"the validation split of {source.name} has {encoded.meta['valid_tokens']} tokens; "
+                "use a longer corpus or a larger --valid-fraction"
+            )
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was written yet
+        raise
+    trainer = Trainer(config, run_dir, tokenizer, encoded, quiet=quiet)
+    trainer.write_config()
+    return trainer.run()
+
+
+class Trainer:
+    """One training run in one run directory."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, tokenizer, encoded: EncodedCorpus,
+                 *, quiet: bool = False) -> None:
+        self.config, self.run_dir, self.tokenizer, self.encoded = config, run_dir, tokenizer, encoded
+        self.quiet = quiet
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.device = resolve_device(config.device)
+        self.rank, self.world = _distributed_rank_world()
+        torch.manual_seed(config.seed)
+        self.model: LanguageModel = build_model(config.model, tokenizer.vocab_size, **config.model_args)
+        self.model.to(self.device)
+        self.ddp_model = _wrap_ddp(self.model, self.device) if self.world > 1 else self.model
+        self.train_data = encoded.array("train")
+        self.valid_data = encoded.array("valid")
+        batches_cls = StreamBatches if self.model.stateful else WindowBatches
+        seq_len = config.seq_len
+        if not self.model.stateful and self.model.context_limit:
+            seq_len = min(seq_len, self.model.context_limit)
+        self.batches = batches_cls(self.train_data, config.batch_size, seq_len, config.seed,
+                                   rank=self.rank, world=self.world)
+        self.optimizer = _make_optimizer(self.model, config)
+        # progress counters (all restored on resume)
+        self.step = 0
+        self.epoch = 0
+        self.index = 0
+        self.elapsed = 0.0
+        self.best_val_loss = math.inf
+        self.best_step = 0
+        self.bad_evals = 0
+        self.plateau_factor = 1.0
+        self.plateau_bad = 0
+        self.state = None
+        self.last_score: Score | None = None
+        self._stop_requested = False
+
+    # ------------------------------------------------------------------ resume
+    @classmethod
+    def resume(cls, run_dir: Path, *, quiet: bool = False, **overrides: Any) -> Trainer:
+        stored = ckpt.read_config(run_dir)
+        state_path = run_dir / ckpt.TRAINER_STATE
+        if not state_path.is_file():
+            raise CheckpointError(
+                f"{run_dir} has no {ckpt.TRAINER_STATE} to resume from (it stopped before its first "
+                "checkpoint); start it again with --force"
+            )
+        config = TrainConfig.from_dict(stored["train"])
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key not in BUDGET_KEYS:
+                raise InvalidArgument(
+                    f"--{key.replace('_', '-')} cannot change when resuming (only "
+                    f"{', '.join(BUDGET_KEYS)} can); start a new run instead", param=key,
+                )
+            setattr(config, key, value)
+        config.validate()
+        from dreamwright.tokenizers import tokenizer_from_dict
+
+        try:
+            encoded = EncodedCorpus.open(run_dir / DATA_DIR)
+        except (OSError, json.JSONDecodeError):
+            raise CheckpointError(f"{run_dir}/{DATA_DIR} is missing or damaged; the run cannot resume") from None
+        trainer = cls(config, run_dir, tokenizer_from_dict(stored["tokenizer"]), encoded, quiet=quiet)
+        trainer._load_state(state_path)
+        return trainer
+
+    # ------------------------------------------------------------------ schedule
+    def progress(self) -> float:
+        c, fracs = self.config, []
+        if c.steps:
+            fracs.append(self.step / c.steps)
+        if c.epochs:
+            fracs.append(self.step / (c.epochs * self.batches.steps_per_epoch))
+        if c.minutes:
+            fracs.append(self.elapsed / (c.minutes * 60))
+        if not fracs:
+            fracs.append(self.elapsed / 600)
+        return max(fracs)
+
+    def lr(self) -> float:
+        c = self.config
+        warm = min(1.0, (self.step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
+        if c.schedule == "cosine":
+            p = min(self.progress(), 1.0)
+            factor = c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+        elif c.schedule == "plateau":
+            factor = self.plateau_factor
+        elif c.schedule == "step":
+            factor = c.lr_decay ** max(self.epoch + 1 - c.decay_after_epochs, 0)
+        else:
+            factor = 1.0
+        return c.lr * warm * factor
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> TrainResult:
+        c = self.config
+        is_main = self.rank == 0
+        stop_reason = "budget"
+        metrics_path = self.run_dir / METRICS
+        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
+                    if c.precision == "bf16" else nullcontext())
+        if is_main and not self.quiet:
+            console.print(
+                f"[bold]dreamwright[/] training {c.model} ({self.model.num_parameters():,} parameters) on "
+                f"{self.encoded.meta['corpus']}: {self.encoded.meta['train_tokens']:,} training / "
+                f"{self.encoded.meta['valid_tokens']:,} validation {c.tokenizer} tokens, "
+                f"vocabulary {self.tokenizer.vocab_size:,}, device {self.device}, run {self.run_dir}"
+            )
+        total = c.steps or None
+        previous_handler = self._install_sigint()
+        log = open(metrics_path, "a", encoding="utf-8") if is_main else None
+        ema = None
+        tokens_per_step = self.batches.batch_size * self.batches.seq_len
+        window_start, window_tokens = time.perf_counter(), 0
+        tok_rate = 0.0
+        try:
+            with progress_bar("training", total=total if total else 100.0,
+                              enabled=is_main and not self.quiet) as bar:
+                self.model.train()
+                last_tick = time.perf_counter()
+                while True:
+                    if self._budget_reached():
+                        break
+                    if self._stop_requested:
+                        stop_reason = "interrupted"
+                        break
+                    if self.index >= self.batches.steps_per_epoch:
+                        self.epoch, self.index, self.state = self.epoch + 1, 0, None
+                    if self.index == 0:
+                        self.state = None
+                    lr = self.lr()
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
+                    x, y = self.batches.batch(self.epoch, self.index)
+                    x = x.to(self.device, non_blocking=True)
+                    y = y.to(self.device, non_blocking=True)
+                    with autocast:
+                        logits, state = self.ddp_model(x, self.state)
+                    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if c.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+                    self.optimizer.step()
+                    self.state = self.model.detach_state(state) if self.model.stateful else None
+                    self.step += 1
+                    self.index += 1
+                    now = time.perf_counter()
+                    self.elapsed += now - last_tick
+                    last_tick = now
+                    loss_value = loss.item()
+                    if not math.isfinite(loss_value):
+                        raise InvalidArgument(
+                            f"training diverged at step {self.step} (loss {loss_value}); lower --lr or "
+                            "keep --grad-clip on"
+                        )
+                    ema = loss_value if ema is None else 0.95 * ema + 0.05 * loss_value
+                    window_tokens += tokens_per_step * self.world
+                    if now - window_start > 2.0:
+                        tok_rate = window_tokens / (now - window_start)
+                        window_start, window_tokens = now, 0
+                    if log is not None and self.step % c.log_interval == 0:
+                        log.write(json.dumps({"event": "train", "step": self.step, "epoch": self.epoch,
+                                              "loss": loss_value, "lr": lr, "elapsed": round(self.elapsed, 3),
+                                              "tokens_per_s": round(tok_rate, 1)}) + "\n")
+                        log.flush()
+                    bar.update(completed=self.step if total else 100 * min(self.progress(), 1.0),
+                               info=f"loss {ema:.3f}  {tok_rate / 1000:.1f}k tok/s")
+                    if self.step % c.eval_interval == 0:
+                        if self._evaluate_and_checkpoint(log):
+                            stop_reason = "early-stopping"
+                            break
+                        last_tick = time.perf_counter()
+                        self.elapsed += 0  # evaluation time counts (wall-clock budget)
+        finally:
+            self._restore_sigint(previous_handler)
+        last_eval = self.last_score is not None and self._last_eval_step == self.step
+        if not last_eval and self.step > 0:
+            self._evaluate_and_checkpoint(log)
+        if log is not None:
+            log.close()
+        if is_main:
+            self.write_config()
+            plot_loss_curve(metrics_path, self.run_dir / LOSS_PLOT, title=f"{self.run_dir.name}")
+        result = self._result(stop_reason)
+        if is_main and not self.quiet:
+            note = {"interrupted": " (interrupted; continue with --resume)",
+                    "early-stopping": " (stopped early: validation loss stopped improving)"}.get(stop_reason, "")
+            console.print(f"[bold green]done[/]{note}: {result}")
+        _barrier(self.world)
+        return result
+
+    _last_eval_step = -1
+
+    def _budget_reached(self) -> bool:
+        c = self.config
+        if not (c.steps or c.epochs or c.minutes):
+            return self.elapsed >= 600
+        return ((c.steps is not None and self.step >= c.steps)
+                or (c.epochs is not None and self.step >= c.epochs * self.batches.steps_per_epoch)
+                or (c.minutes is not None and self.elapsed >= c.minutes * 60))
+
+    # ------------------------------------------------------------------ evaluation
+    def _evaluate_and_checkpoint(self, log) -> bool:
+        """Score the validation split, print samples, save checkpoints. True means stop early."""
+        c = self.config
+        tick = time.perf_counter()
+        score = self.evaluate()
+        self.last_score = score
+        self._last_eval_step = self.step
+        improved = score.loss < self.best_val_loss - 1e-6
+        if improved:
+            self.best_val_loss, self.best_step, self.bad_evals = score.loss, self.step, 0
+            self.plateau_bad = 0
+        else:
+            self.bad_evals += 1
+            self.plateau_bad += 1
+            if c.schedule == "plateau" and self.plateau_bad >= 2:
+                self.plateau_factor *= c.lr_decay
+                self.plateau_bad = 0
+        if self.rank == 0:
+            record = {"event": "eval", "step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
+                      "val_loss": score.loss, "val_bpc": score.bpc, "val_perplexity": score.perplexity,
+                      "lr": self.lr(), "best": improved}
+            if not self.quiet:
+                measure = (f"{score.bpc:.3f} bpc" if self.tokenizer.kind == "char"
+                           else f"perplexity {score.perplexity:.2f} ({score.bpc:.3f} bpc)")
+                console.print(f"step {self.step:>6}  epoch {self.epoch}  {self.elapsed:7.1f}s  "
+                              f"val {score.loss:.4f} nats  {measure}{'  *' if improved else ''}")
+            samples = self.samples() if c.samples else []
+            for temperature, text in samples:
+                if log is not None:
+                    log.write(json.dumps({"event": "sample", "step": self.step, "temperature": temperature,
+                                          "text": text}, ensure_ascii=False) + "\n")
+                if not self.quiet:
+                    console.print(f"[dim]--- T={temperature}:[/] {text!r}")
+            if log is not None:
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+            if improved:
+                ckpt.atomic_save_tensors(
+                    self.run_dir / ckpt.WEIGHTS, ckpt.model_tensors(self.model),
+                    {"step": str(self.step), "val_loss": repr(score.loss)},
+                )
+                self.write_config()
+            self._save_state()
+        self.elapsed += time.perf_counter() - tick
+        return c.patience is not None and self.bad_evals >= c.patience
+
+    def evaluate(self) -> Score:
+        c = self.config
+        score = score_tokens(self.model, self.valid_data, chars=self.encoded.chars("valid"),
+                             seq_len=max(c.seq_len, 128), device=self.device, max_tokens=c.eval_tokens)
+        if self.world > 1:
+            score = _all_reduce_score(score, self.device)
+        return score
+
+    def samples(self) -> list[tuple[float, str]]:
+        """One short sample per temperature, continuing a seeded random slice of the validation text."""
+        c = self.config
+        rng = np.random.default_rng([c.seed, self.step])
+        n_prompt = 40 if self.tokenizer.kind == "char" else 10
+        start = int(rng.integers(0, max(1, len(self.valid_data) - n_prompt)))
+        prompt = [int(t) for t in self.valid_data[start:start + n_prompt]]
+        generator = Generator(self.model, self.tokenizer, device=self.device)
+        temps = list(c.sample_temperatures)
+        params = [SamplingParams(temperature=t) for t in temps]
+        rng_state = torch.get_rng_state()
+        completions: list = []
+        for item in generator.stream_rows([prompt] * len(temps), params, c.sample_length, c.seed + self.step,
+                                          [[] for _ in temps]):
+            if isinstance(item, list):
+                completions = item
+        torch.set_rng_state(rng_state)
+        self.model.train()
+        prefix = self.tokenizer.decode(prompt)
+        return [(t, prefix + comp.text) for t, comp in zip(temps, completions)]
+
+    # ------------------------------------------------------------------ checkpoints
+    def write_config(self) -> None:
+        if self.rank != 0:
+            return
+        s = self.last_score
+        ckpt.write_config(self.run_dir, {
+            "dreamwright_version": __version__,
+            "model": {"name": self.config.model, **self.model.config()},
+            "tokenizer": self.tokenizer.to_dict(),
+            "train": self.config.to_dict(),
+            "corpus": self.encoded.meta,
+            "metrics": {
+                "steps": self.step, "epochs": self.epoch, "elapsed_s": round(self.elapsed, 2),
+                "best_val_loss": None if math.isinf(self.best_val_loss) else self.best_val_loss,
+                "best_step": self.best_step,
+                "last_val_loss": None if s is None else s.loss,
+                "last_val_bpc": None if s is None else s.bpc,
+                "parameters": self.model.num_parameters(),
+            },
+        })
+
+    def _save_state(self) -> None:
+        tensors = {f"model.{k}": v for k, v in ckpt.model_tensors(self.model).items()}
+        opt = self.optimizer.state_dict()
+        opt_meta: dict[str, Any] = {"param_groups": opt["param_groups"], "state": {}}
+        for pid, pstate in opt["state"].items():
+            opt_meta["state"][str(pid)] = {}
+            for key, value in pstate.items():
+                if torch.is_tensor(value):
+                    tensors[f"optim.{pid}.{key}"] = value
+                else:
+                    opt_meta["state"][str(pid)][key] = value
+        if self.state is not None and self.world == 1:
+            for k, v in self.model.state_tensors(self.state).items():
+                tensors[f"stream.{k}"] = v
+        tensors["rng.torch"] = torch.get_rng_state()
+        meta = {
+            "step": self.step, "epoch": self.epoch, "index": self.index, "elapsed": self.elapsed,
+            "best_val_loss": self.best_val_loss, "best_step": self.best_step, "bad_evals": self.bad_evals,
+            "plateau_factor": self.plateau_factor, "plateau_bad": self.plateau_bad, "optimizer": opt_meta,
+            "world": self.world,
+        }
+        ckpt.atomic_save_tensors(self.run_dir / ckpt.TRAINER_STATE, tensors,
+                                 {"trainer": json.dumps(meta, default=float)})
+
+    def _load_state(self, path: Path) -> None:
+        tensors, metadata = ckpt.load_tensors(path)
+        try:
+            meta = json.loads(metadata["trainer"])
+        except (KeyError, json.JSONDecodeError):
+            raise CheckpointError(f"{path} has no trainer metadata; the run cannot resume") from None
+        ckpt.load_model_weights(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+        opt_state: dict[int, dict[str, Any]] = {}
+        for pid, scalars in meta["optimizer"]["state"].items():
+            opt_state[int(pid)] = dict(scalars)
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, pid, name = key.split(".", 2)
+                opt_state.setdefault(int(pid), {})[name] = value
+        self.optimizer.load_state_dict({"state": opt_state, "param_groups": meta["optimizer"]["param_groups"]})
+        stream = {k[7:]: v.to(self.device) for k, v in tensors.items() if k.startswith("stream.")}
+        same_world = meta.get("world", 1) == self.world
+        self.state = self.model.state_from_tensors(stream) if stream and same_world else None
+        torch.set_rng_state(tensors["rng.torch"])
+        for key in ("step", "epoch", "index", "elapsed", "best_val_loss", "best_step", "bad_evals",
+                    "plateau_factor", "plateau_bad"):
+            setattr(self, key, meta[key])
+        self.best_val_loss = float(self.best_val_loss)
+        if self.rank == 0:
+            metrics = self.run_dir / METRICS
+            kept = [r for r in read_metrics(metrics) if r.get("step", 0) <= self.step]
+            ckpt.atomic_write_text(metrics, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+            if not self.quiet:
+                console.print(f"resuming {self.run_dir} at step {self.step} (epoch {self.epoch})")
+
+    def _result(self, stop_reason: str) -> TrainResult:
+        s = self.last_score
+        best = self.best_val_loss
+        chars_per_token = (s.chars / s.tokens) if s else 1.0
+        return TrainResult(self.run_dir, self.step, best, self.best_step,
+                           best / chars_per_token / math.log(2) if math.isfinite(best) else math.nan,
+                           math.exp(best) if math.isfinite(best) else math.nan, stop_reason)
+
+    # ------------------------------------------------------------------ Ctrl-C
+    def _install_sigint(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            console.print("[yellow]stopping after this step and saving a checkpoint (Ctrl-C again to abort)[/]")
+
+        return signal.signal(signal.SIGINT, handler)
+
+    @staticmethod
+    def _restore_sigint(previous) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _make_optimizer(model: torch.nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
+    other = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+    groups = [{"params": decay, "weight_decay": c.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    if c.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.99))
+    if c.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=c.lr, alpha=0.9, eps=1e-7)  # Keras defaults (rho=0.9)
+    return torch.optim.SGD(groups, lr=c.lr)
+
+
+# ---------------------------------------------------------------------- distributed helpers
+def _distributed_rank_world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _all_reduce_score(score: Score, device: torch.device) -> Score:
+    import torch.distributed as dist
+
+    t = torch.tensor([score.nats, score.tokens, score.chars], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return Score(float(t[0]), int(t[1]), int(t[2]))
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
