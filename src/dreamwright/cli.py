@@ -71,6 +71,7 @@ def train(
     eval_tokens: Annotated[Optional[int], typer.Option(help="Cap on validation tokens scored.")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many evaluations without "
                                                        "improvement.")] = None,
+    log_interval: Annotated[Optional[int], typer.Option(help="Steps between metrics.jsonl lines.")] = None,
     samples: Annotated[Optional[bool], typer.Option("--samples/--no-samples",
                                                     help="Print samples at each evaluation.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (a run is reproducible with steps as "
@@ -89,7 +90,7 @@ def train(
                    optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
                    warmup_steps=warmup_steps, grad_clip=grad_clip, precision=precision, epochs=epochs,
                    steps=steps, minutes=minutes, eval_interval=eval_interval, eval_tokens=eval_tokens,
-                   patience=patience, samples=samples, seed=seed, device=device, threads=threads)
+                   patience=patience, log_interval=log_interval, samples=samples, seed=seed, device=device, threads=threads)
     if resume is not None:
         if corpus is not None and Path(corpus).resolve() != resume.resolve():
             raise DreamwrightError("give either a corpus or --resume RUN_DIR, not both")

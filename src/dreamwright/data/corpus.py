@@ -8,6 +8,7 @@ corpus size, and encoding streams the text in chunks, so it never holds the whol
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -194,7 +195,16 @@ def encode_corpus(
                 yield chunk
 
         fit_files = source.train_files if source.valid_files else source.train_files
-        if tokenizer is None:
+        cls = tokenizer_class(tokenizer_kind) if tokenizer is None else None
+        if cls is not None and source.valid_files is None and getattr(cls, "fit_train_split", False):
+            # count first, then fit on the training split only (cut where the split below cuts)
+            for _ in counted(fit_files):
+                pass
+            cut = int(total_chars * (1.0 - valid_fraction))
+            tagged_fit = _split_stream(stream(fit_files), cut, None if tokenizer_kind == "char" else "\n")
+            train_only = itertools.takewhile(lambda tagged: tagged[0] == "train", tagged_fit)
+            tokenizer = cls.fit((chunk for _, chunk in train_only), **(tokenizer_options or {}))
+        elif tokenizer is None:
             tokenizer = tokenizer_class(tokenizer_kind).fit(counted(fit_files), **(tokenizer_options or {}))
         else:
             for _ in counted(fit_files):

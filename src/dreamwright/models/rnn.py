@@ -33,6 +33,7 @@ class RNNLanguageModel(LanguageModel):
         embedding_size: int = 64,
         dropout: float = 0.0,
         tie_weights: bool = False,
+        init_range: float | None = None,
     ) -> None:
         if cell not in _CELLS:
             raise InvalidArgument(f"unknown recurrent cell {cell!r}; choose simplernn, lstm or gru")
@@ -51,6 +52,7 @@ class RNNLanguageModel(LanguageModel):
             embedding_size=embedding_size,
             dropout=dropout,
             tie_weights=tie_weights,
+            **({"init_range": init_range} if init_range else {}),
         )
         self.cell = cell
         input_size = embedding_size or vocab_size
@@ -70,6 +72,9 @@ class RNNLanguageModel(LanguageModel):
         if tie_weights:
             assert self.embed is not None
             self.head.weight = self.embed.weight
+        if init_range:  # Zaremba et al. 2014: every weight uniform in [-init_range, init_range]
+            for p in self.parameters():
+                nn.init.uniform_(p, -init_range, init_range)
 
     @classmethod
     def build(cls, name: str, vocab_size: int, **hparams: Any) -> RNNLanguageModel:

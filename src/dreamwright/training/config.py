@@ -169,3 +169,6 @@ def make_config(corpus: str, preset: str | None = None, default_tokenizer: str =
     if values["tokenizer"] == "auto":
         values["tokenizer"] = tokenizer
     return TrainConfig(corpus=str(corpus), preset=chosen, **values).validate()
+
+
+from dreamwright.training import presets_extra  # noqa: E402,F401

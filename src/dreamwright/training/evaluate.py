@@ -47,9 +47,8 @@ def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = 
     """
     was_training = model.training
     model.eval()
-    n = len(data)
+    n = n_total = len(data)
     if max_tokens is not None and n > max_tokens + 1:
-        chars = None if chars is None else int(chars * (max_tokens + 1) / n)
         data, n = data[: max_tokens + 1], max_tokens + 1
     if not model.stateful and model.context_limit:
         seq_len = min(seq_len, model.context_limit)
@@ -74,4 +73,6 @@ def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = 
         total += F.cross_entropy(logits.float()[0], tail[0, 1:].to(device), reduction="sum").item()
         count += rest
     model.train(was_training)
-    return Score(total, count, chars if chars is not None else count)
+    # the first token has no prediction: count the characters of the tokens actually scored
+    scored_chars = count if chars is None else round(chars * count / n_total)
+    return Score(total, count, scored_chars)

@@ -1,0 +1,49 @@
+"""Shared fixtures: small corpora the tests write themselves, and tiny trained runs."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "red", "big", "house", "and", "then"]
+TINY_MODEL = dict(hidden_size=32, embedding_size=16, seq_len=32, batch_size=8, samples=False, quiet=True,
+                  eval_tokens=2000, threads=1)
+
+
+def make_text(n_lines: int = 400, seed: int = 0) -> str:
+    """A small structured text: short sentences from a tiny vocabulary (a model can learn it quickly)."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_lines):
+        n = rng.randint(3, 8)
+        lines.append(" ".join(rng.choice(WORDS) for _ in range(n)) + ".")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
+    path.write_text(make_text(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, corpus_file) -> Path:
+    """A tiny char-level LSTM trained for a few steps (shared by generation and CLI tests)."""
+    import dreamwright
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    dreamwright.train(corpus_file, out, steps=40, eval_interval=20, seed=0, **TINY_MODEL)
+    return out
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, env: dict | None = None):
+    """Run ``python -m dreamwright ARGS`` in a subprocess; returns the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "dreamwright", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=full_env)
