@@ -1,0 +1,119 @@
+"""Every bad input gets one actionable line on stderr, exit code 2, no traceback, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import run_cli
+
+TINY = ["--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--batch-size", "4", "--steps", "2",
+        "--eval-interval", "2", "--no-samples", "--quiet", "--threads", "1"]
+
+
+def assert_one_line_error(proc, *needles: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def test_missing_corpus(tmp_path):
+    assert_one_line_error(run_cli("train", str(tmp_path / "nope.txt"), *TINY), "no such file", "nope.txt")
+
+
+def test_empty_corpus(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    proc = run_cli("train", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "run"), *TINY)
+    assert_one_line_error(proc, "empty")
+    assert not (tmp_path / "run").exists()
+
+
+def test_corpus_shorter_than_one_sequence(tmp_path):
+    (tmp_path / "short.txt").write_text("hello there\n")
+    proc = run_cli("train", str(tmp_path / "short.txt"), "--out", str(tmp_path / "run"), *TINY, "--seq-len", "64")
+    assert_one_line_error(proc, "fewer than one training sequence", "--seq-len")
+
+
+def test_not_utf8_names_offset_and_encoding_option(tmp_path, corpus_file):
+    data = corpus_file.read_bytes()
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes(data[:100] + "café".encode("latin-1") + data[100:])
+    proc = run_cli("train", str(bad), "--out", str(tmp_path / "run"), *TINY)
+    assert_one_line_error(proc, "offset 103", "--encoding")
+    ok = run_cli("train", str(bad), "--out", str(tmp_path / "run2"), *TINY, "--encoding", "latin-1")
+    assert ok.returncode == 0, ok.stderr
+    assert "é" in json.loads((tmp_path / "run2" / "config.json").read_text())["tokenizer"]["chars"]
+
+
+def test_prompt_characters_outside_vocabulary(tiny_run):
+    proc = run_cli("generate", str(tiny_run), "--prompt", "Qx#", "-n", "5")
+    assert_one_line_error(proc, "'Q'", "'#'", "--unknown skip")
+    ok = run_cli("generate", str(tiny_run), "--prompt", "Qx#", "-n", "5", "--unknown", "skip", "--seed", "1")
+    assert ok.returncode == 0 and ok.stdout.startswith("Qx#")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--temperature", "-1"], "temperature"),
+    (["--temperature", "nan"], "temperature"),
+    (["--top-p", "0"], "top_p"),
+    (["--top-p", "1.5"], "top_p"),
+    (["--top-k", "0"], "top_k"),
+    (["--max-new-tokens", "0"], "max_new_tokens"),
+    (["--num-samples", "-2"], "num_samples"),
+])
+def test_invalid_sampling_parameters(tiny_run, args, needle):
+    assert_one_line_error(run_cli("generate", str(tiny_run), *args), needle)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--hidden-size", "0"], "hidden_size"),
+    (["--batch-size", "0"], "batch_size"),
+    (["--lr", "-1"], "lr"),
+    (["--model", "transformerxl"], "unknown model"),
+])
+def test_invalid_training_sizes(tmp_path, corpus_file, args, needle):
+    proc = run_cli("train", str(corpus_file), "--out", str(tmp_path / "run"), *TINY, *args)
+    assert_one_line_error(proc, needle)
+
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    assert_one_line_error(run_cli("generate", str(tmp_path)), "not a dreamwright run directory")
+
+
+def test_truncated_weights(tmp_path, tiny_run):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    assert_one_line_error(run_cli("generate", str(broken)), "truncated or corrupted")
+
+
+def test_incompatible_version(tmp_path, tiny_run):
+    old = tmp_path / "old"
+    shutil.copytree(tiny_run, old)
+    config = json.loads((old / "config.json").read_text())
+    config["format_version"] = 99
+    (old / "config.json").write_text(json.dumps(config))
+    assert_one_line_error(run_cli("generate", str(old)), "incompatible", "format 99")
+
+
+def test_existing_run_directory_is_not_overwritten(tmp_path, tiny_run, corpus_file):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = (run / "model.safetensors").read_bytes()
+    proc = run_cli("train", str(corpus_file), "--out", str(run), *TINY)
+    assert_one_line_error(proc, "already exists", "--resume", "--force")
+    assert (run / "model.safetensors").read_bytes() == before
+
+
+def test_generate_and_eval_work(tiny_run, corpus_file):
+    gen = run_cli("generate", str(tiny_run), "--prompt", "the ", "-n", "20", "--seed", "3", "--stream")
+    assert gen.returncode == 0 and gen.stdout.startswith("the ") and len(gen.stdout) >= 24
+    ev = run_cli("eval", str(tiny_run), str(corpus_file))
+    assert ev.returncode == 0 and "bits/char" in ev.stdout and "perplexity" in ev.stdout
