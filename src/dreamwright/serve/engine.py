@@ -97,7 +97,9 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return hold
 
 
-def _choose(logits: torch.Tensor, params: SamplingParams, u: torch.Tensor, seen: torch.Tensor | None) -> torch.Tensor:
+def _choose(
+    logits: torch.Tensor, params: SamplingParams, u: torch.Tensor, seen: torch.Tensor | None
+) -> torch.Tensor:
     """One token per row: greedy at temperature 0, else inverse-CDF sampling with the uniforms ``u``.
 
     Drawing with per-row uniforms (rather than ``torch.multinomial`` over the batch) keeps a seeded
@@ -146,8 +148,9 @@ class Engine:
         with self._cond:
             if self._thread is None:
                 self._stopping = False
-                self._thread = threading.Thread(target=self._run, name=f"dreamwright-{self.generator.name}",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name=f"dreamwright-{self.generator.name}", daemon=True
+                )
                 self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -237,8 +240,9 @@ class Engine:
                 continue
             if now > job.deadline:
                 self._waiting.popleft()
-                self._deliver({job: [("error", RequestTimeout("the request timed out waiting in the queue")),
-                                     ("end",)]})
+                self._deliver(
+                    {job: [("error", RequestTimeout("the request timed out waiting in the queue")), ("end",)]}
+                )
                 continue
             if rows + job.rows > self.max_batch_rows:
                 break
@@ -298,10 +302,13 @@ class Engine:
             rng = row.job.rng or self._rng
             draws.setdefault(id(rng), (rng, []))[1].append(i)
         n = len(self._rows)
-        self._groups = [(p, None if len(idx) == n else torch.tensor(idx, device=device))
-                        for p, idx in groups.items()]
-        self._draws = [(rng, None if len(idx) == n else torch.tensor(idx, device=device), len(idx))
-                       for rng, idx in draws.values()]
+        self._groups = [
+            (p, None if len(idx) == n else torch.tensor(idx, device=device)) for p, idx in groups.items()
+        ]
+        self._draws = [
+            (rng, None if len(idx) == n else torch.tensor(idx, device=device), len(idx))
+            for rng, idx in draws.values()
+        ]
 
     def _step(self) -> None:
         now = time.monotonic()
@@ -311,8 +318,10 @@ class Engine:
             for i in dropped:
                 job = self._rows[i].job
                 if not job.cancelled and job not in events:
-                    events[job] = [("error", RequestTimeout("the request ran past the server's time limit")),
-                                   ("end",)]
+                    events[job] = [
+                        ("error", RequestTimeout("the request ran past the server's time limit")),
+                        ("end",),
+                    ]
                     job.cancel()
             gone = set(dropped)
             self._keep([i for i in range(len(self._rows)) if i not in gone])
@@ -356,7 +365,7 @@ class Engine:
                 if row.finish_reason is None and row.stops:
                     safe -= _held_back(row.text, row.stops)
                 if safe > row.emitted:
-                    events.setdefault(job, []).append(("text", row.choice, row.text[row.emitted:safe]))
+                    events.setdefault(job, []).append(("text", row.choice, row.text[row.emitted : safe]))
                     row.emitted = safe
             if row.finish_reason is not None:
                 finished.append(i)

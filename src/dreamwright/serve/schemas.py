@@ -68,10 +68,13 @@ class CompletionRequest(_Strict):
     logit_bias: dict[str, float] | None = Field(None, description="Not supported; must be empty.")
     suffix: str | None = Field(None, description="Not supported; must be null.")
     user: str | None = Field(None, description="Ignored.")
-    top_k: int | None = Field(None, description="dreamwright extra: sample only from the k most likely tokens.")
+    top_k: int | None = Field(
+        None, description="dreamwright extra: sample only from the k most likely tokens."
+    )
     repetition_penalty: float | None = Field(1.0, description="dreamwright extra: > 1 discourages repeats.")
     unknown: Literal["error", "skip"] = Field(
-        "error", description="dreamwright extra: prompt pieces missing from the vocabulary: error or skip.")
+        "error", description="dreamwright extra: prompt pieces missing from the vocabulary: error or skip."
+    )
 
 
 class CompletionChoice(BaseModel):

@@ -45,19 +45,30 @@ class ServeSettings:
 
     def validate(self) -> ServeSettings:
         """Check every limit; raise :class:`InvalidArgument` naming the bad one."""
-        for name in ("max_prompt_tokens", "max_tokens", "default_max_tokens", "max_n", "max_body_bytes",
-                     "max_batch_rows", "max_queue", "max_top_n"):
+        for name in (
+            "max_prompt_tokens",
+            "max_tokens",
+            "default_max_tokens",
+            "max_n",
+            "max_body_bytes",
+            "max_batch_rows",
+            "max_queue",
+            "max_top_n",
+        ):
             positive_int(name, getattr(self, name))
         if not 0 <= int(self.port) <= 65535:
             raise InvalidArgument(f"port must be in 0..65535, got {self.port!r}", param="port")
         if not (self.request_timeout > 0 and self.request_timeout != float("inf")):
-            raise InvalidArgument(f"request_timeout must be a positive number, got {self.request_timeout!r}",
-                                  param="request_timeout")
+            raise InvalidArgument(
+                f"request_timeout must be a positive number, got {self.request_timeout!r}",
+                param="request_timeout",
+            )
         if self.default_max_tokens > self.max_tokens:
             raise InvalidArgument("default_max_tokens must not exceed max_tokens", param="default_max_tokens")
         if self.max_n > self.max_batch_rows:
-            raise InvalidArgument(f"max_n ({self.max_n}) must not exceed max_batch_rows ({self.max_batch_rows})",
-                                  param="max_n")
+            raise InvalidArgument(
+                f"max_n ({self.max_n}) must not exceed max_batch_rows ({self.max_batch_rows})", param="max_n"
+            )
         if self.api_key is not None and not self.api_key.strip():
             raise InvalidArgument("the API key must not be empty", param="api_key")
         return self

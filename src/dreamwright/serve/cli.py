@@ -1,0 +1,93 @@
+"""``dreamwright serve``: the command registered on the main CLI."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from dreamwright.serve.settings import API_KEY_ENV, ServeSettings
+
+_DEFAULTS = ServeSettings()
+
+
+def serve(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Run directories to serve (NAME=RUN_DIR sets the model id; default: the bundled model).",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you set an API key.")
+    ] = _DEFAULTS.host,
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = _DEFAULTS.port,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=API_KEY_ENV, show_envvar=True, help="Require 'Authorization: Bearer KEY' on /v1/*."
+        ),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Allow browser pages from this origin (repeatable; '*' for any). CORS is off by default."
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option(help="Largest max_tokens a request may ask for.")
+    ] = _DEFAULTS.max_tokens,
+    max_prompt_tokens: Annotated[
+        int, typer.Option(help="Longest prompt, in tokens.")
+    ] = _DEFAULTS.max_prompt_tokens,
+    max_n: Annotated[int, typer.Option(help="Most samples per request (n × prompts).")] = _DEFAULTS.max_n,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = _DEFAULTS.max_body_bytes,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds a request may take, queueing included.")
+    ] = _DEFAULTS.request_timeout,
+    max_batch: Annotated[
+        int, typer.Option(help="Rows decoded together per model.")
+    ] = _DEFAULTS.max_batch_rows,
+    queue_size: Annotated[
+        int, typer.Option(help="Requests that may wait per model; more get 429.")
+    ] = _DEFAULTS.max_queue,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug | info | warning | error.")] = "info",
+) -> None:
+    """Serve models over an OpenAI-compatible HTTP API, with a web page that shows what temperature does."""
+    from dreamwright._validate import positive_int
+    from dreamwright.errors import InvalidArgument
+    from dreamwright.serve.server import run
+
+    level = getattr(logging, log_level.upper(), None)
+    if log_level.lower() not in ("debug", "info", "warning", "error") or not isinstance(level, int):
+        raise InvalidArgument(f"--log-level must be debug, info, warning or error, got {log_level!r}")
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(positive_int("threads", threads))
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        api_key=api_key,
+        cors_origins=list(cors_origin or []),
+        max_tokens=max_tokens,
+        max_prompt_tokens=max_prompt_tokens,
+        max_n=min(max_n, max_batch) if max_n == _DEFAULTS.max_n else max_n,
+        max_body_bytes=max_body_bytes,
+        request_timeout=timeout,
+        max_batch_rows=max_batch,
+        max_queue=queue_size,
+        default_max_tokens=min(_DEFAULTS.default_max_tokens, max_tokens),
+    ).validate()
+    run(runs, settings, device=device)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the main ``dreamwright`` command."""
+    app.command("serve")(serve)

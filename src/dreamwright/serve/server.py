@@ -1,0 +1,100 @@
+"""Loading the models and running uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dreamwright.errors import InvalidArgument
+from dreamwright.generation.generator import Generator
+from dreamwright.serve.settings import ServeSettings
+
+log = logging.getLogger("dreamwright.serve")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def load_generators(
+    runs: Sequence[str | os.PathLike[str]] | None = None, *, device: str | None = None
+) -> dict[str, Generator]:
+    """Load each run (``NAME=RUN_DIR`` gives it another id); the bundled default model when none is given."""
+    if not runs:
+        g = Generator.load(None, device=device)
+        return {g.name: g}
+    out: dict[str, Generator] = {}
+    for spec in runs:
+        text = str(spec)
+        name, sep, path = text.partition("=")
+        if sep and _NAME.match(name) and not Path(text).exists():
+            g = Generator.load(path, device=device)
+            g.name = name
+        else:
+            g = Generator.load(text, device=device)
+        if not _NAME.match(g.name):
+            raise InvalidArgument(f"{g.name!r} is not usable as a model id; name it with NAME={text}")
+        if g.name in out:
+            raise InvalidArgument(f"two runs are both called {g.name!r}; name one with NAME=RUN_DIR")
+        out[g.name] = g
+    return out
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(
+    runs: Sequence[str | os.PathLike[str]] | None = None,
+    settings: ServeSettings | None = None,
+    *,
+    device: str | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``runs`` with uvicorn until SIGINT/SIGTERM; in-flight requests are finished first."""
+    import uvicorn
+
+    from dreamwright.serve.app import create_app
+
+    settings = (settings or ServeSettings()).validate()
+    generators = load_generators(runs, device=device)
+    app = create_app(generators, settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws="none",
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout) + 1,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()
+    port = sock.getsockname()[1]
+    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    url = f"http://{host}:{port}"
+    if not is_loopback(settings.host) and not settings.api_key:
+        log.warning(
+            "listening on %s without an API key: anyone who can reach this port can use it; "
+            "pass --api-key or set DREAMWRIGHT_API_KEY",
+            settings.host,
+        )
+    names = ", ".join(generators)
+    print(
+        f"dreamwright serve: {len(generators)} model(s) ({names}) at {url}/  (OpenAI base_url {url}/v1)",
+        file=sys.stderr,
+        flush=True,
+    )
+    if on_ready is not None:
+        on_ready(url)
+    server.run(sockets=[sock])
