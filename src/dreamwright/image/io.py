@@ -28,7 +28,7 @@ class ImageError(DreamwrightError):
 
 
 def load_image(source: ImageLike, *, name: str = "image") -> Image.Image:
-    """Load a PNG/JPEG path, a PIL image or an HxWx3 uint8 array as an RGB image (EXIF orientation applied)."""
+    """Load a PNG/JPEG path, a PIL image or an HxWx3 uint8 array as RGB (EXIF orientation applied)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if isinstance(source, Image.Image):
@@ -60,7 +60,8 @@ def load_image(source: ImageLike, *, name: str = "image") -> Image.Image:
 
         if not isinstance(source, np.ndarray):
             raise InvalidArgument(
-                f"{name} must be a path, a PIL image or a numpy array, got {type(source).__name__}", param=name
+                f"{name} must be a path, a PIL image or a numpy array, got {type(source).__name__}",
+                param=name,
             )
         arr = source
         if arr.dtype != np.uint8:
@@ -71,7 +72,9 @@ def load_image(source: ImageLike, *, name: str = "image") -> Image.Image:
         if arr.ndim == 2:
             arr = np.stack([arr] * 3, axis=-1)
         if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-            raise InvalidArgument(f"{name} array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}", param=name)
+            raise InvalidArgument(
+                f"{name} array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}", param=name
+            )
         img = Image.fromarray(arr)
     if img.width < 1 or img.height < 1:
         raise ImageError(f"{name} is empty (0 pixels)", param=name)
@@ -99,8 +102,9 @@ def resize_long(img: Image.Image, long_side: int) -> Image.Image:
 def check_size(name: str, value: int) -> int:
     """Validate a long-side size in pixels."""
     if isinstance(value, bool) or int(value) != value or not MIN_SIZE <= value <= MAX_SIZE:
-        raise InvalidArgument(f"{name} must be an integer from {MIN_SIZE} to {MAX_SIZE} pixels, got {value!r}",
-                              param=name)
+        raise InvalidArgument(
+            f"{name} must be an integer from {MIN_SIZE} to {MAX_SIZE} pixels, got {value!r}", param=name
+        )
     return int(value)
 
 
@@ -168,8 +172,9 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cpu")
     if choice.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise InvalidArgument("--device cuda was asked for but no CUDA GPU is available; use --device cpu",
-                                  param="device")
+            raise InvalidArgument(
+                "--device cuda was asked for but no CUDA GPU is available; use --device cpu", param="device"
+            )
         return torch.device(choice)
     raise InvalidArgument(f"device must be auto, cpu or cuda, got {device!r}", param="device")
 
@@ -224,6 +229,7 @@ def check_memory(needed: int, device: Any, what: str, hint: str, budget: int | N
     have = available_memory(device) if budget is None else budget
     if needed > have:
         raise DreamwrightError(
-            f"{what} needs about {format_bytes(needed)} of memory but only {format_bytes(have)} is available; {hint}",
+            f"{what} needs about {format_bytes(needed)} of memory but only {format_bytes(have)} is "
+            f"available; {hint}",
             param="size",
         )

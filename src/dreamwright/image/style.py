@@ -2,7 +2,8 @@
 content and the Gram statistics of one or more style images.
 
 Losses are made scale-free so that the same weights work for every backbone (and random weights): the
-content loss at a layer is ``mse(F(x), F(c)) / mean(F(c)^2)`` and the style loss ``mse(G(x), G*) / mean(G*^2)``
+content loss at a layer is ``mse(F(x), F(c)) / mean(F(c)^2)`` and the style loss
+``mse(G(x), G*) / mean(G*^2)``
 with ``G = F F^T / (H W)``, each averaged over its layers; the total-variation loss is the mean squared
 difference of neighbouring pixels. For backbones other than VGG the activations pass through a softmax
 before the Gram matrix (Wang et al., "Rethinking and Improving the Robustness of Image Style Transfer",
@@ -54,16 +55,19 @@ class StyleResult:
 # ------------------------------------------------------------------------------------------ losses
 
 
-def gram(feat: torch.Tensor, softmax: bool = False) -> torch.Tensor:
-    """Gram matrix of a (1, C, H, W) activation, normalised by H*W (softmax-smoothed first if asked)."""
+def gram(feat: torch.Tensor, softmax: bool = False, temperature: float = 1.0) -> torch.Tensor:
+    """Gram matrix of a (1, C, H, W) activation, normalised by H*W.
+
+    With ``softmax`` the activations first go through a softmax over the whole layer (Wang et al. 2021),
+    at ``temperature`` (we use the style activations' standard deviation so that it is not peaky), rescaled
+    so that their mean is 1.
+    """
     import torch
 
     _, c, h, w = feat.shape
     f = feat.reshape(c, h * w)
-    if softmax == "channel":
-        f = torch.softmax(f, dim=0)
-    elif softmax:
-        f = torch.softmax(f.reshape(-1), dim=0).reshape(c, h * w) * f.numel()
+    if softmax:
+        f = torch.softmax(f.reshape(-1) / temperature, dim=0).reshape(c, h * w) * f.numel()
     return f @ f.t() / (h * w)
 
 
@@ -84,6 +88,7 @@ class _Targets:
         self.content_scale: dict[str, float] = {}
         self.grams: dict[str, torch.Tensor] = {}
         self.gram_scale: dict[str, float] = {}
+        self.temps: dict[str, float] = {}
 
     def set_content(self, content: torch.Tensor) -> None:
         import torch
@@ -100,17 +105,22 @@ class _Targets:
         with torch.no_grad():
             for img, w in zip(styles, blend, strict=True):
                 feats = self.net(img, self.style_layers)
+                if not self.temps:
+                    self.temps = {k: float(feats[k].std()) + 1e-6 for k in self.style_layers}
                 for k in self.style_layers:
-                    g = gram(feats[k], self.net.softmax_gram) * w
+                    g = gram(feats[k], self.net.softmax_gram, self.temps[k]) * w
                     grams[k] = g if k not in grams else grams[k] + g
         self.grams = grams
         self.gram_scale = {k: float(g.pow(2).mean()) + 1e-12 for k, g in grams.items()}
 
     def losses(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         feats = self.net(x, self.layers)
-        c = sum((feats[k] - self.content[k]).pow(2).mean() / self.content_scale[k] for k in self.content_layers)
+        c = sum(
+            (feats[k] - self.content[k]).pow(2).mean() / self.content_scale[k] for k in self.content_layers
+        )
         s = sum(
-            (gram(feats[k], self.net.softmax_gram) - self.grams[k]).pow(2).mean() / self.gram_scale[k]
+            (gram(feats[k], self.net.softmax_gram, self.temps[k]) - self.grams[k]).pow(2).mean()
+            / self.gram_scale[k]
             for k in self.style_layers
         )
         return c / len(self.content_layers), s / len(self.style_layers), tv_loss(x)
@@ -123,8 +133,11 @@ def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB -> YIQ."""
     import torch
 
-    m = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
-                     dtype=x.dtype, device=x.device)
+    m = torch.tensor(
+        [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+        dtype=x.dtype,
+        device=x.device,
+    )
     return torch.einsum("ij,njhw->nihw", m, x)
 
 
@@ -132,8 +145,9 @@ def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) YIQ -> RGB."""
     import torch
 
-    m = torch.tensor([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]],
-                     dtype=x.dtype, device=x.device)
+    m = torch.tensor(
+        [[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]], dtype=x.dtype, device=x.device
+    )
     return torch.einsum("ij,njhw->nihw", m, x)
 
 
@@ -162,8 +176,9 @@ def recolor(output_grey: torch.Tensor, content_rgb: torch.Tensor) -> torch.Tenso
 # ----------------------------------------------------------------------------------------- memory
 
 
-def estimate_style_memory(net: FeatureNet, layers: Sequence[str], height: int, width: int,
-                          optimizer: str = "lbfgs") -> int:
+def estimate_style_memory(
+    net: FeatureNet, layers: Sequence[str], height: int, width: int, optimizer: str = "lbfgs"
+) -> int:
     """Approximate peak bytes for one optimisation pass over a ``height`` x ``width`` image."""
     px = height * width
     # saved activations, their gradients during backward, and the backbone's own temporaries
@@ -177,8 +192,9 @@ def _parse_budget(max_memory: int | None, device: Any) -> int:
     if max_memory is None:
         return int(iio.available_memory(device) * 0.85)
     if isinstance(max_memory, bool) or int(max_memory) != max_memory or max_memory < 1:
-        raise InvalidArgument(f"max_memory must be a positive number of bytes, got {max_memory!r}",
-                              param="max_memory")
+        raise InvalidArgument(
+            f"max_memory must be a positive number of bytes, got {max_memory!r}", param="max_memory"
+        )
     return int(max_memory)
 
 
@@ -199,8 +215,9 @@ def _tiles(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * step) for i in range(n)]
 
 
-def _feather(h: int, w: int, overlap: int, top: bool, left: bool, bottom: bool, right: bool,
-             device: Any) -> torch.Tensor:
+def _feather(
+    h: int, w: int, overlap: int, top: bool, left: bool, bottom: bool, right: bool, device: Any
+) -> torch.Tensor:
     """Blend mask (1, 1, h, w): linear ramps on the sides that overlap a neighbour."""
     import torch
 
@@ -212,7 +229,7 @@ def _feather(h: int, w: int, overlap: int, top: bool, left: bool, bottom: bool, 
             if lo:
                 r[:k] = ramp_up
             if hi:
-                r[n - k:] = ramp_up.flip(0)
+                r[n - k :] = ramp_up.flip(0)
         return r
 
     return (ramp(h, top, bottom)[:, None] * ramp(w, left, right)[None, :]).view(1, 1, h, w)
@@ -228,12 +245,17 @@ def _parse_blend(blend: Sequence[float] | str | None, n: int) -> list[float]:
         try:
             blend = [float(b) for b in blend.split(",") if b.strip()]
         except ValueError:
-            raise InvalidArgument(f"style blend must be comma-separated numbers like 0.7,0.3, got {blend!r}",
-                                  param="style_blend") from None
+            raise InvalidArgument(
+                f"style blend must be comma-separated numbers like 0.7,0.3, got {blend!r}",
+                param="style_blend",
+            ) from None
     values = [float(b) for b in blend]
     if len(values) != n:
-        raise InvalidArgument(f"style blend has {len(values)} weights but there are {n} style images; give one "
-                              "weight per style image", param="style_blend")
+        raise InvalidArgument(
+            f"style blend has {len(values)} weights but there are {n} style images; give one "
+            "weight per style image",
+            param="style_blend",
+        )
     if any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
         raise InvalidArgument("style blend weights must be >= 0 with a positive sum", param="style_blend")
     total = sum(values)
@@ -249,13 +271,14 @@ def _check_scales(scales: Sequence[int] | None, size: int) -> list[int]:
     if out[-1] < size:
         out.append(size)
     elif out[-1] > size:
-        raise InvalidArgument(f"scales must not exceed --size {size}, got {','.join(map(str, out))}",
-                              param="scales")
+        raise InvalidArgument(
+            f"scales must not exceed --size {size}, got {','.join(map(str, out))}", param="scales"
+        )
     return out
 
 
 def auto_scales(size: int, smallest: int = 256) -> list[int]:
-    """Coarse-to-fine long sides ending at ``size``: halve until at most ``smallest`` (e.g. 256, 512, 1024)."""
+    """Coarse-to-fine long sides ending at ``size``, halving down to ``smallest`` (e.g. 256, 512, 1024)."""
     out = [size]
     while out[0] // 2 >= max(smallest, iio.MIN_SIZE) and out[0] > smallest:
         out.insert(0, out[0] // 2)
@@ -301,8 +324,9 @@ def run_style_transfer(
     iterations = int(positive_int("iterations", iterations))
     optimizer = (optimizer or "lbfgs").lower()
     if optimizer not in OPTIMIZERS:
-        raise InvalidArgument(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}",
-                              param="optimizer")
+        raise InvalidArgument(
+            f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}", param="optimizer"
+        )
     init = (init or "content").lower()
     if init not in INITS:
         raise InvalidArgument(f"init must be one of {', '.join(INITS)}, got {init!r}", param="init")
@@ -311,7 +335,9 @@ def run_style_transfer(
     tv_weight = non_negative_float("tv_weight", tv_weight)
     style_scale = float(style_scale)
     if not math.isfinite(style_scale) or not 0.05 <= style_scale <= 8:
-        raise InvalidArgument(f"style_scale must be between 0.05 and 8, got {style_scale!r}", param="style_scale")
+        raise InvalidArgument(
+            f"style_scale must be between 0.05 and 8, got {style_scale!r}", param="style_scale"
+        )
     if learning_rate is None:
         learning_rate = 1.0 if optimizer == "lbfgs" else 0.02
     learning_rate = float(learning_rate)
@@ -336,16 +362,26 @@ def run_style_transfer(
     # ---- memory: the coarsest pass must fit whole; finer passes may be tiled
     w0, h0 = iio.fit_size(content_img.width, content_img.height, scale_list[0])
     first_need = estimate_style_memory(net, all_layers, h0, w0, optimizer)
-    hint = (f"use a smaller --size, or --scales (e.g. {','.join(map(str, auto_scales(size)))}) so that large "
-            "passes run in tiles" if len(scale_list) == 1 else "start --scales at a smaller size")
+    hint = (
+        f"use a smaller --size, or --scales (e.g. {','.join(map(str, auto_scales(size)))}) so that large "
+        "passes run in tiles"
+        if len(scale_list) == 1
+        else "start --scales at a smaller size"
+    )
     iio.check_memory(first_need, dev, f"style transfer at {w0}x{h0}", hint, budget)
     tile_side = _tile_side(net, all_layers, budget, optimizer)
 
     seed = iio.seed_everything(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     targets = _Targets(net, c_layers, s_layers)
-    result = StyleResult(image=content_img, seed=seed, scales=scale_list, backbone=net.name,
-                         weights=net.weights_source, peak_estimate_bytes=first_need)
+    result = StyleResult(
+        image=content_img,
+        seed=seed,
+        scales=scale_list,
+        backbone=net.name,
+        weights=net.weights_source,
+        peak_estimate_bytes=first_need,
+    )
     start = time.perf_counter()
     it_global = 0
     current: torch.Tensor | None = None
@@ -358,9 +394,15 @@ def run_style_transfer(
             plans.append((s, w, h, [(0, 0, h, w)]))
             continue
         side = min(tile_side, max(h, w))
-        if side < MIN_TILE + 32 and estimate_style_memory(net, all_layers, MIN_TILE, MIN_TILE, optimizer) > budget:
-            raise DreamwrightError(f"not even a {MIN_TILE}px tile fits in {iio.format_bytes(budget)} of memory; "
-                                   "free memory or use a smaller --size", param="size")
+        if (
+            side < MIN_TILE + 32
+            and estimate_style_memory(net, all_layers, MIN_TILE, MIN_TILE, optimizer) > budget
+        ):
+            raise DreamwrightError(
+                f"not even a {MIN_TILE}px tile fits in {iio.format_bytes(budget)} of memory; "
+                "free memory or use a smaller --size",
+                param="size",
+            )
         th, tw = min(side, h), min(side, w)
         overlap = max(8, min(th, tw) // 8)
         boxes = [(y, x, th, tw) for y in _tiles(h, th, overlap) for x in _tiles(w, tw, overlap)]
@@ -395,21 +437,27 @@ def run_style_transfer(
                 current = iio.resize_tensor(current, h, w).clamp(0, 1)
 
             canvas = current.clone()
-            for (y, x, th, tw) in boxes:
+            for y, x, th, tw in boxes:
                 whole = len(boxes) == 1
-                tile_content = content_t[..., y:y + th, x:x + tw]
+                tile_content = content_t[..., y : y + th, x : x + tw]
                 targets.set_content(tile_content)
-                img = canvas[..., y:y + th, x:x + tw].clone().requires_grad_(True)
+                img = canvas[..., y : y + th, x : x + tw].clone().requires_grad_(True)
                 if optimizer == "lbfgs":
                     opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                        [img], lr=learning_rate, max_iter=1, history_size=LBFGS_HISTORY,
-                        tolerance_grad=0.0, tolerance_change=0.0)
+                        [img],
+                        lr=learning_rate,
+                        max_iter=1,
+                        history_size=LBFGS_HISTORY,
+                        tolerance_grad=0.0,
+                        tolerance_change=0.0,
+                    )
                 else:
                     opt = torch.optim.Adam([img], lr=learning_rate)
                 last: dict[str, float] = {}
 
-                def closure(img: torch.Tensor = img, opt: torch.optim.Optimizer = opt,
-                            last: dict[str, float] = last) -> torch.Tensor:
+                def closure(
+                    img: torch.Tensor = img, opt: torch.optim.Optimizer = opt, last: dict[str, float] = last
+                ) -> torch.Tensor:
                     opt.zero_grad(set_to_none=True)
                     c, st, tv = targets.losses(img)
                     total = content_weight * c + style_weight * st + tv_weight * tv
@@ -422,19 +470,23 @@ def run_style_transfer(
                     with torch.no_grad():
                         img.clamp_(0, 1)
                     if not math.isfinite(last.get("total", 0.0)):
-                        raise DreamwrightError("the loss became NaN/inf; lower --style-weight or the learning "
-                                               "rate, or use --optimizer lbfgs")
+                        raise DreamwrightError(
+                            "the loss became NaN/inf; lower --style-weight or the learning "
+                            "rate, or use --optimizer lbfgs"
+                        )
                     it_global += 1
                     result.history.append({**last, "scale": float(s)})
                     bar.advance(1)
-                    bar.update(info=f"{w}x{h} content {last['content']:.3g} style {last['style']:.3g} "
-                                    f"tv {last['tv']:.3g}")
+                    bar.update(
+                        info=f"{w}x{h} content {last['content']:.3g} style {last['style']:.3g} "
+                        f"tv {last['tv']:.3g}"
+                    )
                     if save_every and it_global % save_every == 0:
                         if whole:
                             emit_frame(img.detach(), content_rgb)
                         else:
                             tmp = canvas.clone()
-                            tmp[..., y:y + th, x:x + tw] = img.detach()
+                            tmp[..., y : y + th, x : x + tw] = img.detach()
                             emit_frame(tmp, content_rgb)
                 with torch.no_grad():
                     if whole:
@@ -442,8 +494,8 @@ def run_style_transfer(
                     else:
                         overlap = max(8, min(th, tw) // 8)
                         mask = _feather(th, tw, overlap, y > 0, x > 0, y + th < h, x + tw < w, dev)
-                        region = canvas[..., y:y + th, x:x + tw]
-                        canvas[..., y:y + th, x:x + tw] = region * (1 - mask) + img.detach() * mask
+                        region = canvas[..., y : y + th, x : x + tw]
+                        canvas[..., y : y + th, x : x + tw] = region * (1 - mask) + img.detach() * mask
                 del opt
             current = canvas
             if scale_idx == len(plans) - 1:

@@ -1,0 +1,51 @@
+"""Generative image techniques that run a pretrained CNN backwards: neural style transfer and DeepDream.
+
+Heavy imports (torch) happen on first use, so ``import dreamwright.image`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dreamwright.image.backbones import BACKBONES, FeatureNet, load_backbone
+    from dreamwright.image.dream import DreamResult, deep_dream, run_deep_dream
+    from dreamwright.image.io import load_image, save_png
+    from dreamwright.image.style import StyleResult, run_style_transfer, style_transfer
+
+__all__ = [
+    "BACKBONES",
+    "DreamResult",
+    "FeatureNet",
+    "StyleResult",
+    "deep_dream",
+    "load_backbone",
+    "load_image",
+    "run_deep_dream",
+    "run_style_transfer",
+    "save_png",
+    "style_transfer",
+]
+
+_WHERE = {
+    "BACKBONES": "backbones",
+    "FeatureNet": "backbones",
+    "load_backbone": "backbones",
+    "DreamResult": "dream",
+    "deep_dream": "dream",
+    "run_deep_dream": "dream",
+    "load_image": "io",
+    "save_png": "io",
+    "StyleResult": "style",
+    "run_style_transfer": "style",
+    "style_transfer": "style",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        module = importlib.import_module(f"dreamwright.image.{_WHERE[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'dreamwright.image' has no attribute {name!r}")

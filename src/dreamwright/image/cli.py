@@ -1,0 +1,228 @@
+"""``dreamwright style`` and ``dreamwright dream``: register them on the main typer app with :func:`register`.
+
+This module imports nothing heavy; torch is loaded when a command runs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dreamwright.errors import DreamwrightError, InvalidArgument
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+
+def parse_bytes(text: str | None, name: str = "max-memory") -> int | None:
+    """'512M', '2G', '1.5GB', '1000000' -> bytes."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+        raise InvalidArgument(f"--{name} must be a size like 512M or 2G, got {text!r}", param=name)
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def _int_list(text: str | None, name: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise InvalidArgument(
+            f"--{name} must be comma-separated integers like 256,512,1024, got {text!r}", param=name
+        ) from None
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _fail(exc: DreamwrightError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _default_size(device: str, cpu: int, gpu: int) -> int:
+    from dreamwright.image.io import resolve_device
+
+    return gpu if resolve_device(device).type == "cuda" else cpu
+
+
+def style(
+    content: Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show_default=False)],
+    styles: Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output PNG.", show_default=False)],
+    size: Annotated[
+        int | None, typer.Option(help="Long side of the output in pixels [256 on CPU, 512 on CUDA].")
+    ] = None,
+    iterations: Annotated[int, typer.Option(help="Optimiser iterations (per scale and tile).")] = 100,
+    optimizer: Annotated[str, typer.Option(help="lbfgs | adam.")] = "lbfgs",
+    lr: Annotated[float | None, typer.Option(help="Learning rate [lbfgs 1.0, adam 0.02].")] = None,
+    content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = 1.0,
+    style_weight: Annotated[float, typer.Option(help="Weight of the style loss.")] = 100.0,
+    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")] = 10.0,
+    init: Annotated[str, typer.Option(help="Start from: content | style | noise.")] = "content",
+    style_blend: Annotated[
+        str | None, typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")
+    ] = None,
+    style_scale: Annotated[
+        float, typer.Option(help="Size of the style images relative to the output.")
+    ] = 1.0,
+    preserve_color: Annotated[
+        bool, typer.Option("--preserve-color", help="Transfer luminance only; keep the photo's colours.")
+    ] = False,
+    scales: Annotated[
+        str | None,
+        typer.Option(
+            help="Coarse-to-fine long sides, e.g. 256,512,1024; passes too large for memory run in tiles."
+        ),
+    ] = None,
+    multiscale: Annotated[
+        bool, typer.Option("--multiscale", help="Pick --scales automatically (halving down to 256).")
+    ] = False,
+    max_memory: Annotated[
+        str | None, typer.Option(help="Memory budget, e.g. 2G [85% of what is free].")
+    ] = None,
+    save_every: Annotated[int | None, typer.Option(help="Write OUT-NNNN.png every N iterations.")] = None,
+    backbone: Annotated[str, typer.Option(help="vgg19 | efficientnet-lite0.")] = "vgg19",
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Weights file, or 'random' for a fixed-seed random "
+            "network [torch hub cache / download / bundled]."
+        ),
+    ] = None,
+    content_layers: Annotated[
+        str | None, typer.Option(help="Comma-separated content layers [vgg19: conv4_2].")
+    ] = None,
+    style_layers: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated style layers [vgg19: conv1_1,conv2_1,conv3_1,conv4_1,conv5_1]."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+) -> None:
+    """Neural style transfer (Gatys et al.): repaint CONTENT in the style of STYLE [STYLE ...]."""
+    try:
+        from dreamwright.image.io import check_output_path, save_png
+        from dreamwright.image.style import auto_scales, run_style_transfer
+
+        out = check_output_path(output, name="--output")
+        size = size or _default_size(device, 256, 512)
+        scale_list = _int_list(scales, "scales")
+        if multiscale and not scale_list:
+            scale_list = auto_scales(size)
+        on_frame = None
+        if save_every:
+
+            def on_frame(i: int, img: object) -> None:
+                save_png(img, out.with_name(f"{out.stem}-{i:04d}.png"))  # type: ignore[arg-type]
+
+        result = run_style_transfer(
+            str(content),
+            [str(s) for s in styles],
+            size=size,
+            iterations=iterations,
+            optimizer=optimizer,
+            learning_rate=lr,
+            content_weight=content_weight,
+            style_weight=style_weight,
+            tv_weight=tv_weight,
+            init=init,
+            style_blend=style_blend,
+            style_scale=style_scale,
+            preserve_color=preserve_color,
+            scales=scale_list,
+            max_memory=parse_bytes(max_memory),
+            backbone=backbone,
+            weights=weights,
+            content_layers=_names(content_layers),
+            style_layers=_names(style_layers),
+            device=device,
+            seed=seed,
+            save_every=save_every,
+            on_frame=on_frame,
+        )
+        save_png(result.image, out)
+    except DreamwrightError as exc:
+        raise _fail(exc) from None
+    last = result.history[-1]
+    typer.echo(
+        f"content {last['content']:.4g} style {last['style']:.4g} tv {last['tv']:.4g} "
+        f"({result.seconds:.1f} s, seed {result.seed})",
+        err=True,
+    )
+    typer.echo(str(out))
+
+
+def dream(
+    image: Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output PNG.", show_default=False)],
+    layers: Annotated[
+        str | None, typer.Option(help="name:weight,... [vgg19: relu4_3:1,relu5_1:1.5].")
+    ] = None,
+    size: Annotated[int | None, typer.Option(help="Long side in pixels [384 on CPU, 512 on CUDA].")] = None,
+    octaves: Annotated[int, typer.Option(help="Number of scales.")] = 3,
+    octave_scale: Annotated[float, typer.Option(help="Size ratio between octaves.")] = 1.4,
+    steps: Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")] = 20,
+    step_size: Annotated[float, typer.Option(help="Step size (pixels in [0, 1]).")] = 0.01,
+    jitter: Annotated[int, typer.Option(help="Random roll in pixels before each step.")] = 16,
+    max_loss: Annotated[float | None, typer.Option(help="Stop an octave once the loss exceeds this.")] = None,
+    backbone: Annotated[str, typer.Option(help="vgg19 | efficientnet-lite0.")] = "vgg19",
+    weights: Annotated[str | None, typer.Option(help="Weights file, or 'random'.")] = None,
+    max_memory: Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G.")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    seed: Annotated[int | None, typer.Option(help="Random seed (jitter).")] = None,
+) -> None:
+    """DeepDream: amplify what the network sees in IMAGE."""
+    try:
+        from dreamwright.image.dream import run_deep_dream
+        from dreamwright.image.io import check_output_path, save_png
+
+        out = check_output_path(output, name="--output")
+        size = size or _default_size(device, 384, 512)
+        result = run_deep_dream(
+            str(image),
+            layers=layers,
+            size=size,
+            octaves=octaves,
+            octave_scale=octave_scale,
+            steps=steps,
+            step_size=step_size,
+            jitter=jitter,
+            max_loss=max_loss,
+            backbone=backbone,
+            weights=weights,
+            device=device,
+            seed=seed,
+            max_memory=parse_bytes(max_memory),
+        )
+        save_png(result.image, out)
+    except DreamwrightError as exc:
+        raise _fail(exc) from None
+    typer.echo(
+        f"loss {result.history[-1]['loss']:.4g} ({result.seconds:.1f} s, seed {result.seed})", err=True
+    )
+    typer.echo(str(out))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``style`` and ``dream`` commands to ``app``."""
+    app.command("style", no_args_is_help=True)(style)
+    app.command("dream", no_args_is_help=True)(dream)
