@@ -109,7 +109,8 @@ class GPTLanguageModel(LanguageModel):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidArgument(f"{name} must be a positive integer, got {value!r}", param=name)
         if n_embd % n_head:
-            raise InvalidArgument(f"n_embd ({n_embd}) must be a multiple of n_head ({n_head})", param="n_head")
+            raise InvalidArgument(f"n_embd ({n_embd}) must be a multiple of n_head ({n_head})",
+                                  param="n_head")
         if not 0 <= dropout < 1:
             raise InvalidArgument(f"dropout must be in [0, 1), got {dropout!r}", param="dropout")
         super().__init__(vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size,
@@ -144,12 +145,13 @@ class GPTLanguageModel(LanguageModel):
             if hparams[key] is None:
                 del hparams[key]
             elif key in _NOT_GPT:
-                raise InvalidArgument(f"{key} is an RNN setting; a GPT's width is n_embd (--n-embd)", param=key)
+                raise InvalidArgument(f"{key} is an RNN setting; a GPT's width is n_embd (--n-embd)",
+                                      param=key)
         known = {"n_layer", "n_head", "n_embd", "block_size", "dropout", "tie_weights"}
         unknown = sorted(set(hparams) - known)
         if unknown:
-            raise InvalidArgument(f"the gpt model has no setting {unknown[0]!r}; it takes {', '.join(sorted(known))}",
-                                  param=unknown[0])
+            raise InvalidArgument(f"the gpt model has no setting {unknown[0]!r}; it takes "
+                                  f"{', '.join(sorted(known))}", param=unknown[0])
         return cls(vocab_size, **hparams)
 
     # ------------------------------------------------------------------ core
@@ -210,10 +212,12 @@ class GPTLanguageModel(LanguageModel):
             past = state.kv if L else None
             mask = self._mask(state.pad, L, L + n)
             if mask is None and past is not None and n > 1:  # several new tokens over a cache: explicit mask
-                mask = (torch.arange(L + n, device=new.device)[None] <= torch.arange(L, L + n, device=new.device)[:, None])
+                cols = torch.arange(L + n, device=new.device)
+                mask = cols[None, :] <= cols[L:, None]
             logits, kv = self._run(new, self._positions(state.pad, L, L + n), past, mask)
             return logits, GPTState(tokens, state.pad, kv)
-        logits, _ = self._run(tokens, self._positions(state.pad, 0, L + n), None, self._mask(state.pad, 0, L + n))
+        positions, mask = self._positions(state.pad, 0, L + n), self._mask(state.pad, 0, L + n)
+        logits, _ = self._run(tokens, positions, None, mask)
         return logits[:, L:], GPTState(tokens, state.pad, None)
 
     def _slide(self, state: GPTState) -> GPTState:
@@ -234,7 +238,9 @@ class GPTLanguageModel(LanguageModel):
     def select_state(self, state: State, index: torch.Tensor) -> State:
         if state is None:
             return None
-        kv = None if state.kv is None else [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.kv]
+        kv = None
+        if state.kv is not None:
+            kv = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.kv]
         return GPTState(state.tokens.index_select(0, index), state.pad.index_select(0, index), kv)
 
     def concat_states(self, states: list[State]) -> State:
@@ -253,12 +259,12 @@ class GPTLanguageModel(LanguageModel):
         pad = torch.cat([s.pad + (L - s.length) for s in states])
         kv = None
         if all(s.kv is not None for s in states):
-            kv = [(torch.cat([left(s.kv[i][0], 2) for s in states]), torch.cat([left(s.kv[i][1], 2) for s in states]))
+            kv = [tuple(torch.cat([left(s.kv[i][j], 2) for s in states]) for j in (0, 1))  # type: ignore[misc]
                   for i in range(len(self.blocks))]
         return GPTState(tokens, pad, kv)
 
     def flops_per_token(self) -> int:
-        """Forward FLOPs per token: 2 × matrix parameters (output layer included) + attention over a full block."""
+        """Forward FLOPs per token: 2 × matrix parameters (output layer included) + attention over a block."""
         n = sum(p.numel() for name, p in self.named_parameters()
                 if p.dim() >= 2 and "embed" not in name)
         n += self.head.weight.numel() if self.hparams["tie_weights"] else 0

@@ -22,7 +22,8 @@ def _hf():
     try:
         import tokenizers
     except ImportError:  # pragma: no cover - a declared dependency
-        raise InvalidArgument("--tokenizer bpe needs the `tokenizers` package: pip install tokenizers") from None
+        raise InvalidArgument("--tokenizer bpe needs the `tokenizers` package: pip install tokenizers") \
+            from None
     return tokenizers
 
 

@@ -38,11 +38,14 @@ class Score:
 
 @torch.inference_mode()
 def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = None, streams: int = 16,
-                 seq_len: int = 256, device: torch.device | str = "cpu", max_tokens: int | None = None) -> Score:
+                 seq_len: int = 256, device: torch.device | str = "cpu", max_tokens: int | None = None,
+                 stride: int | None = None) -> Score:
     """Negative log-likelihood of ``data[1:]`` given what precedes it, with as much context as the model keeps.
 
     Stateful models read ``streams`` contiguous pieces side by side, carrying their state (full context).
-    Stateless models read non-overlapping windows of their context limit. ``chars`` is how many characters
+    Stateless models read windows of their context limit that start every ``stride`` tokens (default: half a
+    window), each scoring only its last ``stride`` targets, so every token after the first window is predicted
+    from at least ``window - stride`` tokens of context. ``chars`` is how many characters
     the scored text has (for bits per character); by default one per token.
     """
     was_training = model.training
@@ -52,6 +55,11 @@ def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = 
         data, n = data[: max_tokens + 1], max_tokens + 1
     if not model.stateful and model.context_limit:
         seq_len = min(seq_len, model.context_limit)
+    if not model.stateful and model.context_limit:
+        stride = stride or max(1, seq_len // 2)
+        total, count = _score_windows(model, data, n, seq_len, stride, streams, device)
+        model.train(was_training)
+        return Score(total, count, count if chars is None else round(chars * count / n_total))
     streams = max(1, min(streams, (n - 1) // max(seq_len, 1) or 1))
     stream_len = (n - 1) // streams
     arr = torch.from_numpy(np.asarray(data[: streams * stream_len + 1], dtype=np.int64))
@@ -76,3 +84,35 @@ def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = 
     # the first token has no prediction: count the characters of the tokens actually scored
     scored_chars = count if chars is None else round(chars * count / n_total)
     return Score(total, count, scored_chars)
+
+
+def _score_windows(model: LanguageModel, data: np.ndarray, n: int, window: int, stride: int, batch: int,
+                   device: torch.device | str) -> tuple[float, int]:
+    """Total NLL of ``data[1:n]`` over windows ``[begin, begin + window)`` with ``begin`` stepping by
+    ``stride``; each window scores only the targets the previous one did not (windows of equal length
+    are run ``batch`` at a time)."""
+    stride = min(stride, window)
+    spans: list[tuple[int, int, int]] = []  # (begin, end, first scored input position within the window)
+    begin, done = 0, 0  # ``done``: targets data[1:done + 1] are scored
+    while done < n - 1:
+        end = min(begin + window, n - 1)
+        spans.append((begin, end, done - begin))
+        done, begin = end, begin + stride
+    arr = torch.from_numpy(np.asarray(data[:n], dtype=np.int64))
+    total, count = 0.0, 0
+    i = 0
+    while i < len(spans):
+        length = spans[i][1] - spans[i][0]
+        group = [spans[i]]
+        while i + len(group) < len(spans) and len(group) < batch and \
+                spans[i + len(group)][1] - spans[i + len(group)][0] == length:
+            group.append(spans[i + len(group)])
+        x = torch.stack([arr[b:e] for b, e, _ in group]).to(device)
+        y = torch.stack([arr[b + 1:e + 1] for b, e, _ in group]).to(device)
+        logits, _ = model(x, None)
+        nll = F.cross_entropy(logits.float().transpose(1, 2), y, reduction="none")
+        for row, (_, _, skip) in enumerate(group):
+            total += nll[row, skip:].sum().item()
+            count += nll.size(1) - skip
+        i += len(group)
+    return total, count
