@@ -44,7 +44,7 @@ def parse_line(text: str) -> tuple[str | None, str]:
     """Split a corpus line into ``(form, poem text)``."""
     if text.startswith(TAG_OPEN) and TAG_CLOSE in text:
         end = text.index(TAG_CLOSE)
-        return text[1:end], text[end + 1:]
+        return text[1:end], text[end + 1 :]
     return None, text
 
 
@@ -78,8 +78,10 @@ class PrepareResult:
     def summary(self) -> str:
         rows = [f"read {self.poems_read:,} poems; kept {sum(self.kept.values()):,}"]
         for form in FORMS:
-            rows.append(f"  {form}: {self.kept.get(form, 0):6,} (train {self.train.get(form, 0):,}, "
-                        f"valid {self.valid.get(form, 0):,})")
+            rows.append(
+                f"  {form}: {self.kept.get(form, 0):6,} (train {self.train.get(form, 0):,}, "
+                f"valid {self.valid.get(form, 0):,})"
+            )
         rows.append("dropped: " + ", ".join(f"{k} {v:,}" for k, v in self.dropped.items()))
         rows.append(f"{self.characters:,} characters, {self.vocabulary:,} distinct")
         return "\n".join(rows)
@@ -101,15 +103,18 @@ def iter_tang(download: bool = True):
             yield poem.get("title", ""), poem.get("author", ""), poem.get("paragraphs") or []
 
 
-def prepare(out_dir: str | Path = "data/tang", *, valid_fraction: float = 0.06, seed: int = 0,
-            poems=None) -> PrepareResult:
+def prepare(
+    out_dir: str | Path = "data/tang", *, valid_fraction: float = 0.06, seed: int = 0, poems=None
+) -> PrepareResult:
     """Build ``train.txt``/``valid.txt`` (one tagged poem per line) and ``counts.json`` in ``out_dir``.
 
     ``poems`` (an iterable of ``(title, author, paragraphs)``, traditional or simplified) replaces the Tang
     collection, for tests.
     """
     if not 0 <= valid_fraction < 1:
-        raise InvalidArgument(f"valid_fraction must be in [0, 1), got {valid_fraction}", param="valid_fraction")
+        raise InvalidArgument(
+            f"valid_fraction must be in [0, 1), got {valid_fraction}", param="valid_fraction"
+        )
     from opencc import OpenCC
 
     cc = OpenCC("t2s")
@@ -124,7 +129,7 @@ def prepare(out_dir: str | Path = "data/tang", *, valid_fraction: float = 0.06, 
     kept: Counter[str] = Counter()
     n_train: Counter[str] = Counter()
     n_valid: Counter[str] = Counter()
-    for _title, _author, paragraphs in (poems if poems is not None else iter_tang()):
+    for _title, _author, paragraphs in poems if poems is not None else iter_tang():
         result.poems_read += 1
         lines = clean_poem([cc.convert(p) for p in paragraphs])
         if lines is None:
@@ -133,7 +138,9 @@ def prepare(out_dir: str | Path = "data/tang", *, valid_fraction: float = 0.06, 
         form = form_of(lines)
         if form is None:
             lengths = {len(line) for line in lines}
-            dropped["other line counts" if lengths <= {5, 7} and len(lengths) == 1 else "other line lengths"] += 1
+            dropped[
+                "other line counts" if lengths <= {5, 7} and len(lengths) == 1 else "other line lengths"
+            ] += 1
             continue
         text = format_poem(lines)
         if text in seen:
@@ -154,7 +161,9 @@ def prepare(out_dir: str | Path = "data/tang", *, valid_fraction: float = 0.06, 
     result.dropped = dict(dropped)
     result.characters = sum(chars.values())
     result.vocabulary = len(chars)
-    (out / COUNTS_FILE).write_text(json.dumps(asdict(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / COUNTS_FILE).write_text(
+        json.dumps(asdict(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return result
 
 

@@ -1,9 +1,10 @@
 """近体诗 prosody: 平水韵 tones and rhyme groups, the standard tone patterns, and a checker.
 
-Tones and rhyme groups come from two 平水韵 tables (搜韵网's simplified table and Wikisource's traditional one,
-read through the data registry). A character listed under several groups, or under both tones, satisfies
-any of them. Only characters missing from both tables fall back to their Mandarin tones (pypinyin: 1–2 平,
-3–4 仄), which is wrong for 入声 characters — so compliance figures always use the table first.
+Tones and rhyme groups come from two 平水韵 tables (搜韵网's simplified table and Wikisource's
+traditional one, read through the data registry). A character listed under several groups, or under
+both tones, satisfies any of them. Only characters missing from both tables fall back to their
+Mandarin tones (pypinyin: 1–2 平, 3–4 仄), which is wrong for 入声 characters — so compliance
+figures always use the table first.
 
 Patterns: the four line types of 五言 verse are
 
@@ -12,8 +13,8 @@ Patterns: the four line types of 五言 verse are
 and a 七言 line prefixes two characters of the opposite tone to the 五言 line's second one. A quatrain is one
 of ABCD, DBCD, CDAB, BDAB (粘 and 对 built in); a 律诗 continues with the first four lines' 首句不入韵 form.
 With 一三五不论 the 1st and 3rd (and 5th, in 七言) characters are free, except that a B line may not leave
-its only 平 before the rhyme alone (孤平: the free characters of ``平平仄仄平`` may not both be 仄) and a D line
-may not end in three 平 (三平尾).
+its only 平 before the rhyme alone (孤平: the free characters of ``平平仄仄平`` may not both be 仄)
+and a D line may not end in three 平 (三平尾).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def check_form(form: str) -> tuple[int, int]:
     try:
         return FORMS[form]
     except KeyError:
-        raise InvalidArgument(f"unknown form {form!r}; choose one of {', '.join(FORMS)}", param="form") from None
+        raise InvalidArgument(
+            f"unknown form {form!r}; choose one of {', '.join(FORMS)}", param="form"
+        ) from None
 
 
 def line_pattern(kind: str, length: int) -> str:
@@ -107,8 +110,9 @@ def patterns(form: str) -> list[Pattern]:
     return out
 
 
-def allowed_tones(kind: str, length: int, pos: int, prefix: Sequence[frozenset[str]],
-                  exceptions: bool = True) -> frozenset[str]:
+def allowed_tones(
+    kind: str, length: int, pos: int, prefix: Sequence[frozenset[str]], exceptions: bool = True
+) -> frozenset[str]:
     """Tones allowed at ``pos`` of a line of type ``kind``, given the tone sets already placed before it.
 
     一三五不论 frees the odd positions (1st, 3rd, and 5th in 七言) except the last; with ``exceptions``,
@@ -187,7 +191,7 @@ class RhymeTable:
             data = json.loads(Path(traditional).read_text(encoding="utf-8-sig"))
             cc = _t2s()
             for tone in data.values():
-                for section, rhymes in tone.items():
+                for rhymes in tone.values():
                     for key, strings in rhymes.items():
                         gid = _group_id(cc.convert(key[-1]), groups)
                         for ch in "".join(strings):
@@ -211,10 +215,13 @@ class RhymeTable:
         return _load_default(download)
 
 
-_SECTIONS = (("上平", "东冬江支微鱼虞齐佳灰真文元寒删"), ("下平", "先萧肴豪歌麻阳庚青蒸尤侵覃盐咸"),
-             ("上", "董肿讲纸尾语麌荠蟹贿轸吻阮旱潸铣筱巧皓哿马养梗迥有寝感琰豏"),
-             ("去", "送宋绛寘未御遇霁泰卦队震问愿翰谏霰啸效号个祃漾敬径宥沁勘艳陷"),
-             ("入", "屋沃觉质物月曷黠屑药陌锡职缉合叶洽"))
+_SECTIONS = (
+    ("上平", "东冬江支微鱼虞齐佳灰真文元寒删"),
+    ("下平", "先萧肴豪歌麻阳庚青蒸尤侵覃盐咸"),
+    ("上", "董肿讲纸尾语麌荠蟹贿轸吻阮旱潸铣筱巧皓哿马养梗迥有寝感琰豏"),
+    ("去", "送宋绛寘未御遇霁泰卦队震问愿翰谏霰啸效号个祃漾敬径宥沁勘艳陷"),
+    ("入", "屋沃觉质物月曷黠屑药陌锡职缉合叶洽"),
+)
 _ALIASES = {"俭": "琰", "篠": "筱", "筿": "筱", "豔": "艳", "箇": "个", "個": "个", "禡": "祃"}
 
 
@@ -237,7 +244,9 @@ def _standard_groups() -> tuple[RhymeGroup, ...]:
 def _group_id(name_char: str, groups: Sequence[RhymeGroup]) -> str:
     name_char = _ALIASES.get(name_char, name_char)
     if not any(g.id == name_char for g in groups):
-        raise DreamwrightError(f"unknown 平水韵 group {name_char!r} in the rhyme table; the file is not the expected one")
+        raise DreamwrightError(
+            f"unknown 平水韵 group {name_char!r} in the rhyme table; the file is not the expected one"
+        )
     return name_char
 
 
@@ -255,13 +264,14 @@ def _t2s():
 
 @functools.lru_cache(maxsize=4096)
 def mandarin_tones(ch: str) -> frozenset[str]:
-    """平/仄 from the Mandarin readings of ``ch`` (1–2 平, 3–4 仄); the fallback for characters not in the table."""
+    """平/仄 from the Mandarin readings of ``ch`` (1–2 平, 3–4 仄): fallback when the table lacks it."""
     if not is_han(ch):
         return frozenset()
     from pypinyin import Style, pinyin
 
     out = set()
-    for reading in pinyin(ch, style=Style.TONE3, heteronym=True, errors="ignore")[0] if ch else []:
+    readings = pinyin(ch, style=Style.TONE3, heteronym=True, errors="ignore")
+    for reading in readings[0] if readings else []:
         digit = reading[-1:]
         if digit in ("1", "2"):
             out.add(PING)
@@ -312,8 +322,10 @@ class PoemReport:
 
     @property
     def regulated(self) -> bool:
-        """Strictly regulated: a standard tone pattern, rhymed in one 平 group (line 1 too when the pattern says)."""
-        return self.tone_ok and self.rhyme_ok and self.rhyme_group is not None and self.rhyme_group.tone == PING
+        """Strictly regulated: a standard tone pattern, rhymed in one 平 group."""
+        return (
+            self.tone_ok and self.rhyme_ok and self.rhyme_group is not None and self.rhyme_group.tone == PING
+        )
 
 
 def form_of(lines: Sequence[str]) -> str | None:
@@ -331,14 +343,22 @@ def _common_group(chars: Iterable[str], table: RhymeTable, prefer_ping: bool = T
     common = frozenset.intersection(*sets)
     if not common:
         return None
-    ordered = sorted((table.by_id[g] for g in common), key=lambda g: (prefer_ping and g.tone != PING, g.index))
+    ordered = sorted(
+        (table.by_id[g] for g in common), key=lambda g: (prefer_ping and g.tone != PING, g.index)
+    )
     return ordered[0]
 
 
-def check_poem(text: str | Sequence[str], table: RhymeTable | None = None, form: str | None = None) -> PoemReport:
+def check_poem(
+    text: str | Sequence[str], table: RhymeTable | None = None, form: str | None = None
+) -> PoemReport:
     """Check shape, rhyme and tone pattern of a poem (a string, or its lines)."""
     table = table or RhymeTable.load()
-    lines = split_lines(text) if isinstance(text, str) else [split_lines(x)[0] if split_lines(x) else "" for x in text]
+    lines = (
+        split_lines(text)
+        if isinstance(text, str)
+        else [split_lines(x)[0] if split_lines(x) else "" for x in text]
+    )
     found = form_of(lines)
     report = PoemReport(lines=lines, form=found)
     report.tones = [[table.tones(c) for c in line] for line in lines]
@@ -354,12 +374,19 @@ def check_poem(text: str | Sequence[str], table: RhymeTable | None = None, form:
     report.rhyme_group = _common_group(ends[1::2], table)
     report.rhyme_ok = report.rhyme_group is not None
     if not report.rhyme_ok:
-        report.problems.append(f"lines {', '.join(str(i + 1) for i in range(1, len(lines), 2))} share no rhyme group")
+        report.problems.append(
+            f"lines {', '.join(str(i + 1) for i in range(1, len(lines), 2))} share no rhyme group"
+        )
     best: tuple[int, Pattern] | None = None
     first_rhymes = report.rhyme_group is not None and report.rhyme_group.id in table.groups_of(ends[0])
     for pat in sorted(patterns(found), key=lambda p: p.first_rhymes != first_rhymes):
-        bad = [i for i, (kind, tones) in enumerate(zip(pat.types, report.tones)) if not line_fits(kind, tones)]
-        if pat.first_rhymes and report.rhyme_group is not None and report.rhyme_group.id not in table.groups_of(ends[0]):
+        pairs = enumerate(zip(pat.types, report.tones, strict=True))
+        bad = [i for i, (kind, tones) in pairs if not line_fits(kind, tones)]
+        if (
+            pat.first_rhymes
+            and report.rhyme_group is not None
+            and report.rhyme_group.id not in table.groups_of(ends[0])
+        ):
             bad.append(0)
         if best is None or len(set(bad)) < best[0]:
             best = (len(set(bad)), pat)
@@ -367,7 +394,9 @@ def check_poem(text: str | Sequence[str], table: RhymeTable | None = None, form:
             report.tone_ok, report.pattern = True, pat
             break
     if not report.tone_ok and best is not None:
-        report.problems.append(f"no standard tone pattern fits (closest: {best[1].name}, {best[0]} line(s) off)")
+        report.problems.append(
+            f"no standard tone pattern fits (closest: {best[1].name}, {best[0]} line(s) off)"
+        )
     return report
 
 

@@ -75,8 +75,9 @@ _TANG_FILES = (
 )
 
 TANG_FILES: tuple[RemoteFile, ...] = tuple(
-    RemoteFile(f"chinese-poetry/tang-traditional/poet.tang.{n}.json", f"{_TANG}/poet.tang.{n}.json",
-               sha, size)
+    RemoteFile(
+        f"chinese-poetry/tang-traditional/poet.tang.{n}.json", f"{_TANG}/poet.tang.{n}.json", sha, size
+    )
     for n, sha, size in _TANG_FILES
 )
 

@@ -45,7 +45,7 @@ def _loss(model, batch: torch.Tensor, unk: int, score_end: bool = True) -> tuple
     x, y = batch[:, :-1], batch[:, 1:]
     logits, _ = model(x, None)
     mask = torch.zeros_like(y, dtype=torch.bool)
-    mask[:, PROMPT_LEN - 1:] = True
+    mask[:, PROMPT_LEN - 1 :] = True
     if not score_end:
         mask[:, -1] = False
     mask &= y != unk
@@ -60,17 +60,32 @@ def evaluate(model, buckets: dict[int, torch.Tensor], unk: int, batch_size: int 
     total, count = 0.0, 0
     for data in buckets.values():
         for i in range(0, len(data), batch_size):
-            loss, n = _loss(model, data[i:i + batch_size], unk, score_end=False)
+            loss, n = _loss(model, data[i : i + batch_size], unk, score_end=False)
             total, count = total + float(loss), count + n
     model.train()
     return total / max(count, 1)
 
 
-def train_poetry_model(data_dir: str | Path, out: str | Path, *, min_count: int = 3, cell: str = "gru",
-                       hidden_size: int = 384, embedding_size: int = 128, n_layer: int = 1, dropout: float = 0.1,
-                       batch_size: int = 64, lr: float = 3e-3, minutes: float = 15.0, steps: int | None = None,
-                       eval_interval: int = 250, seed: int = 0, threads: int | None = 2, half: bool = True,
-                       log=print) -> dict[str, Any]:
+def train_poetry_model(
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    min_count: int = 3,
+    cell: str = "gru",
+    hidden_size: int = 384,
+    embedding_size: int = 128,
+    n_layer: int = 1,
+    dropout: float = 0.1,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    minutes: float = 15.0,
+    steps: int | None = None,
+    eval_interval: int = 250,
+    seed: int = 0,
+    threads: int | None = 2,
+    half: bool = True,
+    log=print,
+) -> dict[str, Any]:
     """Train on ``data_dir/train.txt`` (validated on ``valid.txt``) and write a run directory to ``out``."""
     from dreamwright.models import build_model
     from dreamwright.tokenizers.char import CharTokenizer
@@ -78,7 +93,9 @@ def train_poetry_model(data_dir: str | Path, out: str | Path, *, min_count: int 
 
     data_dir, out = Path(data_dir), Path(out)
     if not (data_dir / TRAIN_FILE).is_file():
-        raise CorpusError(f"{data_dir} has no {TRAIN_FILE}; run `dreamwright poetry prepare {data_dir}` first")
+        raise CorpusError(
+            f"{data_dir} has no {TRAIN_FILE}; run `dreamwright poetry prepare {data_dir}` first"
+        )
     if minutes <= 0 or min_count < 1:
         raise InvalidArgument("minutes must be > 0 and min_count >= 1")
     if threads:
@@ -95,10 +112,20 @@ def train_poetry_model(data_dir: str | Path, out: str | Path, *, min_count: int 
     train_b, valid_b = _buckets(train, index), _buckets(valid, index)
     sizes = torch.tensor([len(v) for v in train_b.values()], dtype=torch.float)
     keys = list(train_b)
-    model = build_model(cell, tokenizer.vocab_size, n_layer=n_layer, hidden_size=hidden_size,
-                        embedding_size=embedding_size, dropout=dropout, tie_weights=True)
-    log(f"{len(train):,} training poems, {len(valid):,} validation poems, vocabulary {tokenizer.vocab_size:,} "
-        f"(min_count {min_count}), {model.num_parameters():,} parameters")
+    model = build_model(
+        cell,
+        tokenizer.vocab_size,
+        n_layer=n_layer,
+        hidden_size=hidden_size,
+        embedding_size=embedding_size,
+        dropout=dropout,
+        tie_weights=True,
+    )
+    log(
+        f"{len(train):,} training poems, {len(valid):,} validation poems, "
+        f"vocabulary {tokenizer.vocab_size:,} "
+        f"(min_count {min_count}), {model.num_parameters():,} parameters"
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(seed)
     budget = minutes * 60
@@ -119,26 +146,53 @@ def train_poetry_model(data_dir: str | Path, out: str | Path, *, min_count: int 
                 tensors = model_tensors(model)
                 if half:
                     tensors = {k: t.half() if t.is_floating_point() else t for k, t in tensors.items()}
-                atomic_save_tensors(out / "model.safetensors", tensors, {"step": str(step), "valid_loss": str(v)})
-                write_config(out, {
-                    "name": out.name,
-                    "tokenizer": tokenizer.to_dict(),
-                    "model": {"name": cell, **model.config()},
-                    "poetry": {"tag": "【{form}】", "prompt": "\\n【{form}】", "unk": UNK, "min_count": min_count},
-                    "metrics": {"step": step, "valid_loss": v, "valid_ppl_per_char": math.exp(v),
-                                "weights": "float16" if half else "float32"},
-                    "training": {"trainer": "dreamwright.poetry.train", "data": str(data_dir),
-                                 "cell": cell, "hidden_size": hidden_size, "embedding_size": embedding_size,
-                                 "n_layer": n_layer, "dropout": dropout, "batch_size": batch_size, "lr": lr,
-                                 "minutes": minutes, "steps": steps, "seed": seed, "history": history},
-                })
+                atomic_save_tensors(
+                    out / "model.safetensors", tensors, {"step": str(step), "valid_loss": str(v)}
+                )
+                write_config(
+                    out,
+                    {
+                        "name": out.name,
+                        "tokenizer": tokenizer.to_dict(),
+                        "model": {"name": cell, **model.config()},
+                        "poetry": {
+                            "tag": "【{form}】",
+                            "prompt": "\\n【{form}】",
+                            "unk": UNK,
+                            "min_count": min_count,
+                        },
+                        "metrics": {
+                            "step": step,
+                            "valid_loss": v,
+                            "valid_ppl_per_char": math.exp(v),
+                            "weights": "float16" if half else "float32",
+                        },
+                        "training": {
+                            "trainer": "dreamwright.poetry.train",
+                            "data": str(data_dir),
+                            "cell": cell,
+                            "hidden_size": hidden_size,
+                            "embedding_size": embedding_size,
+                            "n_layer": n_layer,
+                            "dropout": dropout,
+                            "batch_size": batch_size,
+                            "lr": lr,
+                            "minutes": minutes,
+                            "steps": steps,
+                            "seed": seed,
+                            "history": history,
+                        },
+                    },
+                )
         if done:
             break
         frac = min(elapsed / budget, 1.0)
         if steps is not None:
             frac = max(frac, step / steps)
         for group in opt.param_groups:
-            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (step + 1) / 50)
+            group["lr"] = (
+                lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (step + 1) / 50)
+            )
         key = keys[int(torch.multinomial(sizes, 1, generator=gen))]
         data = train_b[key]
         rows = torch.randint(len(data), (batch_size,), generator=gen)
@@ -160,17 +214,40 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data_dir")
     p.add_argument("out")
-    for name, kind, default in (("min-count", int, 3), ("cell", str, "gru"), ("hidden-size", int, 384),
-                                ("embedding-size", int, 128), ("n-layer", int, 1), ("dropout", float, 0.1),
-                                ("batch-size", int, 64), ("lr", float, 3e-3), ("minutes", float, 15.0),
-                                ("steps", int, None), ("eval-interval", int, 250), ("seed", int, 0),
-                                ("threads", int, 2)):
+    for name, kind, default in (
+        ("min-count", int, 3),
+        ("cell", str, "gru"),
+        ("hidden-size", int, 384),
+        ("embedding-size", int, 128),
+        ("n-layer", int, 1),
+        ("dropout", float, 0.1),
+        ("batch-size", int, 64),
+        ("lr", float, 3e-3),
+        ("minutes", float, 15.0),
+        ("steps", int, None),
+        ("eval-interval", int, 250),
+        ("seed", int, 0),
+        ("threads", int, 2),
+    ):
         p.add_argument(f"--{name}", type=kind, default=default)
     a = p.parse_args(argv)
-    train_poetry_model(a.data_dir, a.out, min_count=a.min_count, cell=a.cell, hidden_size=a.hidden_size,
-                       embedding_size=a.embedding_size, n_layer=a.n_layer, dropout=a.dropout,
-                       batch_size=a.batch_size, lr=a.lr, minutes=a.minutes, steps=a.steps,
-                       eval_interval=a.eval_interval, seed=a.seed, threads=a.threads)
+    train_poetry_model(
+        a.data_dir,
+        a.out,
+        min_count=a.min_count,
+        cell=a.cell,
+        hidden_size=a.hidden_size,
+        embedding_size=a.embedding_size,
+        n_layer=a.n_layer,
+        dropout=a.dropout,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        minutes=a.minutes,
+        steps=a.steps,
+        eval_interval=a.eval_interval,
+        seed=a.seed,
+        threads=a.threads,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,79 @@
+"""作诗姬: classical Chinese quatrains and regulated verse with form, acrostic, rhyme and tones under control.
+
+Python API::
+
+    from dreamwright import poetry
+    poems = poetry.write_poems("五绝", acrostic="春夏秋冬", seed=1)   # the bundled tang-poetry model
+    print(poems[0].render(poetry.rhyme_table()))
+    poetry.check_poem("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。").regulated   # True
+    poetry.prepare("data/tang")                                          # the training corpus
+
+Importing this package is cheap; torch is loaded only when a model is.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from dreamwright.poetry.sources import register as _register_corpus
+
+if TYPE_CHECKING:
+    from dreamwright.poetry.data import PrepareResult
+    from dreamwright.poetry.decode import Poem, PoemWriter
+    from dreamwright.poetry.prosody import PoemReport, RhymeTable
+
+_register_corpus()
+
+BUNDLED_MODEL = "tang-poetry"
+__all__ = ["BUNDLED_MODEL", "check_poem", "load_writer", "prepare", "rhyme_table", "write_poems"]
+
+
+def rhyme_table(download: bool = True) -> RhymeTable:
+    """The 平水韵 table (loaded once per process)."""
+    from dreamwright.poetry.prosody import RhymeTable
+
+    return RhymeTable.load(download=download)
+
+
+def check_poem(text: str, form: str | None = None) -> PoemReport:
+    """Shape, rhyme and tone-pattern report of a poem."""
+    from dreamwright.poetry import prosody
+
+    return prosody.check_poem(text, rhyme_table(), form)
+
+
+def prepare(out_dir: str = "data/tang", **kwargs: Any) -> PrepareResult:
+    """Build the Tang training corpus (see :func:`dreamwright.poetry.data.prepare`)."""
+    from dreamwright.poetry import data
+
+    return data.prepare(out_dir, **kwargs)
+
+
+@functools.lru_cache(maxsize=4)
+def load_writer(run_dir: str | None = None, device: str | None = None) -> PoemWriter:
+    """A :class:`PoemWriter` for ``run_dir`` (default: the bundled ``tang-poetry`` model)."""
+    from dreamwright import bundled
+    from dreamwright.errors import CheckpointError
+    from dreamwright.generation.generator import Generator
+    from dreamwright.poetry.decode import PoemWriter
+
+    if run_dir is None:
+        found = bundled.find(BUNDLED_MODEL)
+        if found is None:
+            raise CheckpointError(
+                f"this installation has no bundled {BUNDLED_MODEL} model; give a run directory "
+                "trained on `dreamwright poetry prepare` output"
+            )
+        run_dir = str(found)
+    generator = Generator.load(run_dir, device=device)
+    return PoemWriter.from_generator(generator)
+
+
+def write_poems(
+    form: str = "五绝", run_dir: str | None = None, *, device: str | None = None, **options: Any
+) -> list[Poem]:
+    """Poems of ``form`` (五绝, 七绝, 五律, 七律); options as :meth:`PoemWriter.write`
+    (``acrostic``, ``start``, ``keywords``, ``rhyme``, ``tones``, ``num_samples``, ``temperature``,
+    ``seed``)."""
+    return load_writer(run_dir, device).write(form, **options)

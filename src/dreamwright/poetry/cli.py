@@ -1,0 +1,143 @@
+"""CLI: ``dreamwright poem`` and ``dreamwright poetry prepare|check``; :func:`register` adds them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from dreamwright.errors import DreamwrightError
+
+FORM_HELP = "五绝 | 七绝 | 五律 | 七律"
+
+
+def _run(fn: Callable[[], None]) -> None:
+    """Run ``fn``; a user error prints one line and exits 2 (same contract as the main CLI)."""
+    try:
+        fn()
+    except DreamwrightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+
+
+def poem(
+    run_dir: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run directory trained on prepared poems (default: the bundled tang-poetry model)."
+        ),
+    ] = None,
+    form: Annotated[str, typer.Option("--form", "-f", help=FORM_HELP)] = "五绝",
+    acrostic: Annotated[
+        str | None, typer.Option(help="藏头: the first character of each line, e.g. 春夏秋冬.")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="The poem begins with these characters.")] = None,
+    keywords: Annotated[str | None, typer.Option(help="Comma-separated words to favour, e.g. 月,山.")] = None,
+    rhyme: Annotated[str, typer.Option(help="strict | loose | off.")] = "strict",
+    tones: Annotated[str, typer.Option(help="strict | loose | off.")] = "strict",
+    num_samples: Annotated[int, typer.Option("--num-samples", "-n", help="How many poems.")] = 1,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature.")] = 0.8,
+    seed: Annotated[int | None, typer.Option(help="Random seed (repeatable output).")] = None,
+    marks: Annotated[
+        bool, typer.Option("--marks/--no-marks", help="Show tone marks and the rhyme group.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per poem.")] = False,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+) -> None:
+    """Write 绝句/律诗 with form, acrostic, rhyme and tones enforced while decoding."""
+
+    def go() -> None:
+        from dreamwright.poetry import load_writer
+
+        writer = load_writer(run_dir, device)
+        poems = writer.write(
+            form,
+            acrostic=acrostic,
+            start=start,
+            keywords=keywords,
+            rhyme=rhyme,
+            tones=tones,
+            num_samples=num_samples,
+            temperature=temperature,
+            seed=seed,
+        )
+        table = writer._table if (marks or as_json) and writer._masks_ready else None
+        if table is None and marks and not as_json:
+            try:
+                table = writer.table
+            except DreamwrightError:
+                table = None
+        for k, p in enumerate(poems):
+            if as_json:
+                print(json.dumps(p.to_dict(), ensure_ascii=False))
+                continue
+            if k:
+                print()
+            print(p.render(table, marks=marks and table is not None))
+
+    _run(go)
+
+
+def prepare(
+    out_dir: Annotated[
+        str, typer.Argument(help="Folder for train.txt, valid.txt and counts.json.")
+    ] = "data/tang",
+    valid_fraction: Annotated[float, typer.Option(help="Share of poems held out for validation.")] = 0.06,
+    seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
+) -> None:
+    """Build the training corpus from 全唐诗 (simplified with OpenCC; 五绝/七绝/五律/七律, tagged)."""
+
+    def go() -> None:
+        from dreamwright.poetry.data import prepare as run
+
+        result = run(out_dir, valid_fraction=valid_fraction, seed=seed)
+        print(result.summary())
+        print(f"wrote {result.train_file} and {result.valid_file}")
+
+    _run(go)
+
+
+def check(
+    text: Annotated[
+        str, typer.Argument(help="A poem, e.g. 白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    ],
+) -> None:
+    """Check a poem's shape, 平水韵 rhyme and tone pattern."""
+
+    def go() -> None:
+        from dreamwright.poetry import check_poem, rhyme_table
+        from dreamwright.poetry.decode import Poem
+
+        report = check_poem(text)
+        if report.form is None:
+            print("not a 五绝/七绝/五律/七律")
+            raise typer.Exit(1)
+        poem = Poem(
+            text,
+            report.lines,
+            report.form,
+            pattern=report.pattern,
+            rhyme_group=report.rhyme_group,
+            report=report,
+        )
+        print(poem.render(rhyme_table()))
+        print(
+            f"form {report.form}; rhyme {'ok' if report.rhyme_ok else 'broken'}; "
+            f"tones {'ok' if report.tone_ok else 'not regulated'}"
+        )
+        for problem in report.problems:
+            print(f"- {problem}")
+
+    _run(go)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``poem`` and the ``poetry`` sub-app (``prepare``, ``check``) to ``app``."""
+    app.command("poem")(poem)
+    sub = typer.Typer(help="作诗姬: Tang poetry corpus and prosody tools.", no_args_is_help=True)
+    sub.command("prepare")(prepare)
+    sub.command("check")(check)
+    app.add_typer(sub, name="poetry")

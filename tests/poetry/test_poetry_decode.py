@@ -1,0 +1,183 @@
+"""Constrained decoding with a tiny random model: each constraint holds by construction."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from poetry_samples import EXTRA, FAMOUS
+
+from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
+from dreamwright.poetry.decode import PoemWriter
+from dreamwright.poetry.prosody import FORMS, PING, ZE, check_poem, is_han, patterns
+
+SEEDS = range(6)
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_form_is_exact_even_unconstrained(tiny, form):
+    length, n_lines = FORMS[form]
+    for poem in tiny.write(form, rhyme="off", tones="off", num_samples=4, seed=1, temperature=1.5):
+        assert len(poem.lines) == n_lines and all(len(line) == length for line in poem.lines)
+        assert all(is_han(c) for line in poem.lines for c in line)
+        assert poem.text == "".join(
+            line + ("，" if i % 2 == 0 else "。") for i, line in enumerate(poem.lines)
+        )
+        assert check_poem(poem.text, tiny.table, form).format_ok
+
+
+def test_free_sampling_is_not_shaped(tiny):
+    # the baseline the constraints replace: a random model's free text is (almost surely) no quatrain
+    texts = [tiny.free_sample("五绝", seed=s) for s in SEEDS]
+    assert sum(check_poem(t, tiny.table, "五绝").format_ok for t in texts) < len(texts)
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_rhyme_and_tones_strict(tiny, form):
+    for seed in SEEDS:
+        (poem,) = tiny.write(form, seed=seed, temperature=1.2)
+        report = check_poem(poem.text, tiny.table, form)
+        assert report.regulated, (poem.text, report.problems)
+        ends = [line[-1] for line in poem.lines]
+        rhymes = [ends[i] for i in poem.pattern.rhyme_lines]
+        assert all(poem.rhyme_group.id in tiny.table.groups_of(c) for c in rhymes)
+        assert len(set(rhymes)) == len(rhymes)  # no rhyme character twice
+        assert poem.rhyme_group.tone == PING
+
+
+def test_rhyme_only_masks_rhyme_positions(tiny):
+    for seed in SEEDS:
+        (poem,) = tiny.write("七绝", seed=seed, tones="off", rhyme="strict", temperature=1.5)
+        report = check_poem(poem.text, tiny.table)
+        assert report.rhyme_ok and report.rhyme_group.tone == PING
+
+
+def test_tone_mask_follows_the_pattern(tiny):
+    tiny._prepare_masks()
+    pats = patterns("五绝")
+    # line 2, position 2 (a fixed position): only 平 for a B line, only 仄 for a D line
+    only_b = frozenset(k for k, p in enumerate(pats) if p.types[1] == "B")
+    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_b, None, 1, 1, [0] * 5, tiny.han)
+    tones = [tiny.tones_of[i] for i in torch.nonzero(mask).flatten().tolist()]
+    assert tones and all(PING in t for t in tones)
+    assert mask.sum() == (tiny.ping).sum()
+    only_d = frozenset(k for k, p in enumerate(pats) if p.types[1] == "D")
+    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_d, None, 1, 1, [0] * 5, tiny.han)
+    assert all(ZE in tiny.tones_of[i] for i in torch.nonzero(mask).flatten().tolist())
+    # a free position (line 2, position 1) is not masked by tones
+    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_b, None, 1, 0, [0] * 5, tiny.han)
+    assert torch.equal(mask, tiny.han)
+
+
+def test_rhyme_mask_keeps_the_group(tiny):
+    tiny._prepare_masks()
+    pats = [None]
+    g = tiny.group_pos["阳"]
+    ids = [tiny.index[c] for c in "床前明月光"]
+    mask, rhyming = tiny._slot_mask(
+        _spec(tiny, tones="off"), pats, frozenset({0}), frozenset({g}), 1, 4, ids, tiny.han
+    )
+    allowed = {tiny.chars[i] for i in torch.nonzero(mask).flatten().tolist()}
+    assert rhyming and allowed and all("阳" in tiny.table.groups_of(c) for c in allowed)
+    assert "霜" in allowed and "光" not in allowed  # 光 already closed line 1: no repeated rhyme
+
+
+def test_start_prunes_patterns(tiny):
+    # 白日 is 仄仄: only 仄起 patterns remain, so line 2's second character must be 平 (对)
+    for seed in SEEDS:
+        (poem,) = tiny.write("五绝", start="白日", seed=seed, temperature=1.5)
+        assert poem.lines[0].startswith("白日") and poem.pattern.name.startswith("仄起")
+        assert PING in tiny.table.tones(poem.lines[1][1])
+
+
+@pytest.mark.parametrize(
+    "acrostic, heads",
+    [("春夏秋冬", "春夏秋冬"), ("春？夏！秋，冬。", "春夏秋冬"), ("风花？", "风花"), (" 明 月！", "明月")],
+)
+def test_acrostic(tiny, acrostic, heads):
+    for seed in SEEDS[:3]:
+        (poem,) = tiny.write("五绝", acrostic=acrostic, seed=seed, temperature=1.5)
+        assert "".join(line[0] for line in poem.lines[: len(heads)]) == heads
+        assert check_poem(poem.text, tiny.table, "五绝").regulated
+        assert poem.acrostic == heads
+
+
+def test_acrostic_for_regulated_verse(tiny):
+    (poem,) = tiny.write("七律", acrostic="春夏秋冬风花雪月", seed=3)
+    assert "".join(line[0] for line in poem.lines) == "春夏秋冬风花雪月"
+
+
+def test_acrostic_errors(tiny):
+    with pytest.raises(InvalidArgument, match="at most 4"):
+        tiny.write("五绝", acrostic="春夏秋冬风")
+    with pytest.raises(InvalidArgument, match="no Chinese"):
+        tiny.write("五绝", acrostic="？！")
+    with pytest.raises(VocabularyError) as err:
+        tiny.write("五绝", acrostic="龍？鳳！")  # traditional forms of 龙 (in vocab); 鳳's 凤 is not
+    message = str(err.value)
+    assert "\n" not in message and "「龍」" in message and "「龙」" in message and "「鳳」" in message
+    assert "「凤」" not in message
+    with pytest.raises(VocabularyError, match="「㐀」"):
+        tiny.write("五绝", keywords="㐀")
+
+
+def test_keywords(tiny):
+    hits = [tiny.write("五绝", keywords="月,山", seed=s, keyword_bonus=30.0)[0].keywords_used for s in SEEDS]
+    assert all(set(h) == {"月", "山"} for h in hits)
+
+
+def test_backoff_from_a_dead_end(table):
+    """Only two characters of one 平 rhyme group exist: a first line that rhymes leaves line 4 nothing."""
+    from conftest import make_model
+
+    model, tokenizer = make_model("东风月白日雪落去不见此")  # 东/风: 一东; everything else 仄
+    writer = PoemWriter(model, tokenizer, table=table)
+    writer.min_group = 1
+    backtracks = 0
+    for seed in range(12):
+        (poem,) = writer.write("五绝", seed=seed, temperature=2.0, max_backtracks=2000)
+        report = check_poem(poem.text, table, "五绝")
+        assert report.regulated, poem.text
+        assert not poem.pattern.first_rhymes  # the only way out
+        backtracks += poem.backtracks
+    assert backtracks > 0
+
+
+def test_impossible_constraints_fail_cleanly(table):
+    from conftest import make_model
+
+    model, tokenizer = make_model("东月白日雪落去不见此")  # a single 平 rhyme character: no rhyme possible
+    writer = PoemWriter(model, tokenizer, table=table)
+    writer.min_group = 1
+    with pytest.raises(DreamwrightError, match="could not finish"):
+        writer.write("五绝", seed=0, max_backtracks=50)
+    with pytest.raises(DreamwrightError, match="could not finish"):
+        writer.write("五绝", start="东东东东东", seed=0, rhyme="off")  # 平平平平平 fits no pattern
+
+
+def test_seed_repeats(tiny):
+    a = [p.text for p in tiny.write("七绝", num_samples=3, seed=7)]
+    b = [p.text for p in tiny.write("七绝", num_samples=3, seed=7)]
+    assert a == b and len(set(a)) == 3
+
+
+def test_render_shows_tones_and_rhyme(tiny):
+    (poem,) = tiny.write("五绝", seed=2)
+    text = poem.render(tiny.table)
+    rows = text.splitlines()
+    assert rows[0].startswith(poem.lines[0] + "，")
+    marks = rows[1].split()[1]
+    assert len(marks) == 5 and set(marks) <= set("平仄中？")
+    assert f"韵·{poem.rhyme_group.name}" in rows[1] and poem.pattern.name in rows[-1]
+
+
+def test_real_poems_vocabulary_is_known(tiny):
+    assert all(c in tiny.index for text in FAMOUS.values() for c in text) and all(
+        c in tiny.index for c in EXTRA
+    )
+
+
+def _spec(writer, tones="strict", rhyme="strict"):
+    from dreamwright.generation.sampling import SamplingParams
+    from dreamwright.poetry.decode import _Spec
+
+    return _Spec("五绝", 5, 4, {}, [], rhyme, tones, SamplingParams(), 0.0, 0.0, 0.0, 10, "")
