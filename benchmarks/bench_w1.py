@@ -1,0 +1,62 @@
+"""W1: word-level Penn Treebank — test perplexity and wall time of ``ptb-small`` and ``ptb-tied``.
+
+Trains each preset on ``ptb.train.txt`` (validating on ``ptb.valid.txt``), then scores ``ptb.test.txt``
+with the state carried through the whole text in one stream, as ``ptb_word_lm`` does. The recipes run 13
+epochs; ``--epochs`` or ``--minutes`` cut them short (the results then say so). Run under the shared lock::
+
+    flock /tmp/dreamwright-bench.lock python benchmarks/bench_w1.py --presets ptb-small ptb-tied
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import dreamwright
+from dreamwright.data.corpus import encode_text_file, resolve_corpus
+from dreamwright.training.evaluate import score_tokens
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", nargs="+", default=["ptb-small", "ptb-tied"])
+    ap.add_argument("--epochs", type=float, default=None, help="override the recipe's epochs")
+    ap.add_argument("--minutes", type=float, default=None, help="wall-clock cap per run")
+    ap.add_argument("--eval-tokens", type=int, default=None, help="cap on validation tokens per evaluation")
+    ap.add_argument("--eval-interval", type=int, default=None, help="steps between validations")
+    ap.add_argument("--out", type=Path, default=Path("runs/bench-w1"))
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    os.environ.setdefault("DREAMWRIGHT_DATA", "/work/shared/data")
+    test_file = resolve_corpus("ptb").test_files[0]
+    rows = []
+    print("| preset | params | epochs run | wall time | valid ppl | test ppl |", flush=True)
+    print("|---|---|---|---|---|---|", flush=True)
+    for preset in args.presets:
+        run_dir = args.out / preset
+        t0 = time.perf_counter()
+        r = dreamwright.train("ptb", run_dir, force=True, preset=preset, epochs=args.epochs,
+                              minutes=args.minutes, eval_tokens=args.eval_tokens,
+                              eval_interval=args.eval_interval, samples=False, quiet=True)
+        wall = time.perf_counter() - t0
+        gen = dreamwright.load(run_dir, device="cpu")
+        ids, chars = encode_text_file(test_file, gen.tokenizer)
+        test = score_tokens(gen.model, ids, chars=chars, streams=1, seq_len=256)
+        cfg = json.loads((run_dir / "config.json").read_text())
+        # PTB training words incl. <eos>, over batch × steps
+        steps_per_epoch = 929_589 // (20 * cfg["train"]["seq_len"])
+        row = {"preset": preset, "params": cfg["metrics"]["parameters"], "steps": r.steps,
+               "epochs": r.steps / steps_per_epoch, "wall_s": wall, "valid_ppl": r.val_perplexity,
+               "test_ppl": test.perplexity, "test_bpc": test.bpc}
+        rows.append(row)
+        print(f"| {preset} | {row['params'] / 1e6:.2f}M | {row['epochs']:.2f} | {wall / 60:.1f} min | "
+              f"{r.val_perplexity:.1f} | {test.perplexity:.1f} |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
