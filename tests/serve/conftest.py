@@ -1,0 +1,172 @@
+"""Fixtures for the server tests: a tiny model trained once, a real `dreamwright serve` subprocess, and
+in-process uvicorn servers with custom limits."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+LINES = [
+    "ROMEO: the cat sat on the mat, and the dog ran after the fox.",
+    "JULIET: a quick brown fox jumps over the lazy dog in the sun.",
+    "ROMEO: what light through yonder window breaks? it is the east.",
+    "JULIET: the moon and the stars were on the hill at night.",
+]
+STARTUP_TIMEOUT = 90.0
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny char-level LSTM, trained once per session (a few seconds on a CPU)."""
+    import dreamwright
+
+    root = tmp_path_factory.mktemp("serve-model")
+    corpus = root / "corpus.txt"
+    corpus.write_text("\n".join(LINES[i % len(LINES)] for i in range(400)) + "\n", encoding="utf-8")
+    result = dreamwright.train(
+        str(corpus),
+        root / "tiny",
+        steps=30,
+        hidden_size=32,
+        embedding_size=16,
+        seq_len=32,
+        batch_size=8,
+        eval_interval=30,
+        samples=False,
+        quiet=True,
+        seed=0,
+        threads=1,
+    )
+    return Path(result.run_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny_run: Path):
+    from dreamwright.generation.generator import Generator
+
+    g = Generator.load(tiny_run, device="cpu")
+    g.name = "tiny"
+    return g
+
+
+@dataclass
+class LiveServer:
+    url: str
+    proc: subprocess.Popen
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+
+def _pump(stream, lines: list[str], found: queue.Queue) -> None:
+    for line in stream:
+        lines.append(line.rstrip("\n"))
+        m = re.search(r"dreamwright serve: .* at (http://[\d.]+:\d+)/", line)
+        if m:
+            found.put(m.group(1))
+
+
+def wait_healthy(url: str, timeout: float = STARTUP_TIMEOUT, headers: dict | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=2.0, headers=headers).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the server at {url} did not become healthy in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_run: Path) -> Iterator[LiveServer]:
+    """`dreamwright serve tiny=RUN --port 0` as a real subprocess (default limits, no auth, no CORS)."""
+    env = {k: v for k, v in os.environ.items() if k != "DREAMWRIGHT_API_KEY"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dreamwright", "serve", f"tiny={tiny_run}", "--port", "0", "--threads", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    found: queue.Queue = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stderr, lines, found), daemon=True).start()
+    try:
+        url = found.get(timeout=STARTUP_TIMEOUT)
+    except queue.Empty:
+        proc.kill()
+        raise AssertionError("dreamwright serve did not start:\n" + "\n".join(lines)) from None
+    server = LiveServer(url, proc, lines)
+    try:
+        wait_healthy(url)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass
+class ThreadServer:
+    url: str
+    server: object
+    thread: threading.Thread
+    app: object
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+
+@contextlib.contextmanager
+def serve_in_thread(generators, **settings) -> Iterator[ThreadServer]:
+    """An in-process uvicorn server on a free loopback port, with the given ServeSettings fields."""
+    import uvicorn
+
+    from dreamwright.serve import ServeSettings, create_app
+
+    s = ServeSettings(port=0, **settings)
+    app = create_app(generators, s)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        ws="none",
+        lifespan="on",
+        timeout_graceful_shutdown=int(s.shutdown_timeout) + 1,
+    )
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise AssertionError("the in-process server did not start")
+        time.sleep(0.02)
+    try:
+        yield ThreadServer(url, server, thread, app)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
