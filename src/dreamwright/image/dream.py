@@ -172,7 +172,7 @@ def run_deep_dream(
                 (grad,) = torch.autograd.grad(loss, xj)
                 grad = torch.roll(grad, shifts=(-oy, -ox), dims=(-2, -1))
                 grad = grad / (grad.abs().mean() + 1e-8)
-                value = float(loss)
+                value = loss.item()
                 result.history.append({"octave": float(octave), "loss": value})
                 bar.advance(1)
                 bar.update(info=f"octave {octave + 1}/{octaves} {sw}x{sh} loss {value:.4g}")

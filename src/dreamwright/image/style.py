@@ -50,6 +50,8 @@ class StyleResult:
     backbone: str = ""
     weights: str = ""
     peak_estimate_bytes: int = 0
+    #: losses of the returned image (best seen) in the last pass (last tile when tiled)
+    final: dict[str, float] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------ losses
@@ -454,15 +456,22 @@ def run_style_transfer(
                 else:
                     opt = torch.optim.Adam([img], lr=learning_rate)
                 last: dict[str, float] = {}
+                # L-BFGS without line search can overshoot now and then: keep the best image seen
+                best: dict[str, Any] = {"total": math.inf, "image": img.detach().clone(), "losses": {}}
 
                 def closure(
-                    img: torch.Tensor = img, opt: torch.optim.Optimizer = opt, last: dict[str, float] = last
+                    img: torch.Tensor = img,
+                    opt: torch.optim.Optimizer = opt,
+                    last: dict[str, float] = last,
+                    best: dict[str, Any] = best,
                 ) -> torch.Tensor:
                     opt.zero_grad(set_to_none=True)
                     c, st, tv = targets.losses(img)
                     total = content_weight * c + style_weight * st + tv_weight * tv
                     total.backward()
                     last.update(content=c.item(), style=st.item(), tv=tv.item(), total=total.item())
+                    if last["total"] < best["total"]:
+                        best.update(total=last["total"], image=img.detach().clone(), losses=dict(last))
                     return total
 
                 for _ in range(iterations):
@@ -489,8 +498,18 @@ def run_style_transfer(
                             tmp[..., y : y + th, x : x + tw] = img.detach()
                             emit_frame(tmp, content_rgb)
                 with torch.no_grad():
+                    c, st, tv = targets.losses(img)
+                    total = content_weight * c + style_weight * st + tv_weight * tv
+                    if total.item() < best["total"]:
+                        best.update(
+                            total=total.item(),
+                            image=img.detach().clone(),
+                            losses=dict(content=c.item(), style=st.item(), tv=tv.item(), total=total.item()),
+                        )
+                    result.final = dict(best["losses"])
+                    img = best["image"]
                     if whole:
-                        canvas = img.detach().clone()
+                        canvas = img.clone()
                     else:
                         overlap = max(8, min(th, tw) // 8)
                         mask = _feather(th, tw, overlap, y > 0, x > 0, y + th < h, x + tw < w, dev)

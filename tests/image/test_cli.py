@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from dreamwright.image.cli import parse_bytes, register
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+FAST = ["--weights", "random", "--content-layers", "conv3_1", "--style-layers", "conv1_1,conv2_1,conv3_1"]
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_register_adds_style_and_dream(app):
+    names = {c.name for c in app.registered_commands}
+    assert names == {"style", "dream"}
+
+
+def test_style_command_writes_png_and_prints_path(app, images, tmp_path):
+    content, style, style2 = images
+    out = tmp_path / "out.png"
+    result = CliRunner().invoke(
+        app,
+        [
+            "style",
+            str(content),
+            str(style),
+            str(style2),
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--iterations",
+            "4",
+            "--style-blend",
+            "0.5,0.5",
+            "--save-every",
+            "2",
+            "--device",
+            "cpu",
+            "--seed",
+            "3",
+            *FAST,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.stdout
+    assert Image.open(out).size == (32, 24)
+    assert sorted(p.name for p in tmp_path.glob("out-*.png")) == ["out-0002.png", "out-0004.png"]
+
+
+def test_dream_command(app, images, tmp_path):
+    content, _, _ = images
+    out = tmp_path / "dream.png"
+    result = CliRunner().invoke(
+        app,
+        [
+            "dream",
+            str(content),
+            "-o",
+            str(out),
+            "--size",
+            "48",
+            "--octaves",
+            "2",
+            "--steps",
+            "2",
+            "--backbone",
+            "efficientnet-lite0",
+            "--seed",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (48, 36)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["style", "{missing}", "{style}", "-o", "{out}", "--weights", "random"], "not found"),
+        (["style", "{text}", "{style}", "-o", "{out}", "--weights", "random"], "not an image"),
+        (
+            ["style", "{content}", "{style}", "-o", "{out}", "--weights", "random", "--style-layers", "x1"],
+            "valid layers: conv1_1",
+        ),
+        (["style", "{content}", "{style}", "-o", "{out}", "--weights", "{text}"], "sha256"),
+        (["style", "{content}", "{style}", "-o", "{out}"], "--weights random"),
+        (["style", "{content}", "{style}", "-o", "{tmp}/x.jpg", "--weights", "random"], "must end in .png"),
+        (
+            [
+                "style",
+                "{content}",
+                "{style}",
+                "-o",
+                "{out}",
+                "--weights",
+                "random",
+                "--size",
+                "4000",
+                "--max-memory",
+                "64M",
+            ],
+            "needs about",
+        ),
+        (
+            ["dream", "{content}", "-o", "{out}", "--weights", "random", "--layers", "mixed4:1"],
+            "unknown layer",
+        ),
+        (["dream", "{content}", "-o", "{out}", "--weights", "random", "--max-memory", "lots"], "512M or 2G"),
+    ],
+)
+def test_bad_inputs_give_one_line_and_exit_2(app, images, tmp_path, args, message):
+    content, style, _ = images
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    fill = {
+        "missing": tmp_path / "nope.png",
+        "style": style,
+        "content": content,
+        "out": tmp_path / "o.png",
+        "text": text,
+        "tmp": tmp_path,
+    }
+    argv = [a.format(**fill) for a in args]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_parse_bytes():
+    assert parse_bytes("512M") == 512 * 1024**2
+    assert parse_bytes("1.5G") == int(1.5 * 1024**3)
+    assert parse_bytes(None) is None
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def test_subprocess_register_app(images, tmp_path):
+    content, style, _ = images
+    out = tmp_path / "sub.png"
+    code = (
+        "import typer; from dreamwright.image.cli import register; app = typer.Typer(); register(app); app()"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "style",
+            str(content),
+            str(style),
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--iterations",
+            "2",
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out)
+    assert Image.open(out).size == (32, 24)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "dream", str(tmp_path / "missing.png"), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: image not found") and "Traceback" not in proc.stderr
+
+
+def test_subprocess_main_cli(images, tmp_path):
+    content, _, _ = images
+    out = tmp_path / "main.png"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dreamwright",
+            "dream",
+            str(content),
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--octaves",
+            "1",
+            "--steps",
+            "1",
+            "--weights",
+            "random",
+            "--seed",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("main.png") and Image.open(out).size == (32, 24)
