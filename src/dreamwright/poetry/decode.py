@@ -380,7 +380,10 @@ class PoemWriter:
 
     def _rhyme_mask(self, groups: frozenset[int] | None, used: Iterable[int]) -> torch.Tensor:
         if groups is None:
-            m = self.group_mat[:, self.group_sizes >= self.min_group].any(1)
+            wide = self.group_sizes >= self.min_group
+            if not bool(wide.any()):  # a small vocabulary: any group with room for every rhyme
+                wide = self.group_sizes >= 5
+            m = self.group_mat[:, wide].any(1)
         else:
             m = self.group_mat[:, sorted(groups)].any(1)
         m = m.clone()

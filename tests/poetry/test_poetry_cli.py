@@ -1,0 +1,92 @@
+"""The poem / poetry commands (registered on a bare typer app): in-process, and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dreamwright.poetry.cli import register
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+APP = "import typer; from dreamwright.poetry.cli import register; app=typer.Typer(); register(app); app()"
+
+
+@pytest.fixture(scope="module")
+def cli():
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args))
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def run_dir(poem_run, table) -> str:
+    return str(poem_run)
+
+
+def test_subprocess_poem_and_error(run_dir):
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    args = [
+        sys.executable,
+        "-c",
+        APP,
+        "poem",
+        run_dir,
+        "--form",
+        "七绝",
+        "--acrostic",
+        "春夏？秋冬！",
+        "--seed",
+        "1",
+    ]
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.splitlines()
+    assert [r[0] for r in rows[:4]] == list("春夏秋冬")
+    assert all(len(r.split()[0]) == 8 and len(r.split()[1]) == 7 for r in rows[:4])  # line + tone marks
+    assert "韵·" in rows[1] and "格律" in rows[4]
+    args = [sys.executable, "-c", APP, "poem", run_dir, "--acrostic", "龍"]
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and "「龍」" in out.stderr and "「龙」" in out.stderr
+
+
+def test_poem_samples_and_json(cli, run_dir):
+    out = cli("poem", run_dir, "--form", "五律", "--json", "--seed", "3", "-n", "2", "--keywords", "月")
+    assert out.exit_code == 0, out.output
+    poems = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(poems) == 2 and all(len(p["lines"]) == 8 and p["form"] == "五律" for p in poems)
+    out = cli("poem", run_dir, "-n", "3", "--seed", "1", "--no-marks")
+    assert out.exit_code == 0 and len(out.stdout.strip().split("\n\n")) == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--form", "六绝"), "unknown form"),
+        (("--tones", "sometimes"), "strict, loose or off"),
+        (("--acrostic", "春夏秋冬风"), "at most 4"),
+    ],
+)
+def test_poem_errors(cli, run_dir, args, message):
+    out = cli("poem", run_dir, *args)
+    assert out.exit_code == 2 and message in out.output
+
+
+def test_poetry_check(cli, table):
+    out = cli("poetry", "check", "床前明月光，疑是地上霜。举头望明月，低头思故乡。")
+    assert out.exit_code == 0, out.output
+    assert "not regulated" in out.stdout and "rhyme ok" in out.stdout
+    out = cli("poetry", "check", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    assert "tones ok" in out.stdout and "仄起首句不入韵" in out.stdout
