@@ -484,7 +484,7 @@ def run_style_transfer(
                             "rate, or use --optimizer lbfgs"
                         )
                     it_global += 1
-                    result.history.append({**last, "scale": float(s)})
+                    result.history.append({**last, "scale": float(s), "time": time.perf_counter() - start})
                     bar.advance(1)
                     bar.update(
                         info=f"{w}x{h} content {last['content']:.3g} style {last['style']:.3g} "
