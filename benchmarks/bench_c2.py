@@ -52,17 +52,20 @@ def score_run(run_dir: Path, max_tokens: int | None) -> dict[str, float]:
     gen = dreamwright.load(run_dir, device="cpu")
     enc = EncodedCorpus.open(run_dir / "data")
     t0 = time.perf_counter()
-    s = score_tokens(gen.model, enc.array("valid"), chars=enc.chars("valid"), streams=1 if gen.model.stateful
+    s = score_tokens(gen.model, enc.array("valid"), chars=enc.chars("valid"), streams=8 if gen.model.stateful
                      else 32, seq_len=512, max_tokens=max_tokens)
     return {"val_loss": s.loss, "val_bpc": s.bpc, "scored_tokens": s.tokens,
             "score_s": time.perf_counter() - t0}
 
 
-def generation_speed(run_dir: Path, tokens: int, batches: tuple[int, ...]) -> list[dict[str, float]]:
-    """Tokens/s of the same model generating with and without its cache; also whether the tokens match."""
+def generation_speed(run_dir: Path, tokens: int, batches: tuple[int, ...],
+                     big_batch_tokens: int) -> list[dict[str, float]]:
+    """Tokens/s of the same model generating with and without its cache; also whether the tokens match.
+    Batches above 1 generate ``big_batch_tokens`` per sample (re-running the window 64 times is slow)."""
     gen = dreamwright.load(run_dir, device="cpu")
     out = []
     for batch in batches:
+        tokens = tokens if batch == 1 else big_batch_tokens
         texts = {}
         for cache in (True, False):
             gen.model.use_cache = cache
@@ -111,6 +114,8 @@ def main() -> None:
                     help="cap on validation tokens scored (default all)")
     ap.add_argument("--gen-tokens", type=int, default=150,
                     help="tokens per sample in the generation benchmark")
+    ap.add_argument("--gen-tokens-batched", type=int, default=48,
+                    help="tokens per sample when generating 64 samples at once")
     ap.add_argument("--no-extras", action="store_true",
                     help="skip generation speed, throughput and bf16 checks")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -121,6 +126,7 @@ def main() -> None:
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
                f"{torch.__version__}, {torch.get_num_threads()} threads, no GPU")
     results: dict = {"machine": machine, "fp32_matmul_gflops": matmul_gflops(), "runs": []}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     print(f"machine: {machine}; fp32 matmul {results['fp32_matmul_gflops']:.1f} GFLOP/s", flush=True)
     print("| preset | params | minutes | steps | val nats/char (full context) | train tok/s |", flush=True)
     print("|---|---|---|---|---|---|", flush=True)
@@ -153,7 +159,7 @@ def main() -> None:
         results["bf16_check"] = bf16_check(preset_overrides(preset))
         print(f"bf16 matmul {results['bf16_matmul_gflops']:.2f} GFLOP/s; step times {results['bf16_check']}",
               flush=True)
-        results["generation"] = generation_speed(run_dir, args.gen_tokens, (1, 64))
+        results["generation"] = generation_speed(run_dir, args.gen_tokens, (1, 64), args.gen_tokens_batched)
         print("| batch | cache | tokens/s | seconds |\n|---|---|---|---|")
         for g in results["generation"]:
             same = f" identical: {g['identical']}" if "identical" in g else ""

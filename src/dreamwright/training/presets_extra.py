@@ -53,7 +53,7 @@ register_preset(
     "characters: 4-layer GPT, 4 heads, 128 wide, block 128 (0.8M params), tuned for a 2-core CPU",
     {"model": "gpt", "model_args": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128,
                                     "dropout": 0.0, "tie_weights": True},
-     "seq_len": 128, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.1, "warmup_steps": 100,
+     "seq_len": 128, "batch_size": 16, "lr": 2e-3, "weight_decay": 0.1, "warmup_steps": 50,
      "min_lr_ratio": 0.1, "grad_clip": 1.0},
 )
 register_preset(
