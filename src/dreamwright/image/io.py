@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -212,9 +211,7 @@ def available_memory(device: Any) -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    if sys.platform == "darwin" or os.name == "nt":  # no cheap way without psutil: assume 8 GiB
-        return 8 * 1024**3
-    return 8 * 1024**3
+    return 8 * 1024**3  # no psutil and no /proc (macOS, Windows): assume 8 GiB
 
 
 def format_bytes(n: float) -> str:
