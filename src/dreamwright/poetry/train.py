@@ -186,9 +186,8 @@ def train_poetry_model(
                 )
         if done:
             break
-        frac = min(elapsed / budget, 1.0)
-        if steps is not None:
-            frac = max(frac, step / steps)
+        # with a step budget the schedule depends on steps only (repeatable); else on elapsed time
+        frac = step / steps if steps is not None else min(elapsed / budget, 1.0)
         for group in opt.param_groups:
             group["lr"] = (
                 lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (step + 1) / 50)
@@ -203,7 +202,7 @@ def train_poetry_model(
         opt.step()
         step += 1
         if step % 100 == 0:
-            log(f"step {step:6d}  {elapsed / 60:5.1f} min  train loss {float(loss) / n:.4f}")
+            log(f"step {step:6d}  {elapsed / 60:5.1f} min  train loss {loss.item() / n:.4f}")
     return {"run_dir": str(out), "valid_loss": best, "valid_ppl_per_char": math.exp(best), "steps": step}
 
 
