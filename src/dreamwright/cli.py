@@ -5,10 +5,11 @@ Every user error surfaces as one line on stderr (``error: …``) and exit code 2
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import click
 import typer
@@ -33,62 +34,70 @@ class Unknown(str, Enum):
 # --------------------------------------------------------------------------- train
 @app.command(no_args_is_help=True)
 def train(
-    corpus: Annotated[Optional[str], typer.Argument(help="Text file, folder of .txt files, or built-in name "
+    corpus: Annotated[str | None, typer.Argument(help="Text file, folder of .txt files, or built-in name "
                                                     "(shakespeare, nietzsche, ptb, wikitext-2).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/CORPUS-TIME).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/CORPUS-TIME).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="Named settings; see `dreamwright presets`.")] = None,
-    lower: Annotated[Optional[bool], typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the corpus.")] = None,
-    valid_fraction: Annotated[Optional[float], typer.Option(help="Held-out tail of the text [0.1].")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(help="char | word | bpe (default: the corpus's own).")] = None,
-    vocab_size: Annotated[Optional[int], typer.Option(help="Word/BPE vocabulary size.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="simplernn | lstm | gru | gpt.")] = None,
-    n_layer: Annotated[Optional[int], typer.Option(help="Layers.")] = None,
-    hidden_size: Annotated[Optional[int], typer.Option(help="RNN hidden units.")] = None,
-    embedding_size: Annotated[Optional[int], typer.Option(help="RNN embedding size (0: one-hot input).")] = None,
-    n_head: Annotated[Optional[int], typer.Option(help="GPT attention heads.")] = None,
-    n_embd: Annotated[Optional[int], typer.Option(help="GPT width.")] = None,
-    block_size: Annotated[Optional[int], typer.Option(help="GPT context length.")] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout probability.")] = None,
-    tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights",
+    preset: Annotated[str | None, typer.Option(help="Named settings; see `dreamwright presets`.")] = None,
+    lower: Annotated[bool | None, typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of the corpus.")] = None,
+    valid_fraction: Annotated[float | None, typer.Option(help="Held-out tail of the text [0.1].")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="char | word | bpe (default: the corpus's own).")] = None,
+    vocab_size: Annotated[int | None, typer.Option(help="Word/BPE vocabulary size.")] = None,
+    model: Annotated[str | None, typer.Option(help="simplernn | lstm | gru | gpt.")] = None,
+    n_layer: Annotated[int | None, typer.Option(help="Layers.")] = None,
+    hidden_size: Annotated[int | None, typer.Option(help="RNN hidden units.")] = None,
+    embedding_size: Annotated[int | None, typer.Option(help="RNN embedding size (0: one-hot input).")] = None,
+    n_head: Annotated[int | None, typer.Option(help="GPT attention heads.")] = None,
+    n_embd: Annotated[int | None, typer.Option(help="GPT width.")] = None,
+    block_size: Annotated[int | None, typer.Option(help="GPT context length.")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout probability.")] = None,
+    tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights",
                                                         help="Share input and output embeddings.")] = None,
-    seq_len: Annotated[Optional[int], typer.Option(help="Tokens per training sequence (BPTT length).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Sequences per batch.")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adamw | rmsprop | sgd.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay.")] = None,
-    schedule: Annotated[Optional[str], typer.Option(help="cosine | plateau | constant | step.")] = None,
-    warmup_steps: Annotated[Optional[int], typer.Option(help="Linear warmup steps.")] = None,
-    grad_clip: Annotated[Optional[float], typer.Option(help="Gradient norm clip (0: off).")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="fp32 | bf16 (autocast).")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Budget in epochs.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Budget in optimizer steps.")] = None,
-    minutes: Annotated[Optional[float], typer.Option(help="Budget in wall-clock minutes (default 10 "
+    seq_len: Annotated[int | None, typer.Option(help="Tokens per training sequence (BPTT length).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Sequences per batch.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adamw | rmsprop | sgd.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
+    schedule: Annotated[str | None, typer.Option(help="cosine | plateau | constant | step.")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(help="Linear warmup steps.")] = None,
+    grad_clip: Annotated[float | None, typer.Option(help="Gradient norm clip (0: off).")] = None,
+    grad_accum: Annotated[int | None, typer.Option(help="Micro-batches per step (the global batch stays "
+                                                      "--batch-size).")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32 | bf16 (autocast).")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Budget in epochs.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Budget in optimizer steps.")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Budget in wall-clock minutes (default 10 "
                                                       "when no budget is given).")] = None,
-    eval_interval: Annotated[Optional[int], typer.Option(help="Steps between evaluations.")] = None,
-    eval_tokens: Annotated[Optional[int], typer.Option(help="Cap on validation tokens scored.")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after this many evaluations without "
+    eval_interval: Annotated[int | None, typer.Option(help="Steps between evaluations.")] = None,
+    eval_tokens: Annotated[int | None, typer.Option(help="Cap on validation tokens scored.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Stop after this many evaluations without "
                                                        "improvement.")] = None,
-    log_interval: Annotated[Optional[int], typer.Option(help="Steps between metrics.jsonl lines.")] = None,
-    samples: Annotated[Optional[bool], typer.Option("--samples/--no-samples",
+    log_interval: Annotated[int | None, typer.Option(help="Steps between metrics.jsonl lines.")] = None,
+    samples: Annotated[bool | None, typer.Option("--samples/--no-samples",
                                                     help="Print samples at each evaluation.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (a run is reproducible with steps as "
+    seed: Annotated[int | None, typer.Option(help="Random seed (a run is reproducible with steps as "
                                                    "its budget).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for PyTorch.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    nproc: Annotated[int | None, typer.Option(help="Data-parallel processes on this machine (relaunches "
+                                                 "under torchrun).")] = None,
 ) -> None:
     """Train a language model on a corpus and keep the best checkpoint in a run directory."""
     from dreamwright.training.trainer import train as run_training
+
+    if nproc is not None and nproc > 1 and "WORLD_SIZE" not in os.environ:
+        _relaunch_under_torchrun(nproc)
+        return
 
     options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, tokenizer=tokenizer,
                    vocab_size=vocab_size, model=model, n_layer=n_layer, hidden_size=hidden_size,
                    embedding_size=embedding_size, n_head=n_head, n_embd=n_embd, block_size=block_size,
                    dropout=dropout, tie_weights=tie_weights, seq_len=seq_len, batch_size=batch_size,
                    optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                   warmup_steps=warmup_steps, grad_clip=grad_clip, precision=precision, epochs=epochs,
+                   warmup_steps=warmup_steps, grad_clip=grad_clip, grad_accum=grad_accum, precision=precision, epochs=epochs,
                    steps=steps, minutes=minutes, eval_interval=eval_interval, eval_tokens=eval_tokens,
                    patience=patience, log_interval=log_interval, samples=samples, seed=seed, device=device, threads=threads)
     if resume is not None:
@@ -103,26 +112,50 @@ def train(
         typer.echo(str(result))
 
 
+def _relaunch_under_torchrun(nproc: int) -> None:
+    """Run this same `dreamwright train` command as ``nproc`` DDP processes via torchrun."""
+    import subprocess
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if arg.startswith("--nproc="):
+            continue
+        args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "dreamwright", *args]
+    env = {**os.environ}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    code = subprocess.call(command, env=env)
+    if code:
+        sys.exit(code)
+
+
 # --------------------------------------------------------------------------- generate
 @app.command()
 def generate(
-    run: Annotated[Optional[str], typer.Argument(help="Run directory or bundled model (default: the "
+    run: Annotated[str | None, typer.Argument(help="Run directory or bundled model (default: the "
                                                  "bundled Shakespeare model).")] = None,
     prompt: Annotated[str, typer.Option("--prompt", "--primetext", "-p", help="Text to continue.")] = "",
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", "--length", "-n",
                                                 help="Tokens to generate.")] = 400,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy; higher = bolder.")] = 0.8,
-    top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k most likely tokens.")] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling mass in (0, 1].")] = None,
+    top_k: Annotated[int | None, typer.Option(help="Sample only from the k most likely tokens.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass in (0, 1].")] = None,
     repetition_penalty: Annotated[float, typer.Option(help="> 1 discourages repeating tokens.")] = 1.0,
     num_samples: Annotated[int, typer.Option("--num-samples", "-s", help="Samples, decoded as one batch.")] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed for reproducible samples.")] = None,
-    stop: Annotated[Optional[list[str]], typer.Option(help="Stop at this string (repeatable; escapes like "
+    seed: Annotated[int | None, typer.Option(help="Random seed for reproducible samples.")] = None,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop at this string (repeatable; escapes like "
                                                      "\\n are understood).")] = None,
     stream: Annotated[bool, typer.Option(help="Print text as it is generated.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Prompt pieces missing from the vocabulary: error or "
                                              "skip.")] = Unknown.error,
-    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
 ) -> None:
     """Continue a prompt with a trained model."""
     import dreamwright
@@ -160,7 +193,7 @@ def evaluate(
     lower: Annotated[bool, typer.Option("--lower", help="Lowercase the text first.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Pieces missing from the vocabulary: error or skip.")]
     = Unknown.error,
-    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
 ) -> None:
     """Score a model on any text: loss (nats/token), bits per character, perplexity."""
     import dreamwright

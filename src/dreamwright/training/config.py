@@ -39,6 +39,7 @@ class TrainConfig:
     lr_decay: float = 0.5  # plateau / step schedules: factor
     decay_after_epochs: float = 4  # step schedule: decay every epoch after this many
     grad_clip: float = 1.0
+    grad_accum: int = 1  # micro-batches per step: global batch = batch_size (split over ranks and these)
     precision: str = "fp32"  # fp32 | bf16
     # budget (the first one reached ends training; none given → 10 minutes)
     epochs: float | None = None
@@ -60,6 +61,7 @@ class TrainConfig:
         positive_int("seq_len", self.seq_len)
         positive_int("batch_size", self.batch_size)
         positive_int("eval_interval", self.eval_interval)
+        positive_int("grad_accum", self.grad_accum)
         positive_int("log_interval", self.log_interval)
         positive_int("sample_length", self.sample_length)
         positive_int("steps", self.steps, allow_none=True)

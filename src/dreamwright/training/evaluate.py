@@ -18,7 +18,7 @@ class Score:
 
     nats: float  # total over all scored tokens
     tokens: int
-    chars: int
+    chars: float
 
     @property
     def loss(self) -> float:
@@ -39,14 +39,15 @@ class Score:
 @torch.inference_mode()
 def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = None, streams: int = 16,
                  seq_len: int = 256, device: torch.device | str = "cpu", max_tokens: int | None = None,
-                 stride: int | None = None) -> Score:
+                 stride: int | None = None, shard: tuple[int, int] = (0, 1)) -> Score:
     """Negative log-likelihood of ``data[1:]`` given what precedes it, with as much context as the model keeps.
 
     Stateful models read ``streams`` contiguous pieces side by side, carrying their state (full context).
     Stateless models read windows of their context limit that start every ``stride`` tokens (default: half a
     window), each scoring only its last ``stride`` targets, so every token after the first window is predicted
     from at least ``window - stride`` tokens of context. ``chars`` is how many characters
-    the scored text has (for bits per character); by default one per token.
+    the scored text has (for bits per character); by default one per token. ``shard=(rank, world)`` scores
+    only this rank's share of the streams/windows (sum the results over ranks), the same split for any world.
     """
     was_training = model.training
     model.eval()
@@ -57,14 +58,15 @@ def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = 
         seq_len = min(seq_len, model.context_limit)
     if not model.stateful and model.context_limit:
         stride = stride or max(1, seq_len // 2)
-        total, count = _score_windows(model, data, n, seq_len, stride, streams, device)
+        total, count = _score_windows(model, data, n, seq_len, stride, streams, device, shard)
         model.train(was_training)
-        return Score(total, count, count if chars is None else round(chars * count / n_total))
+        return Score(total, count, count if chars is None else chars * count / n_total)
     streams = max(1, min(streams, (n - 1) // max(seq_len, 1) or 1))
     stream_len = (n - 1) // streams
     arr = torch.from_numpy(np.asarray(data[: streams * stream_len + 1], dtype=np.int64))
-    inputs = arr[:-1].view(streams, stream_len)
-    targets = arr[1:].view(streams, stream_len)
+    mine = torch.arange(streams)[shard[0]::shard[1]]
+    inputs = arr[:-1].view(streams, stream_len)[mine]
+    targets = arr[1:].view(streams, stream_len)[mine]
     total, count = 0.0, 0
     state = None
     for start in range(0, stream_len, seq_len):
@@ -75,19 +77,19 @@ def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = 
         count += y.numel()
     # tokens left over after the even split are scored as one more row
     rest = n - 1 - streams * stream_len
-    if rest > 0:
+    if rest > 0 and shard[0] == 0:
         tail = torch.from_numpy(np.asarray(data[n - rest - 1:], dtype=np.int64))[None]
         logits, _ = model(tail[:, :-1].to(device), None)
         total += F.cross_entropy(logits.float()[0], tail[0, 1:].to(device), reduction="sum").item()
         count += rest
     model.train(was_training)
     # the first token has no prediction: count the characters of the tokens actually scored
-    scored_chars = count if chars is None else round(chars * count / n_total)
+    scored_chars = count if chars is None else chars * count / n_total
     return Score(total, count, scored_chars)
 
 
 def _score_windows(model: LanguageModel, data: np.ndarray, n: int, window: int, stride: int, batch: int,
-                   device: torch.device | str) -> tuple[float, int]:
+                   device: torch.device | str, shard: tuple[int, int] = (0, 1)) -> tuple[float, int]:
     """Total NLL of ``data[1:n]`` over windows ``[begin, begin + window)`` with ``begin`` stepping by
     ``stride``; each window scores only the targets the previous one did not (windows of equal length
     are run ``batch`` at a time)."""
@@ -98,6 +100,7 @@ def _score_windows(model: LanguageModel, data: np.ndarray, n: int, window: int, 
         end = min(begin + window, n - 1)
         spans.append((begin, end, done - begin))
         done, begin = end, begin + stride
+    spans = spans[shard[0]::shard[1]]
     arr = torch.from_numpy(np.asarray(data[:n], dtype=np.int64))
     total, count = 0.0, 0
     i = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import signal
 import threading
@@ -88,30 +89,40 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
     Other keyword arguments are :class:`~dreamwright.training.config.TrainConfig` fields or model
     arguments (``n_layer``, ``hidden_size``, ...). Returns a :class:`TrainResult`.
     """
+    _init_distributed()
     if resume is not None:
         return Trainer.resume(Path(resume), quiet=quiet, **options).run()
     if corpus is None:
         raise InvalidArgument("give a corpus to train on (a file, a folder or a built-in name)", param="corpus")
+    rank, world = _distributed_rank_world()
     source = resolve_corpus(corpus)
     config = make_config(str(corpus), preset=preset, default_tokenizer=source.default_tokenizer, **options)
     run_dir = Path(out) if out is not None else default_run_dir(source.name)
-    _prepare_new_run_dir(run_dir, force)
-    try:
-        tokenizer_options = {"vocab_size": config.vocab_size} if config.vocab_size else {}
-        if config.tokenizer == "word" and "vocab_size" not in tokenizer_options:
-            tokenizer_options["vocab_size"] = 10_000
-        tokenizer, encoded = encode_corpus(
-            source, run_dir / DATA_DIR, tokenizer_kind=config.tokenizer, tokenizer_options=tokenizer_options,
-            lower=config.lower, encoding=config.encoding, valid_fraction=config.valid_fraction,
-        )
-        if encoded.meta["valid_tokens"] < 2:
-            raise CorpusError(
-                f"the validation split of {source.name} has {encoded.meta['valid_tokens']} tokens; "
-                "use a longer corpus or a larger --valid-fraction"
+    if rank == 0:
+        _prepare_new_run_dir(run_dir, force)
+        try:
+            tokenizer_options = {"vocab_size": config.vocab_size} if config.vocab_size else {}
+            if config.tokenizer == "word" and "vocab_size" not in tokenizer_options:
+                tokenizer_options["vocab_size"] = 10_000
+            tokenizer, encoded = encode_corpus(
+                source, run_dir / DATA_DIR, tokenizer_kind=config.tokenizer, tokenizer_options=tokenizer_options,
+                lower=config.lower, encoding=config.encoding, valid_fraction=config.valid_fraction,
             )
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was written yet
-        raise
+            if encoded.meta["valid_tokens"] < 2:
+                raise CorpusError(
+                    f"the validation split of {source.name} has {encoded.meta['valid_tokens']} tokens; "
+                    "use a longer corpus or a larger --valid-fraction"
+                )
+            ckpt.atomic_write_json(run_dir / DATA_DIR / "tokenizer.json", tokenizer.to_dict())
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was written yet
+            raise
+    _barrier(world)
+    if rank != 0:
+        from dreamwright.tokenizers import tokenizer_from_dict
+
+        encoded = EncodedCorpus.open(run_dir / DATA_DIR)
+        tokenizer = tokenizer_from_dict(json.loads((run_dir / DATA_DIR / "tokenizer.json").read_text()))
     trainer = Trainer(config, run_dir, tokenizer, encoded, quiet=quiet)
     trainer.write_config()
     return trainer.run()
@@ -126,8 +137,11 @@ class Trainer:
         self.quiet = quiet
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.device = resolve_device(config.device)
         self.rank, self.world = _distributed_rank_world()
+        self.device = resolve_device(config.device)
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
         torch.manual_seed(config.seed)
         self.model: LanguageModel = build_model(config.model, tokenizer.vocab_size, **config.model_args)
         self.model.to(self.device)
@@ -254,23 +268,12 @@ class Trainer:
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
                     x, y = self.batches.batch(self.epoch, self.index)
-                    x = x.to(self.device, non_blocking=True)
-                    y = y.to(self.device, non_blocking=True)
-                    with autocast:
-                        logits, state = self.ddp_model(x, self.state)
-                    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if c.grad_clip > 0:
-                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-                    self.optimizer.step()
-                    self.state = self.model.detach_state(state) if self.model.stateful else None
+                    loss_value = self._train_step(x, y, autocast)
                     self.step += 1
                     self.index += 1
                     now = time.perf_counter()
                     self.elapsed += now - last_tick
                     last_tick = now
-                    loss_value = loss.item()
                     if not math.isfinite(loss_value):
                         raise InvalidArgument(
                             f"training diverged at step {self.step} (loss {loss_value}); lower --lr or "
@@ -314,6 +317,43 @@ class Trainer:
 
     _last_eval_step = -1
 
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, autocast) -> float:
+        """One optimizer step over this rank's rows, in ``grad_accum`` micro-batches; returns the global loss."""
+        c = self.config
+        x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        accum = max(1, min(c.grad_accum, x.size(0)))
+        chunks = torch.arange(x.size(0), device=self.device).chunk(accum)
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        new_states = []
+        for m, rows in enumerate(chunks):
+            state = self.state
+            if accum > 1:
+                state = None if state is None else self.model.select_state(state, rows)
+            xs, ys = (x, y) if accum == 1 else (x[rows], y[rows])
+            sync = nullcontext() if self.world == 1 or m == accum - 1 else self.ddp_model.no_sync()
+            with sync:
+                with autocast:
+                    logits, state = self.ddp_model(xs, state)
+                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), ys.reshape(-1))
+                (loss * (len(rows) / x.size(0))).backward()
+            total += loss.item() * len(rows) / x.size(0)
+            new_states.append(state)
+        if c.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+        self.optimizer.step()
+        if self.model.stateful:
+            state = new_states[0] if accum == 1 else self.model.concat_states(new_states)
+            self.state = self.model.detach_state(state)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            t = torch.tensor([total], dtype=torch.float64, device=self.device)
+            dist.all_reduce(t)
+            total = float(t[0]) / self.world
+        return total
+
     def _budget_reached(self) -> bool:
         c = self.config
         if not (c.steps or c.epochs or c.minutes):
@@ -340,6 +380,7 @@ class Trainer:
             if c.schedule == "plateau" and self.plateau_bad >= 2:
                 self.plateau_factor *= c.lr_decay
                 self.plateau_bad = 0
+        stream_state = self._gather_stream_state()
         if self.rank == 0:
             record = {"event": "eval", "step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
                       "val_loss": score.loss, "val_bpc": score.bpc, "val_perplexity": score.perplexity,
@@ -365,14 +406,19 @@ class Trainer:
                     {"step": str(self.step), "val_loss": repr(score.loss)},
                 )
                 self.write_config()
-            self._save_state()
+            self._save_state(stream_state)
         self.elapsed += time.perf_counter() - tick
         return c.patience is not None and self.bad_evals >= c.patience
 
     def evaluate(self) -> Score:
         c = self.config
-        score = score_tokens(self.model, self.valid_data, chars=self.encoded.chars("valid"),
-                             seq_len=max(c.seq_len, 128), device=self.device, max_tokens=c.eval_tokens)
+        data = self.valid_data
+        if c.eval_tokens is not None:
+            data = data[: c.eval_tokens + 1]
+        chars = self.encoded.chars("valid") * len(data) / max(len(self.valid_data), 1)
+        # each rank scores its share of the streams; the sums are all-reduced
+        score = score_tokens(self.model, data, chars=chars, seq_len=max(c.seq_len, 128), device=self.device,
+                             shard=(self.rank, self.world))
         if self.world > 1:
             score = _all_reduce_score(score, self.device)
         return score
@@ -419,7 +465,23 @@ class Trainer:
             },
         })
 
-    def _save_state(self) -> None:
+    def _gather_stream_state(self) -> dict[str, torch.Tensor]:
+        """The carried RNN state of the whole global batch (rows of every rank, in order)."""
+        if self.state is None:
+            return {}
+        tensors = self.model.state_tensors(self.state)
+        if self.world == 1:
+            return tensors
+        import torch.distributed as dist
+
+        gathered = {}
+        for key, t in tensors.items():
+            parts = [torch.empty_like(t) for _ in range(self.world)]
+            dist.all_gather(parts, t.contiguous())
+            gathered[key] = torch.cat(parts, dim=1)  # state tensors are [layers, batch, hidden]
+        return gathered
+
+    def _save_state(self, stream_state: dict[str, torch.Tensor]) -> None:
         tensors = {f"model.{k}": v for k, v in ckpt.model_tensors(self.model).items()}
         opt = self.optimizer.state_dict()
         opt_meta: dict[str, Any] = {"param_groups": opt["param_groups"], "state": {}}
@@ -430,9 +492,8 @@ class Trainer:
                     tensors[f"optim.{pid}.{key}"] = value
                 else:
                     opt_meta["state"][str(pid)][key] = value
-        if self.state is not None and self.world == 1:
-            for k, v in self.model.state_tensors(self.state).items():
-                tensors[f"stream.{k}"] = v
+        for k, v in stream_state.items():
+            tensors[f"stream.{k}"] = v
         tensors["rng.torch"] = torch.get_rng_state()
         meta = {
             "step": self.step, "epoch": self.epoch, "index": self.index, "elapsed": self.elapsed,
@@ -459,8 +520,12 @@ class Trainer:
                 opt_state.setdefault(int(pid), {})[name] = value
         self.optimizer.load_state_dict({"state": opt_state, "param_groups": meta["optimizer"]["param_groups"]})
         stream = {k[7:]: v.to(self.device) for k, v in tensors.items() if k.startswith("stream.")}
-        same_world = meta.get("world", 1) == self.world
-        self.state = self.model.state_from_tensors(stream) if stream and same_world else None
+        self.state = None
+        if stream:  # the global batch's state: keep this rank's rows
+            full = self.model.state_from_tensors(stream)
+            rows = torch.as_tensor(getattr(self.batches, "rows", np.arange(0)), device=self.device)
+            if next(iter(stream.values())).size(1) == self.batches.batch_size:
+                self.state = self.model.select_state(full, rows.long())
         torch.set_rng_state(tensors["rng.torch"])
         for key in ("step", "epoch", "index", "elapsed", "best_val_loss", "best_step", "bad_evals",
                     "plateau_factor", "plateau_bad"):
@@ -512,6 +577,14 @@ def _make_optimizer(model: torch.nn.Module, c: TrainConfig) -> torch.optim.Optim
 
 
 # ---------------------------------------------------------------------- distributed helpers
+def _init_distributed() -> None:
+    """Join the process group when launched by torchrun (gloo on CPU, NCCL on CUDA)."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+
+
 def _distributed_rank_world() -> tuple[int, int]:
     import torch.distributed as dist
 
@@ -531,7 +604,7 @@ def _all_reduce_score(score: Score, device: torch.device) -> Score:
 
     t = torch.tensor([score.nats, score.tokens, score.chars], dtype=torch.float64, device=device)
     dist.all_reduce(t)
-    return Score(float(t[0]), int(t[1]), int(t[2]))
+    return Score(float(t[0]), int(t[1]), float(t[2]))
 
 
 def _barrier(world: int) -> None:
