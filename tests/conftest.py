@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# keep the tests' encoded-corpus cache out of the user's cache directory
+os.environ.setdefault("DREAMWRIGHT_CACHE", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"dw-test-cache-{os.getpid()}"))
+
 WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "red", "big", "house", "and", "then"]
 TINY_MODEL = dict(hidden_size=32, embedding_size=16, seq_len=32, batch_size=8, samples=False, quiet=True,
                   eval_tokens=2000, threads=1)

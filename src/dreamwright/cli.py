@@ -92,7 +92,7 @@ def train(
         _relaunch_under_torchrun(nproc)
         return
 
-    options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, tokenizer=tokenizer,
+    options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, documents=documents, tokenizer=tokenizer,
                    vocab_size=vocab_size, model=model, n_layer=n_layer, hidden_size=hidden_size,
                    embedding_size=embedding_size, n_head=n_head, n_embd=n_embd, block_size=block_size,
                    dropout=dropout, tie_weights=tie_weights, seq_len=seq_len, batch_size=batch_size,

@@ -54,3 +54,74 @@ def test_download_failure_is_one_clear_line(tmp_path, monkeypatch):
         registry.fetch(remote)
     assert "\n" not in str(info.value)
     assert not list(tmp_path.rglob("*.part"))
+
+
+def _encode(tmp_path, source, name, **kwargs):
+    from dreamwright.data.corpus import encode_corpus
+
+    return encode_corpus(source, tmp_path / name, **kwargs)
+
+
+def test_parallel_encoding_matches_sequential(tmp_path, monkeypatch):
+    import numpy as np
+
+    from dreamwright.data import corpus
+
+    monkeypatch.setattr(corpus, "CHUNK_BYTES", 1000)  # many chunks
+    text = "".join(f"line {i} with some words and ünïcode ✓\n" for i in range(3000))
+    (tmp_path / "big.txt").write_text(text, encoding="utf-8")
+    source = resolve_corpus(tmp_path / "big.txt")
+    for kind in ("char", "word"):
+        tok1, seq = _encode(tmp_path, source, f"seq-{kind}", tokenizer_kind=kind, workers=1, cache=False)
+        tok2, par = _encode(tmp_path, source, f"par-{kind}", tokenizer_kind=kind, workers=2, cache=False)
+        for split in ("train", "valid"):
+            assert np.array_equal(seq.array(split), par.array(split))
+        assert seq.meta == par.meta
+        assert seq.meta["train_chars"] + seq.meta["valid_chars"] == len(text)
+        assert tok1.decode(seq.array("train").tolist() + seq.array("valid").tolist()).replace(" ", "")[:50] == \
+            text.replace(" ", "")[:50]
+
+
+def test_second_encoding_comes_from_the_cache(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("DREAMWRIGHT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "t.txt").write_text("hello cache world\n" * 200)
+    source = resolve_corpus(tmp_path / "t.txt")
+    _, first = _encode(tmp_path, source, "one")
+    calls = []
+    from dreamwright.tokenizers.char import CharTokenizer
+
+    with monkeypatch.context() as patched:
+        patched.setattr(CharTokenizer, "fit", classmethod(lambda cls, *a, **k: calls.append(1)))
+        tok, second = _encode(tmp_path, source, "two")
+    assert calls == []  # nothing was re-read or re-fitted
+    assert np.array_equal(first.array("train"), second.array("train"))
+    assert (tmp_path / "two" / "train.bin").stat().st_nlink >= 2  # hard-linked, not copied
+    text = tok.decode(second.array("train").tolist() + second.array("valid").tolist())
+    assert text == "hello cache world\n" * 200
+    # a different tokenizer setting is a different cache entry
+    _, lowered = _encode(tmp_path, source, "three", lower=True)
+    assert lowered.directory == tmp_path / "three"
+
+
+def test_document_mode_marks_file_boundaries(tmp_path):
+    from dreamwright.data.corpus import END_OF_DOCUMENT
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("first document")
+    (tmp_path / "docs" / "b.txt").write_text("second document")
+    source = resolve_corpus(tmp_path / "docs")
+    assert "".join(iter_text(source.train_files, separator=END_OF_DOCUMENT)) == \
+        "first document" + END_OF_DOCUMENT + "second document"
+    tok, enc = _encode(tmp_path, source, "enc", documents=True, valid_fraction=0.3, cache=False)
+    ids = enc.array("train").tolist() + enc.array("valid").tolist()
+    assert tok.decode(ids) == "first document" + END_OF_DOCUMENT + "second document"
+
+
+def test_huge_character_vocabulary_uses_uint32(tmp_path):
+    chars = [chr(c) for c in range(0x4E00, 0x9FFF)] + [chr(c) for c in range(0x20000, 0x20000 + 50000)]
+    (tmp_path / "cjk.txt").write_text("".join(chars) * 2, encoding="utf-8")
+    tok, enc = _encode(tmp_path, resolve_corpus(tmp_path / "cjk.txt"), "enc", cache=False)
+    assert tok.vocab_size > 65536 and enc.meta["dtype"] == "uint32"
+    assert tok.decode(enc.array("train")[:5].tolist()) == "".join(chars[:5])

@@ -8,9 +8,13 @@ corpus size, and encoding streams the text in chunks, so it never holds the whol
 from __future__ import annotations
 
 import codecs
+import hashlib
 import itertools
 import json
 import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,8 @@ from dreamwright.errors import CorpusError
 from dreamwright.tokenizers import Tokenizer, tokenizer_class
 
 CHUNK_BYTES = 1 << 22
+#: corpora larger than this are encoded in parallel worker processes
+PARALLEL_BYTES = 64 << 20
 
 
 @dataclass
@@ -63,15 +69,25 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
     )
 
 
+#: written between files in document mode (ASCII record separator on a line of its own)
+END_OF_DOCUMENT = "\n\x1e\n"
+
+
 def iter_text(
-    paths: list[Path], *, encoding: str = "utf-8", lower: bool = False, chunk_bytes: int = CHUNK_BYTES
+    paths: list[Path], *, encoding: str = "utf-8", lower: bool = False, chunk_bytes: int = CHUNK_BYTES,
+    separator: str | None = None,
 ) -> Iterator[str]:
-    """Decode files chunk by chunk; a decoding error names the file and byte offset."""
+    """Decode files chunk by chunk; a decoding error names the file and byte offset.
+
+    ``separator`` (document mode) is yielded between files.
+    """
     try:
         codecs.lookup(encoding)
     except LookupError:
         raise CorpusError(f"unknown text encoding {encoding!r}: use a Python codec name such as utf-8") from None
-    for path in paths:
+    for number, path in enumerate(paths):
+        if separator and number:
+            yield separator
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         offset = 0
         try:
@@ -167,6 +183,72 @@ def _split_stream(chunks: Iterator[str], split_at: int, boundary: str | None) ->
             yield "valid", chunk[cut:]
 
 
+def _file_digest(path: Path) -> str:
+    """sha256 of a file's content, remembered by (path, size, mtime) so a second run need not re-read it."""
+    index_path = registry.cache_dir() / "encoded" / "digests.json"
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        index = {}
+    if key not in index:
+        index[key] = registry.sha256_of(path)
+        try:
+            index_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = index_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(index))
+            os.replace(tmp, index_path)
+        except OSError:
+            pass  # the cache is an optimisation only
+    return index[key]
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+_worker_tokenizer: Tokenizer | None = None
+
+
+def _init_worker(tokenizer: Tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _encode_in_worker(chunk: str) -> np.ndarray:
+    assert _worker_tokenizer is not None
+    return _worker_tokenizer.encode_chunk(chunk)
+
+
+def _encoded_chunks(tokenizer: Tokenizer, tagged: Iterator[tuple[str, str]], workers: int):
+    """Yield ``(split, characters, ids)`` chunk by chunk, in order; encode in ``workers`` processes, a bounded number in flight."""
+    if workers <= 1:
+        for split, chunk in tagged:
+            yield split, len(chunk), tokenizer.encode_chunk(chunk)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(tokenizer,)) as pool:
+        pending: deque = deque()
+        for split, chunk in tagged:
+            pending.append((split, len(chunk), pool.submit(_encode_in_worker, chunk)))
+            if len(pending) >= 2 * workers:
+                split_, n, future = pending.popleft()
+                yield split_, n, future.result()
+        while pending:
+            split_, n, future = pending.popleft()
+            yield split_, n, future.result()
+
+
 def encode_corpus(
     source: CorpusSource,
     out_dir: Path,
@@ -177,24 +259,56 @@ def encode_corpus(
     lower: bool = False,
     encoding: str = "utf-8",
     valid_fraction: float = 0.1,
+    documents: bool = False,
+    workers: int | None = None,
+    cache: bool = True,
 ) -> tuple[Tokenizer, EncodedCorpus]:
-    """Fit a tokenizer (unless given) and write the corpus as token arrays into ``out_dir``."""
+    """Fit a tokenizer (unless given) and write the corpus as token arrays into ``out_dir``.
+
+    The text is streamed in chunks (never held whole), encoded in parallel worker processes for large corpora,
+    and the result is cached under the user cache dir keyed by the files' content hashes and the tokenizer
+    settings, so a second run on the same corpus starts at once (the arrays are hard-linked into ``out_dir``).
+    """
     from dreamwright.progress import progress_bar
 
-    def stream(paths: list[Path]) -> Iterator[str]:
-        return iter_text(paths, encoding=encoding, lower=lower)
+    separator = END_OF_DOCUMENT if documents else None
+    files = source.train_files + (source.valid_files or [])
+    total_bytes = sum(p.stat().st_size for p in files)
+    cached_dir = None
+    if cache:
+        key_material = json.dumps({
+            "format": 1, "train": [_file_digest(p) for p in source.train_files],
+            "valid": [_file_digest(p) for p in source.valid_files or []],
+            "tokenizer": tokenizer.to_dict() if tokenizer is not None else tokenizer_kind,
+            "options": tokenizer_options or {}, "lower": lower, "encoding": encoding,
+            "valid_fraction": None if source.valid_files else valid_fraction, "documents": documents,
+        }, sort_keys=True, default=str)
+        cached_dir = registry.cache_dir() / "encoded" / hashlib.sha256(key_material.encode()).hexdigest()[:32]
+        if (cached_dir / "meta.json").is_file() and (cached_dir / "tokenizer.json").is_file():
+            from dreamwright.tokenizers import tokenizer_from_dict
 
-    total_bytes = sum(p.stat().st_size for p in source.train_files + (source.valid_files or []))
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for name in ("train.bin", "valid.bin", "meta.json"):
+                _link_or_copy(cached_dir / name, out_dir / name)
+            cached = EncodedCorpus.open(out_dir)
+            cached.meta["corpus"] = source.name
+            return tokenizer_from_dict(json.loads((cached_dir / "tokenizer.json").read_text())), cached
+
+    def stream(paths: list[Path]) -> Iterator[str]:
+        return iter_text(paths, encoding=encoding, lower=lower, separator=separator)
+
     total_chars = 0
     if tokenizer is None or source.valid_files is None:
         # first pass: count characters (for the split) while fitting the vocabulary
         def counted(paths: list[Path]) -> Iterator[str]:
             nonlocal total_chars
-            for chunk in stream(paths):
-                total_chars += len(chunk)
-                yield chunk
+            with progress_bar(f"reading {source.name}", total=total_bytes, unit="B") as bar:
+                for chunk in stream(paths):
+                    total_chars += len(chunk)
+                    bar.advance(len(chunk))
+                    yield chunk
 
-        fit_files = source.train_files if source.valid_files else source.train_files
+        fit_files = source.train_files
         cls = tokenizer_class(tokenizer_kind) if tokenizer is None else None
         if cls is not None and source.valid_files is None and getattr(cls, "fit_train_split", False):
             # count first, then fit on the training split only (cut where the split below cuts)
@@ -217,20 +331,22 @@ def encode_corpus(
     writers = {s: _ArrayWriter(out_dir / f"{s}.bin", dtype) for s in ("train", "valid")}
     chars = {"train": 0, "valid": 0}
     if source.valid_files:
-        tagged: Iterator[tuple[str, str]] = (
-            *(("train", c) for c in stream(source.train_files)),
-            *(("valid", c) for c in stream(source.valid_files)),
+        tagged: Iterator[tuple[str, str]] = itertools.chain(
+            (("train", c) for c in stream(source.train_files)),
+            (("valid", c) for c in stream(source.valid_files)),
         )
     else:
         split_at = int(total_chars * (1.0 - valid_fraction))
         boundary = None if tokenizer.kind == "char" else "\n"
         tagged = _split_stream(stream(source.train_files), split_at, boundary)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if total_bytes > PARALLEL_BYTES else 1
     try:
         with progress_bar(f"encoding {source.name}", total=total_bytes, unit="B") as bar:
-            for split, chunk in tagged:
-                writers[split].write(tokenizer.encode_chunk(chunk))
-                chars[split] += len(chunk)
-                bar.advance(len(chunk))
+            for split, n_chars, ids in _encoded_chunks(tokenizer, tagged, workers):
+                writers[split].write(ids)
+                chars[split] += n_chars
+                bar.advance(n_chars)
     finally:
         for w in writers.values():
             w.close()
@@ -241,11 +357,30 @@ def encode_corpus(
         "valid_tokens": writers["valid"].tokens,
         "train_chars": chars["train"],
         "valid_chars": chars["valid"],
+        "documents": documents,
     }
     if meta["train_tokens"] == 0:
         raise CorpusError(f"corpus {source.name} is empty: give it some text")
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
+    if cached_dir is not None:
+        _store_in_cache(out_dir, cached_dir, tokenizer)
     return tokenizer, EncodedCorpus(out_dir, meta)
+
+
+def _store_in_cache(out_dir: Path, cached_dir: Path, tokenizer: Tokenizer) -> None:
+    """Hard-link a freshly encoded corpus into the cache (built aside, then renamed into place)."""
+    try:
+        cached_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cached_dir.parent, prefix=".building-"))
+        for name in ("train.bin", "valid.bin", "meta.json"):
+            _link_or_copy(out_dir / name, tmp / name)
+        (tmp / "tokenizer.json").write_text(json.dumps(tokenizer.to_dict(), ensure_ascii=False))
+        try:
+            os.rename(tmp, cached_dir)
+        except OSError:  # another process cached it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:
+        pass  # the cache is an optimisation only
 
 
 def encode_text_file(path: Path, tokenizer: Tokenizer, *, encoding: str = "utf-8", lower: bool = False,

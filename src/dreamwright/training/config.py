@@ -22,6 +22,7 @@ class TrainConfig:
     lower: bool = False
     encoding: str = "utf-8"
     valid_fraction: float = 0.1
+    documents: bool = False  # a folder of files: put an end-of-document marker between files
     tokenizer: str = "auto"  # auto: the corpus's own (word for ptb / wikitext-2), else char
     vocab_size: int | None = None  # word: top-N words (default 10,000); bpe: merges target
     # model

@@ -107,6 +107,7 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
             tokenizer, encoded = encode_corpus(
                 source, run_dir / DATA_DIR, tokenizer_kind=config.tokenizer, tokenizer_options=tokenizer_options,
                 lower=config.lower, encoding=config.encoding, valid_fraction=config.valid_fraction,
+                documents=config.documents,
             )
             if encoded.meta["valid_tokens"] < 2:
                 raise CorpusError(
