@@ -76,7 +76,7 @@ def main() -> None:
          args.corpus, "--out", str(work / "two"), "--force", "--steps", "50", "--eval-interval", "50", *TINY],
         env={"OMP_NUM_THREADS": "1"})
     a, b = losses(work / "one"), losses(work / "two")
-    results["equivalence_max_abs_diff"] = max(abs(x - y) for x, y in zip(a, b))
+    results["equivalence_max_abs_diff"] = max(abs(x - y) for x, y in zip(a, b, strict=True))
     results["equivalence_steps"] = len(a)
 
     # 2. throughput, default preset, 1 vs 2 processes with one thread each
