@@ -92,12 +92,24 @@ def wait_healthy(url: str, timeout: float = STARTUP_TIMEOUT, headers: dict | Non
     raise AssertionError(f"the server at {url} did not become healthy in {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def live_server(tiny_run: Path) -> Iterator[LiveServer]:
-    """`dreamwright serve tiny=RUN --port 0` as a real subprocess (default limits, no auth, no CORS)."""
-    env = {k: v for k, v in os.environ.items() if k != "DREAMWRIGHT_API_KEY"}
+def wait_for_url(proc: subprocess.Popen, found: queue.Queue, lines: list[str]) -> str:
+    """The URL a starting server prints, or a failure with its output when it exits or hangs."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            return found.get(timeout=0.2)
+        except queue.Empty:
+            if proc.poll() is not None:
+                time.sleep(0.2)  # let the pump read the last lines
+                break
+    proc.kill()
+    raise AssertionError("the server did not start:\n" + "\n".join(lines))
+
+
+def start_server_process(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str, list[str]]:
+    """Start ``python -m dreamwright.serve ARGS`` (= ``dreamwright serve``) and wait for the URL it prints."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dreamwright", "serve", f"tiny={tiny_run}", "--port", "0", "--threads", "1"],
+        [sys.executable, "-m", "dreamwright.serve", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -106,21 +118,30 @@ def live_server(tiny_run: Path) -> Iterator[LiveServer]:
     lines: list[str] = []
     found: queue.Queue = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stderr, lines, found), daemon=True).start()
+    return proc, wait_for_url(proc, found, lines), lines
+
+
+def stop_server_process(proc: subprocess.Popen) -> int:
+    """SIGTERM (graceful shutdown), then its exit status; killed if it hangs."""
+    proc.terminate()
     try:
-        url = found.get(timeout=STARTUP_TIMEOUT)
-    except queue.Empty:
+        return proc.wait(30)
+    except subprocess.TimeoutExpired:
         proc.kill()
-        raise AssertionError("dreamwright serve did not start:\n" + "\n".join(lines)) from None
+        raise
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_run: Path) -> Iterator[LiveServer]:
+    """``python -m dreamwright.serve tiny=RUN --port 0`` in a subprocess: default limits, no auth or CORS."""
+    env = {k: v for k, v in os.environ.items() if k != "DREAMWRIGHT_API_KEY"}
+    proc, url, lines = start_server_process([f"tiny={tiny_run}", "--port", "0", "--threads", "1"], env)
     server = LiveServer(url, proc, lines)
     try:
         wait_healthy(url)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server_process(proc)
 
 
 @dataclass
@@ -170,3 +191,21 @@ def serve_in_thread(generators, **settings) -> Iterator[ThreadServer]:
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def thread_server():
+    """The :func:`serve_in_thread` context manager, for tests that need their own limits."""
+    return serve_in_thread
+
+
+@pytest.fixture(scope="session")
+def healthy():
+    """The :func:`wait_healthy` helper."""
+    return wait_healthy
+
+
+@pytest.fixture(scope="session")
+def server_process():
+    """The :func:`start_server_process` and :func:`stop_server_process` helpers."""
+    return start_server_process, stop_server_process
