@@ -111,6 +111,12 @@ _ERRORS = {
 }
 
 
+def _family(g: Generator) -> str | None:
+    model = g.config.get("model")
+    name = model.get("name") if isinstance(model, dict) else None
+    return name or getattr(g.model, "family", None)
+
+
 def _as_dict(generators: Generator | Sequence[Generator] | Mapping[str, Generator]) -> dict[str, Generator]:
     if isinstance(generators, Generator):
         generators = [generators]
@@ -336,7 +342,7 @@ def create_app(
                 ModelCard(
                     id=name,
                     created=created,
-                    family=getattr(g.model, "family", None),
+                    family=_family(g),
                     tokenizer=getattr(g.tokenizer, "kind", None),
                     vocab_size=g.model.vocab_size,
                     parameters=g.model.num_parameters(),

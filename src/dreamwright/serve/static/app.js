@@ -206,9 +206,14 @@ function svg(tag, attrs, text) {
   return el;
 }
 
+let lastLens = null;
+
 function renderLens(data) {
+  lastLens = data;
   const rows = data.candidates;
-  const width = 520, rowH = 34, labelW = 56, pctW = 96;
+  // draw at the container's own pixel width, so the labels keep their size on a phone
+  const width = Math.max(260, Math.min(720, Math.round(els.lensChart.clientWidth || 520)));
+  const rowH = 34, labelW = 48, pctW = 72;
   const barW = width - labelW - pctW - 8;
   const height = Math.max(rows.length * rowH + 6, 40);
   const top = Math.max(...rows.map((r) => Math.max(r.probability, r.reweighted)), 1e-9);
@@ -316,6 +321,12 @@ els.useOutput.addEventListener("click", () => {
   els.prompt.value = echoSpan.textContent + genSpan.textContent;
   els.prompt.focus();
   scheduleLens(0);
+});
+
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => { if (lastLens) renderLens(lastLens); }, 100);
 });
 
 showTemperature();

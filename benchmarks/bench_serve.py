@@ -1,0 +1,296 @@
+"""Load test of `dreamwright serve` on loopback: 1, 8 and 32 concurrent clients asking for 200-token
+completions for a fixed time each. Reports requests/s, tokens/s, p50/p99 latency and errors (429s apart).
+
+    flock /tmp/dreamwright-bench.lock python benchmarks/bench_serve.py [RUN_DIR] [--seconds 30]
+
+Starts its own server (``python -m dreamwright.serve``) on a free port unless ``--url`` is given; the bundled
+model is used when no RUN_DIR is. Bounded: each level runs ``--seconds`` plus at most one request timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import httpx
+
+
+@dataclass
+class Level:
+    clients: int
+    seconds: float
+    requests: int
+    tokens: int
+    ok: int
+    rejected_429: int
+    errors_4xx: int
+    errors_5xx: int
+    failures: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds
+
+    @property
+    def tps(self) -> float:
+        return self.tokens / self.seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[k]
+
+
+async def run_level(
+    url: str,
+    model: str,
+    clients: int,
+    seconds: float,
+    max_tokens: int,
+    prompt: str,
+    headers: dict[str, str],
+    timeout: float,
+) -> Level:
+    """``clients`` workers, each sending one request after another until ``seconds`` have passed."""
+    latencies: list[float] = []
+    counts = {"tokens": 0, "ok": 0, "429": 0, "4xx": 0, "5xx": 0, "fail": 0, "requests": 0}
+    body = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.8}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, headers=headers) as client:
+        start = time.perf_counter()
+        deadline = start + seconds
+        last_end = start
+
+        async def worker() -> None:
+            nonlocal last_end
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                counts["requests"] += 1
+                try:
+                    r = await client.post("/v1/completions", json=body)
+                except httpx.HTTPError:
+                    counts["fail"] += 1
+                    await asyncio.sleep(0.05)
+                    continue
+                t1 = time.perf_counter()
+                last_end = max(last_end, t1)
+                if r.status_code == 200:
+                    counts["ok"] += 1
+                    counts["tokens"] += r.json()["usage"]["completion_tokens"]
+                    latencies.append((t1 - t0) * 1000)
+                elif r.status_code == 429:
+                    counts["429"] += 1
+                    await asyncio.sleep(0.05)
+                elif r.status_code >= 500:
+                    counts["5xx"] += 1
+                else:
+                    counts["4xx"] += 1
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return Level(
+        clients=clients,
+        seconds=last_end - start,
+        requests=counts["requests"],
+        tokens=counts["tokens"],
+        ok=counts["ok"],
+        rejected_429=counts["429"],
+        errors_4xx=counts["4xx"],
+        errors_5xx=counts["5xx"],
+        failures=counts["fail"],
+        p50_ms=percentile(latencies, 0.5),
+        p99_ms=percentile(latencies, 0.99),
+    )
+
+
+def start_server(
+    run: str | None, threads: int | None, max_batch: int, queue_size: int
+) -> tuple[subprocess.Popen, str]:
+    """Start ``python -m dreamwright.serve`` on a free loopback port; return it and its URL."""
+    args = [
+        sys.executable,
+        "-m",
+        "dreamwright.serve",
+        *([run] if run else []),
+        "--port",
+        "0",
+        "--max-batch",
+        str(max_batch),
+        "--queue-size",
+        str(queue_size),
+        "--log-level",
+        "warning",
+    ]
+    if threads:
+        args += ["--threads", str(threads)]
+    env = {k: v for k, v in os.environ.items() if k != "DREAMWRIGHT_API_KEY"}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    found: queue.Queue = queue.Queue()
+    lines: list[str] = []
+
+    def pump() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            m = re.search(r" at (http://[^/\s]+)/", line)
+            if m:
+                found.put(m.group(1))
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            url = found.get(timeout=0.2)
+            break
+        except queue.Empty:
+            if proc.poll() is not None:
+                sys.exit("the server did not start:\n" + "".join(lines))
+    else:
+        proc.kill()
+        sys.exit("the server did not start in 120 s")
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    sys.exit("the server never became healthy")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPU cores, no GPU" if cpu else f"{os.cpu_count()} CPU cores"
+
+
+def table(levels: list[Level]) -> str:
+    rows = [
+        "| clients | requests OK | requests/s | tokens/s | p50 latency | p99 latency | 429s | other 4xx "
+        "| 5xx | failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for lv in levels:
+        rows.append(
+            f"| {lv.clients} | {lv.ok} | {lv.rps:.2f} | {lv.tps:,.0f} | {lv.p50_ms / 1000:.2f} s | "
+            f"{lv.p99_ms / 1000:.2f} s | {lv.rejected_429} | {lv.errors_4xx} | {lv.errors_5xx} | "
+            f"{lv.failures} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", nargs="?", help="run directory to serve (default: the bundled model)")
+    ap.add_argument("--url", help="benchmark a server that is already running instead of starting one")
+    ap.add_argument("--model", help="model id (default: the first the server lists)")
+    ap.add_argument("--api-key", default=os.environ.get("DREAMWRIGHT_API_KEY"))
+    ap.add_argument("--seconds", type=float, default=30.0, help="duration of each level [30]")
+    ap.add_argument("--clients", default="1,8,32", help="concurrency levels [1,8,32]")
+    ap.add_argument("--max-tokens", type=int, default=200, help="tokens per completion [200]")
+    ap.add_argument("--prompt", default="ROMEO:")
+    ap.add_argument("--timeout", type=float, default=120.0, help="per-request client timeout [120]")
+    ap.add_argument("--threads", type=int, help="PyTorch threads in the server (default: PyTorch's choice)")
+    ap.add_argument("--max-batch", type=int, default=64, help="server --max-batch [64]")
+    ap.add_argument("--queue-size", type=int, default=64, help="server --queue-size [64]")
+    ap.add_argument("--json", help="also write the results as JSON here")
+    args = ap.parse_args(argv)
+    levels_wanted = [int(x) for x in args.clients.split(",") if x.strip()]
+    if args.seconds <= 0 or args.seconds > 600 or not levels_wanted or max(levels_wanted) > 256:
+        ap.error("--seconds must be in (0, 600] and clients in 1..256")
+
+    proc = None
+    url = args.url
+    if url is None:
+        proc, url = start_server(args.run, args.threads, args.max_batch, args.queue_size)
+    headers = {"authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    try:
+        models = httpx.get(url + "/v1/models", headers=headers, timeout=10).json()["data"]
+        model = args.model or models[0]["id"]
+        card = next(m for m in models if m["id"] == model)
+        # warm up (first-call allocations), then measure each level
+        httpx.post(
+            url + "/v1/completions",
+            headers=headers,
+            timeout=args.timeout,
+            json={"model": model, "prompt": args.prompt, "max_tokens": args.max_tokens},
+        )
+        load_before = os.getloadavg()[0]
+        levels = []
+        for clients in levels_wanted:
+            lv = asyncio.run(
+                run_level(
+                    url, model, clients, args.seconds, args.max_tokens, args.prompt, headers, args.timeout
+                )
+            )
+            levels.append(lv)
+            print(
+                f"{clients:>3} clients: {lv.ok} OK, {lv.rps:.2f} req/s, {lv.tps:,.0f} tokens/s, "
+                f"p50 {lv.p50_ms:.0f} ms, p99 {lv.p99_ms:.0f} ms, 429s {lv.rejected_429}, "
+                f"5xx {lv.errors_5xx}, other errors {lv.errors_4xx + lv.failures}",
+                file=sys.stderr,
+                flush=True,
+            )
+        load_after = os.getloadavg()[0]
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    print(
+        f"Model: `{model}` ({card.get('family')}, {card.get('parameters', 0):,} parameters, "
+        f"{card.get('tokenizer')} tokenizer), {args.max_tokens}-token completions of {args.prompt!r}, "
+        f"temperature 0.8, {args.seconds:g} s per level."
+    )
+    print(
+        f"Machine: {machine()}; server PyTorch threads: {args.threads or 'default'}; "
+        f"load average {load_before:.1f} before, {load_after:.1f} after.\n"
+    )
+    print(table(levels))
+    by_clients = {lv.clients: lv for lv in levels}
+    if 1 in by_clients and max(by_clients) > 1 and by_clients[1].tps > 0:
+        top = max(by_clients)
+        print(
+            f"\nAggregate tokens/s at {top} clients = {by_clients[top].tps / by_clients[1].tps:.1f}× "
+            f"the single-client figure; 5xx responses: {sum(lv.errors_5xx for lv in levels)}."
+        )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(
+                {
+                    "model": model,
+                    "machine": machine(),
+                    "levels": [
+                        {**asdict(lv), "requests_per_s": lv.rps, "tokens_per_s": lv.tps} for lv in levels
+                    ],
+                },
+                f,
+                indent=2,
+            )
+    return 1 if any(lv.errors_5xx for lv in levels) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The web page in real headless Chromium (Debian's `chromium`, driven by Playwright's Python API)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("DREAMWRIGHT_TEST_ARTIFACTS", "test-artifacts"))
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def wait_js(page, expression: str, timeout: float = 20.0) -> None:
+    """Poll a JavaScript condition (the page's CSP forbids the eval that ``wait_for_function`` uses)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"timed out waiting for {expression}")
+
+
+def lens_values(page) -> list[tuple[str, float, float]]:
+    return page.eval_on_selector_all(
+        "#lens-chart .bar-row",
+        "rows => rows.map(r => [r.dataset.token, Number(r.dataset.before), Number(r.dataset.after)])",
+    )
+
+
+def lens_temperature(page) -> str | None:
+    return (
+        page.eval_on_selector("#lens-chart svg", "s => s.dataset.temperature")
+        if page.query_selector("#lens-chart svg")
+        else None
+    )
+
+
+def test_page_streams_and_the_lens_follows_the_slider(browser, live_server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.set_default_timeout(20_000)
+    page.goto(live_server.url + "/")
+
+    # the model list and a first lens arrive
+    page.wait_for_selector("#model option[value='tiny']", state="attached")
+    page.wait_for_selector("#lens-chart .bar-row")
+    assert lens_temperature(page) == "0.8"
+    first = lens_values(page)
+    assert len(first) == 10
+
+    # type a prompt, press Generate, and watch text stream in
+    page.fill("#prompt", "")
+    page.locator("#prompt").press_sequentially("JULIET: the ")
+    page.fill("#max-tokens", "300")
+    page.evaluate("""() => {
+        window.__updates = 0;
+        new MutationObserver(() => { window.__updates += 1; })
+            .observe(document.querySelector('#output .generated'),
+                     {childList: true, characterData: true, subtree: true});
+    }""")
+    page.click("#generate")
+    wait_js(page, "document.querySelector('#status').textContent.startsWith('Done')")
+    generated = page.text_content("#output .generated")
+    assert len(generated) == 300  # a char model: one character per token
+    assert page.text_content("#output .prompt-echo") == "JULIET: the "
+    assert page.evaluate("window.__updates") > 3  # it arrived in pieces, not all at once
+
+    # the lens follows the prompt ...
+    wait_js(page, "document.querySelector('#lens-chart svg').getAttribute('aria-label') !== null")
+    # ... and the temperature slider (moved with the keyboard): T = 0 puts all the mass on one token
+    page.focus("#temperature")
+    page.keyboard.press("Home")
+    wait_js(page, "document.querySelector('#lens-chart svg')?.dataset.temperature === '0'")
+    greedy = lens_values(page)
+    assert max(after for _, _, after in greedy) == 1.0
+    assert page.text_content("#temperature-value") == "0.00"
+    page.keyboard.press("End")
+    wait_js(page, "document.querySelector('#lens-chart svg')?.dataset.temperature === '2'")
+    hot = lens_values(page)
+    top_before = max(before for _, before, _ in hot)
+    top_after = max(after for _, _, after in hot)
+    assert top_after < top_before  # T > 1 flattens the distribution
+    assert [a for *_, a in hot] != [a for *_, a in greedy]
+    for _ in range(24):
+        page.keyboard.press("ArrowLeft")  # back to 0.80
+    wait_js(page, "document.querySelector('#lens-chart svg')?.dataset.temperature === '0.8'")
+
+    # clicking a bar appends that token (choose your own path), and the lens moves on
+    prompt_before = page.input_value("#prompt")
+    bar = page.locator("#lens-chart .bar-row").first
+    token = bar.get_attribute("data-token")
+    bar.click()
+    assert page.input_value("#prompt") == prompt_before + token
+    # keyboard too: focus a bar and press Enter
+    page.wait_for_timeout(300)
+    page.locator("#lens-chart .bar-row").nth(1).focus()
+    token2 = page.locator("#lens-chart .bar-row").nth(1).get_attribute("data-token")
+    page.keyboard.press("Enter")
+    assert page.input_value("#prompt") == prompt_before + token + token2
+
+    # one click: samples at the book's four temperatures, side by side
+    page.fill("#max-tokens", "60")
+    page.click("#four")
+    wait_js(page, "document.querySelector('#status').textContent.startsWith('Four samples done')")
+    cards = page.locator("#four-grid .sample")
+    assert cards.count() == 4
+    temps = [cards.nth(i).get_attribute("data-temperature") for i in range(4)]
+    assert temps == ["0.2", "0.5", "1", "1.2"]
+    for i in range(4):
+        assert len(cards.nth(i).locator(".generated").text_content()) == 60
+
+    page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+
+    # readable on a phone-width screen: one column, nothing wider than the viewport
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box_prompt = page.locator("#prompt").bounding_box()
+    box_lens = page.locator("#lens-chart").bounding_box()
+    assert box_prompt["width"] <= 390 and box_lens["width"] <= 390
+    page.screenshot(path=str(ARTIFACTS / "serve-page-phone.png"), full_page=True)
+
+    assert errors == []
+    page.close()
