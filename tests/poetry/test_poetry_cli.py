@@ -90,3 +90,25 @@ def test_poetry_check(cli, table):
     assert "not regulated" in out.stdout and "rhyme ok" in out.stdout
     out = cli("poetry", "check", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
     assert "tones ok" in out.stdout and "仄起首句不入韵" in out.stdout
+
+
+def test_web_router(tiny):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from dreamwright.poetry.web import router
+
+    app = FastAPI()
+    app.include_router(router(lambda: tiny))
+    client = TestClient(app)
+    r = client.post("/v1/poems", json={"form": "七绝", "acrostic": "春？夏！", "seed": 1, "num_samples": 2})
+    assert r.status_code == 200, r.text
+    poems = r.json()["poems"]
+    assert len(poems) == 2 and all(p["lines"][0][0] == "春" and p["lines"][1][0] == "夏" for p in poems)
+    assert all("韵·" in p["marked"] for p in poems)
+    r = client.post("/v1/poems", json={"acrostic": "龍"})
+    assert r.status_code == 400 and "「龙」" in r.json()["detail"] and r.json()["param"] == "acrostic"
+    assert client.post("/v1/poems", json={"num_samples": 99}).status_code == 422
+    page = client.get("/poetry")
+    assert page.status_code == 200 and "/poetry.js" in page.text and "<script>" not in page.text
+    assert "fetch('/v1/poems'" in client.get("/poetry.js").text
