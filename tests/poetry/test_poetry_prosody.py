@@ -107,3 +107,9 @@ def test_line_breaks_and_broken_shapes(table):
     assert not check_poem("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", table, form="七绝").format_ok
     # rhyme broken: 流 / 山 share no group
     assert not check_poem("白日依山尽，黄河入海流。欲穷千里目，更上一层山。", table).rhyme_ok
+
+
+def test_unknown_tone_only_fails_fixed_positions():
+    unknown = frozenset()
+    assert line_fits("A", [unknown] + tones("仄平平仄"))  # free 1st position
+    assert not line_fits("A", tones("仄") + [unknown] + tones("平平仄"))  # fixed 2nd position

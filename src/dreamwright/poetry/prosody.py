@@ -133,7 +133,8 @@ def allowed_tones(
 def line_fits(kind: str, tones: Sequence[frozenset[str]], exceptions: bool = True) -> bool:
     """Whether a line whose characters have tone sets ``tones`` fits line type ``kind``."""
     for pos, t in enumerate(tones):
-        if not t & allowed_tones(kind, len(tones), pos, tones[:pos], exceptions):
+        allowed = allowed_tones(kind, len(tones), pos, tones[:pos], exceptions)
+        if allowed != BOTH and not t & allowed:  # a free position takes anything, even an unknown tone
             return False
     return True
 
