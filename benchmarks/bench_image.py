@@ -44,9 +44,7 @@ def landscape(size: int = 512) -> Image.Image:
     img[far] = np.array([0.45, 0.5, 0.6]) * (0.9 + 0.1 * rng.random((far.sum(), 1)))
     near = y > ridge2[None, :]
     shade = (0.25 + 0.25 * (1 - y))[near][:, None]
-    img[near] = np.concatenate([shade * 0.6, shade * 1.4, shade * 0.5], 1) * (
-        0.8 + 0.4 * rng.random((near.sum(), 1))
-    )
+    img[near] = np.concatenate([shade * 0.6, shade * 1.4, shade * 0.5], 1) * (0.8 + 0.4 * rng.random((near.sum(), 1)))
     lake = (y > 0.78) & (np.abs(x - 0.4) < 0.35 - (y - 0.78))
     ripples = 0.5 + 0.5 * np.sin(180 * y + 6 * np.sin(20 * x))
     img[lake] = np.array([0.2, 0.35, 0.6]) + 0.15 * ripples[lake][:, None]
@@ -106,9 +104,7 @@ def chroma_distance(a: Image.Image, b: Image.Image) -> float:
 
     def hist(img: Image.Image) -> np.ndarray:
         ycc = np.asarray(img.convert("YCbCr"), dtype=np.float64)
-        h, _, _ = np.histogram2d(
-            ycc[..., 1].ravel(), ycc[..., 2].ravel(), bins=16, range=[[0, 256], [0, 256]]
-        )
+        h, _, _ = np.histogram2d(ycc[..., 1].ravel(), ycc[..., 2].ravel(), bins=16, range=[[0, 256], [0, 256]])
         return h / h.sum()
 
     return float(np.abs(hist(a) - hist(b)).sum())
@@ -222,9 +218,7 @@ def main() -> None:
     ]
     cpu = platform.processor() or platform.machine()
     try:
-        model = next(
-            ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")
-        )
+        model = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
     except (OSError, StopIteration):
         model = cpu
     print(
@@ -303,8 +297,15 @@ def main() -> None:
                 f"{s0:.3g} → {s1:.3g} | {s0 / max(s1, 1e-12):.1f}× | {r['ssim']:.3f} | {r['chroma']:.3f} |",
                 flush=True,
             )
+    print(f"\n(chroma-hist distance between the style and content images themselves: {r['chroma_style']:.3f})")
+    long_n = 4 * n
+    r = run_child(
+        {"kind": "style", "backbone": "efficientnet-lite0", "size": q, "iterations": long_n, "threads": args.threads}
+    )
+    s0, s1 = r["start"]["style"], r["final"]["style"]
     print(
-        f"\n(chroma-hist distance between the style and content images themselves: {r['chroma_style']:.3f})"
+        f"\nEfficientNet-Lite0, init content, {long_n} iterations: style loss {s0:.3g} → {s1:.3g} "
+        f"({s0 / max(s1, 1e-12):.1f}× fall), content loss {r['final']['content']:.3g}, SSIM {r['ssim']:.3f}"
     )
 
     if args.examples:

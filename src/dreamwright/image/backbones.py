@@ -111,10 +111,13 @@ class FeatureNet(nn.Module):
         if last not in self._fpp:
             side = 64
             count = 0
+            seen = {p.data_ptr() for p in self.parameters()}
 
             def pack(t: torch.Tensor) -> torch.Tensor:
                 nonlocal count
-                if t.dim() == 4 and t.shape[-1] * t.shape[-2] > 1:
+                # count each saved activation once; weights are not per-pixel memory
+                if t.dim() == 4 and t.data_ptr() not in seen:
+                    seen.add(t.data_ptr())
                     count += t.numel()
                 return t
 

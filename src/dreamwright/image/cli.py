@@ -133,11 +133,14 @@ def style(
 ) -> None:
     """Neural style transfer (Gatys et al.): repaint CONTENT in the style of STYLE [STYLE ...]."""
     try:
-        from dreamwright.image.io import check_output_path, save_png
+        from dreamwright.image.io import check_output_path, load_image, save_png
         from dreamwright.image.style import auto_scales, run_style_transfer
 
         out = check_output_path(output, name="--output")
         _set_threads(threads)
+        # read the images first: a bad path fails before torch is even imported
+        content_img = load_image(content, name="content image")
+        style_imgs = [load_image(s, name="style image") for s in styles]
         size = size or _default_size(device, 256, 512)
         scale_list = _int_list(scales, "scales")
         if multiscale and not scale_list:
@@ -149,8 +152,8 @@ def style(
                 save_png(img, out.with_name(f"{out.stem}-{i:04d}.png"))  # type: ignore[arg-type]
 
         result = run_style_transfer(
-            str(content),
-            [str(s) for s in styles],
+            content_img,
+            style_imgs,
             size=size,
             iterations=iterations,
             optimizer=optimizer,
@@ -210,13 +213,14 @@ def dream(
     """DeepDream: amplify what the network sees in IMAGE."""
     try:
         from dreamwright.image.dream import run_deep_dream
-        from dreamwright.image.io import check_output_path, save_png
+        from dreamwright.image.io import check_output_path, load_image, save_png
 
         out = check_output_path(output, name="--output")
         _set_threads(threads)
+        source = load_image(image, name="image")
         size = size or _default_size(device, 384, 512)
         result = run_deep_dream(
-            str(image),
+            source,
             layers=layers,
             size=size,
             octaves=octaves,

@@ -104,11 +104,7 @@ def run_deep_dream(
     progress: bool = True,
 ) -> DreamResult:
     """DeepDream with full results (image, loss history, timing); see :func:`deep_dream`."""
-    import torch
-
     from dreamwright._validate import positive_int
-    from dreamwright.image.backbones import load_backbone
-    from dreamwright.progress import progress_bar
 
     octaves = int(positive_int("octaves", octaves))
     steps = int(positive_int("steps", steps))
@@ -127,6 +123,11 @@ def run_deep_dream(
     layer_weights = parse_layer_weights(layers)
 
     img = iio.load_image(image, name="image")
+    # torch is imported only once the input is known to be good, so that bad input fails fast
+    import torch
+
+    from dreamwright.image.backbones import load_backbone
+    from dreamwright.progress import progress_bar
     if size is not None:
         img = iio.resize_long(img, iio.check_size("size", size))
     dev = iio.resolve_device(device)

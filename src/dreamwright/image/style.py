@@ -184,7 +184,7 @@ def estimate_style_memory(
     """Approximate peak bytes for one optimisation pass over a ``height`` x ``width`` image."""
     px = height * width
     # saved activations, their gradients during backward, and the backbone's own temporaries
-    act = net.floats_per_pixel(layers) * 2.2
+    act = net.floats_per_pixel(layers) * 2.0
     # image, gradient, content copy, optimiser state (L-BFGS keeps 2 vectors per history step)
     opt = 3 * (2 * LBFGS_HISTORY + 8) if optimizer == "lbfgs" else 3 * 8
     return int(4 * px * (act + opt) + net.param_bytes() + 96 * 1024**2)
@@ -315,11 +315,7 @@ def run_style_transfer(
     progress: bool = True,
 ) -> StyleResult:
     """Style transfer with full results (image, loss history, timing); see :func:`style_transfer`."""
-    import torch
-
     from dreamwright._validate import non_negative_float, positive_int
-    from dreamwright.image.backbones import load_backbone
-    from dreamwright.progress import progress_bar
 
     # ---- validate options before any heavy work
     size = iio.check_size("size", size)
@@ -354,6 +350,11 @@ def run_style_transfer(
 
     content_img = iio.load_image(content, name="content image")
     style_imgs = [iio.load_image(s, name="style image") for s in style_list]
+    # torch is imported only once the inputs are known to be good, so that bad input fails fast
+    import torch
+
+    from dreamwright.image.backbones import load_backbone
+    from dreamwright.progress import progress_bar
     dev = iio.resolve_device(device)
     budget = _parse_budget(max_memory, dev)
     net = load_backbone(backbone, weights, dev)
