@@ -43,6 +43,8 @@ def train(
     lower: Annotated[bool | None, typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of the corpus.")] = None,
     valid_fraction: Annotated[float | None, typer.Option(help="Held-out tail of the text [0.1].")] = None,
+    documents: Annotated[bool | None, typer.Option("--documents", help="Folder corpus: mark the end of "
+                                                   "each file (document mode).")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="char | word | bpe (default: the corpus's own).")] = None,
     vocab_size: Annotated[int | None, typer.Option(help="Word/BPE vocabulary size.")] = None,
     model: Annotated[str | None, typer.Option(help="simplernn | lstm | gru | gpt.")] = None,
@@ -65,7 +67,8 @@ def train(
     grad_clip: Annotated[float | None, typer.Option(help="Gradient norm clip (0: off).")] = None,
     grad_accum: Annotated[int | None, typer.Option(help="Micro-batches per step (the global batch stays "
                                                       "--batch-size).")] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32 | bf16 (autocast).")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32 | bf16 | fp16 (autocast).")] = None,
+    compile: Annotated[bool | None, typer.Option("--compile", help="torch.compile the model.")] = None,
     epochs: Annotated[float | None, typer.Option(help="Budget in epochs.")] = None,
     steps: Annotated[int | None, typer.Option(help="Budget in optimizer steps.")] = None,
     minutes: Annotated[float | None, typer.Option(help="Budget in wall-clock minutes (default 10 "
@@ -92,14 +95,15 @@ def train(
         _relaunch_under_torchrun(nproc)
         return
 
-    options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, documents=documents, tokenizer=tokenizer,
-                   vocab_size=vocab_size, model=model, n_layer=n_layer, hidden_size=hidden_size,
-                   embedding_size=embedding_size, n_head=n_head, n_embd=n_embd, block_size=block_size,
-                   dropout=dropout, tie_weights=tie_weights, seq_len=seq_len, batch_size=batch_size,
-                   optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                   warmup_steps=warmup_steps, grad_clip=grad_clip, grad_accum=grad_accum, precision=precision, epochs=epochs,
-                   steps=steps, minutes=minutes, eval_interval=eval_interval, eval_tokens=eval_tokens,
-                   patience=patience, log_interval=log_interval, samples=samples, seed=seed, device=device, threads=threads)
+    options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, documents=documents,
+                   tokenizer=tokenizer, vocab_size=vocab_size, model=model, n_layer=n_layer,
+                   hidden_size=hidden_size, embedding_size=embedding_size, n_head=n_head, n_embd=n_embd,
+                   block_size=block_size, dropout=dropout, tie_weights=tie_weights, seq_len=seq_len,
+                   batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                   warmup_steps=warmup_steps, grad_clip=grad_clip, grad_accum=grad_accum, precision=precision,
+                   compile=compile, epochs=epochs, steps=steps, minutes=minutes, eval_interval=eval_interval,
+                   eval_tokens=eval_tokens, patience=patience, log_interval=log_interval, samples=samples,
+                   seed=seed, device=device, threads=threads)
     if resume is not None:
         if corpus is not None and Path(corpus).resolve() != resume.resolve():
             raise DreamwrightError("give either a corpus or --resume RUN_DIR, not both")

@@ -145,3 +145,13 @@ def test_memory_mapped_training_data(tmp_path, corpus_file):
     assert meta["train_chars"] + meta["valid_chars"] == len(text)
     assert meta["valid_chars"] == len(text) - int(len(text) * 0.9)
     assert os.path.getsize(out / "data" / "valid.bin") == meta["valid_tokens"]
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_trains_and_resumes(tmp_path, corpus_file, precision):
+    out = tmp_path / precision
+    result = dreamwright.train(corpus_file, out, steps=30, eval_interval=15, lr=1e-2, precision=precision,
+                               **TINY_MODEL)
+    evals = _evals(out)
+    assert math.isfinite(result.best_val_loss) and evals[-1]["val_loss"] < evals[0]["val_loss"] + 0.05
+    assert dreamwright.train(resume=out, steps=40, quiet=True).steps == 40

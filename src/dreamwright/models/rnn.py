@@ -88,7 +88,9 @@ class RNNLanguageModel(LanguageModel):
 
     def forward(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
         x = self.drop(self._inputs(tokens))
-        y, state = self.rnn(x, state)
+        # oneDNN has no reduced-precision RNN kernels on every CPU: the recurrence always runs in fp32
+        with torch.autocast(x.device.type, enabled=False):
+            y, state = self.rnn(x.float(), state)
         y = self.drop(y)
         if self.proj is not None:
             y = self.proj(y)
@@ -122,7 +124,7 @@ class RNNLanguageModel(LanguageModel):
 
     def concat_states(self, states: list[State]) -> State:
         if isinstance(states[0], tuple):
-            return tuple(torch.cat(parts, dim=1) for parts in zip(*states))
+            return tuple(torch.cat(parts, dim=1) for parts in zip(*states, strict=True))
         return torch.cat(states, dim=1)
 
     def flops_per_token(self) -> int:

@@ -41,7 +41,8 @@ class TrainConfig:
     decay_after_epochs: float = 4  # step schedule: decay every epoch after this many
     grad_clip: float = 1.0
     grad_accum: int = 1  # micro-batches per step: global batch = batch_size (split over ranks and these)
-    precision: str = "fp32"  # fp32 | bf16
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
+    compile: bool = False  # torch.compile the model
     # budget (the first one reached ends training; none given → 10 minutes)
     epochs: float | None = None
     steps: int | None = None
@@ -78,7 +79,7 @@ class TrainConfig:
             raise InvalidArgument("grad_clip, weight_decay and warmup_steps must be >= 0")
         for name, allowed in (("optimizer", ("adamw", "rmsprop", "sgd")),
                               ("schedule", ("cosine", "plateau", "constant", "step")),
-                              ("precision", ("fp32", "bf16"))):
+                              ("precision", ("fp32", "bf16", "fp16"))):
             if getattr(self, name) not in allowed:
                 raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for key, value in self.model_args.items():

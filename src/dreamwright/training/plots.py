@@ -32,9 +32,9 @@ def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "") -> None
     valid = [(r["step"], r["val_loss"]) for r in rows if r.get("event") == "eval"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if train:
-        ax.plot(*zip(*train), label="train", color="#4c72b0", alpha=0.8, linewidth=1)
+        ax.plot(*zip(*train, strict=True), label="train", color="#4c72b0", alpha=0.8, linewidth=1)
     if valid:
-        ax.plot(*zip(*valid), label="validation", color="#dd8452", marker="o", markersize=3)
+        ax.plot(*zip(*valid, strict=True), label="validation", color="#dd8452", marker="o", markersize=3)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats / token)")
     ax.set_title(title or "loss")

@@ -37,7 +37,7 @@ from dreamwright.training.plots import plot_loss_curve, read_metrics
 METRICS = "metrics.jsonl"
 LOSS_PLOT = "loss.png"
 DATA_DIR = "data"
-BUDGET_KEYS = ("steps", "minutes", "epochs", "patience", "eval_interval", "samples", "device", "threads")
+BUDGET_KEYS = ("steps", "minutes", "epochs", "patience", "eval_interval", "samples", "device", "threads", "compile")
 
 
 @dataclass
@@ -147,6 +147,10 @@ class Trainer:
         self.model: LanguageModel = build_model(config.model, tokenizer.vocab_size, **config.model_args)
         self.model.to(self.device)
         self.ddp_model = _wrap_ddp(self.model, self.device) if self.world > 1 else self.model
+        if config.compile:
+            self.ddp_model = torch.compile(self.ddp_model)
+        # loss scaling for fp16 (a no-op otherwise)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.train_data = encoded.array("train")
         self.valid_data = encoded.array("valid")
         batches_cls = StreamBatches if self.model.stateful else WindowBatches
@@ -234,8 +238,8 @@ class Trainer:
         is_main = self.rank == 0
         stop_reason = "budget"
         metrics_path = self.run_dir / METRICS
-        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
-                    if c.precision == "bf16" else nullcontext())
+        half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(c.precision)
+        autocast = torch.autocast(self.device.type, dtype=half) if half is not None else nullcontext()
         if is_main and not self.quiet:
             console.print(
                 f"[bold]dreamwright[/] training {c.model} ({self.model.num_parameters():,} parameters) on "
@@ -338,12 +342,14 @@ class Trainer:
                 with autocast:
                     logits, state = self.ddp_model(xs, state)
                 loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), ys.reshape(-1))
-                (loss * (len(rows) / x.size(0))).backward()
+                self.scaler.scale(loss * (len(rows) / x.size(0))).backward()
             total += loss.item() * len(rows) / x.size(0)
             new_states.append(state)
         if c.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         if self.model.stateful:
             state = new_states[0] if accum == 1 else self.model.concat_states(new_states)
             self.state = self.model.detach_state(state)
@@ -443,7 +449,7 @@ class Trainer:
         torch.set_rng_state(rng_state)
         self.model.train()
         prefix = self.tokenizer.decode(prompt)
-        return [(t, prefix + comp.text) for t, comp in zip(temps, completions)]
+        return [(t, prefix + comp.text) for t, comp in zip(temps, completions, strict=True)]
 
     # ------------------------------------------------------------------ checkpoints
     def write_config(self) -> None:
@@ -500,6 +506,7 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "index": self.index, "elapsed": self.elapsed,
             "best_val_loss": self.best_val_loss, "best_step": self.best_step, "bad_evals": self.bad_evals,
             "plateau_factor": self.plateau_factor, "plateau_bad": self.plateau_bad, "optimizer": opt_meta,
+            "scaler": self.scaler.state_dict(),
             "world": self.world,
         }
         ckpt.atomic_save_tensors(self.run_dir / ckpt.TRAINER_STATE, tensors,
@@ -532,6 +539,8 @@ class Trainer:
                     "plateau_factor", "plateau_bad"):
             setattr(self, key, meta[key])
         self.best_val_loss = float(self.best_val_loss)
+        if meta.get("scaler"):
+            self.scaler.load_state_dict(meta["scaler"])
         if self.rank == 0:
             metrics = self.run_dir / METRICS
             kept = [r for r in read_metrics(metrics) if r.get("step", 0) <= self.step]
