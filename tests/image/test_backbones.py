@@ -110,3 +110,39 @@ def test_efficientnet_wrong_file_and_missing_wheel(tmp_path, monkeypatch):
 def test_memory_estimate_grows_with_depth():
     net = bb.load_backbone("vgg19", "random")
     assert net.floats_per_pixel(["conv5_1"]) > net.floats_per_pixel(["conv1_1"]) > 0
+
+
+class _FakeResponse:
+    def __init__(self, payload: bytes) -> None:
+        self.payload, self.headers = payload, {"Content-Length": str(len(payload))}
+
+    def read(self, n: int) -> bytes:
+        block, self.payload = self.payload[:n], self.payload[n:]
+        return block
+
+    def __enter__(self) -> _FakeResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_download_goes_to_the_torch_hub_cache_and_is_checked(monkeypatch):
+    import hashlib
+    import urllib.request
+
+    payload = b"pretend these are VGG weights" * 1000
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload))
+    cache = bb.torch_hub_checkpoints()
+    # wrong content: refused, nothing left behind in the cache
+    with pytest.raises(bb.WeightsError, match="wrong sha256"):
+        bb.resolve_vgg19_weights(None, allow_download=True)
+    assert not (cache / bb.VGG19_FILENAME).exists() and not list(cache.glob("*.part"))
+    # right content: lands in $TORCH_HOME/hub/checkpoints under the canonical name
+    monkeypatch.setattr(bb, "VGG19_SHA256", hashlib.sha256(payload).hexdigest())
+    path = bb.resolve_vgg19_weights(None, allow_download=True)
+    try:
+        assert path == cache / bb.VGG19_FILENAME and path.read_bytes() == payload
+        assert bb.resolve_vgg19_weights(None, allow_download=False) == path  # found in the cache next time
+    finally:
+        path.unlink()

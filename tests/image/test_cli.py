@@ -158,9 +158,7 @@ def _env() -> dict[str, str]:
 def test_subprocess_register_app(images, tmp_path):
     content, style, _ = images
     out = tmp_path / "sub.png"
-    code = (
-        "import typer; from dreamwright.image.cli import register; app = typer.Typer(); register(app); app()"
-    )
+    code = "import typer; from dreamwright.image.cli import register; app = typer.Typer(); register(app); app()"
     proc = subprocess.run(
         [
             sys.executable,

@@ -77,9 +77,7 @@ def test_sizes_and_tensors():
 
 def test_memory_check_says_how_much():
     with pytest.raises(DreamwrightError, match=r"needs about 2\.0 GiB .* only 1\.0 GiB") as info:
-        iio.check_memory(
-            2 * 1024**3, "cpu", "style transfer at 9000x9000", "use a smaller --size", budget=1024**3
-        )
+        iio.check_memory(2 * 1024**3, "cpu", "style transfer at 9000x9000", "use a smaller --size", budget=1024**3)
     assert "smaller --size" in str(info.value)
     iio.check_memory(10, "cpu", "x", "y")  # fits: no error
 

@@ -76,9 +76,7 @@ def test_tiles_when_a_pass_does_not_fit(images):
     layers = FAST["content_layers"] + FAST["style_layers"]
     budget = estimate_style_memory(net, layers, 64, 64)  # a 64x64 tile fits; 128x96 does not
     assert estimate_style_memory(net, layers, 96, 128) > budget
-    result = run_style_transfer(
-        content, style, size=128, scales=[64], iterations=2, seed=0, max_memory=budget, **FAST
-    )
+    result = run_style_transfer(content, style, size=128, scales=[64], iterations=2, seed=0, max_memory=budget, **FAST)
     assert result.tiles[0] == 1 and result.tiles[1] > 1
     assert result.image.size == (128, 96)
     # one pass at 128 px without scales does not fit: the message says how much it needs
@@ -89,9 +87,7 @@ def test_tiles_when_a_pass_does_not_fit(images):
 def _chroma_hist_distance(a: Image.Image, b: Image.Image) -> float:
     def hist(img: Image.Image) -> np.ndarray:
         ycc = np.asarray(img.convert("YCbCr"), dtype=np.float64)
-        h, _, _ = np.histogram2d(
-            ycc[..., 1].ravel(), ycc[..., 2].ravel(), bins=16, range=[[0, 256], [0, 256]]
-        )
+        h, _, _ = np.histogram2d(ycc[..., 1].ravel(), ycc[..., 2].ravel(), bins=16, range=[[0, 256], [0, 256]])
         return h / h.sum()
 
     return float(np.abs(hist(a) - hist(b)).sum())
@@ -111,14 +107,23 @@ def test_preserve_color_keeps_the_content_colours(images):
 
 def test_style_blend_and_several_styles(images):
     content, style, style2 = images
-    result = run_style_transfer(
-        content, [style, style2], style_blend="3,1", size=32, iterations=3, seed=0, **FAST
-    )
+    result = run_style_transfer(content, [style, style2], style_blend="3,1", size=32, iterations=3, seed=0, **FAST)
     assert result.image.size == (32, 24)
     with pytest.raises(InvalidArgument, match="one weight per style image"):
         run_style_transfer(content, [style, style2], style_blend=[1.0], size=32, iterations=1, **FAST)
     with pytest.raises(InvalidArgument, match="comma-separated"):
         run_style_transfer(content, [style], style_blend="a", size=32, iterations=1, **FAST)
+
+
+def test_style_scale_and_init_style(images):
+    content, style, _ = images
+    kwargs = dict(size=64, iterations=1, seed=0, **FAST)
+    base = run_style_transfer(content, style, **kwargs).history[0]["style"]
+    scaled = run_style_transfer(content, style, style_scale=0.5, **kwargs).history[0]["style"]
+    assert abs(base - scaled) > 0.05 * base  # the style image at 32 px instead of 64 gives other targets
+    from_style = run_style_transfer(content, style, init="style", **{**kwargs, "size": 32})
+    assert from_style.history[0]["content"] > 0.1  # starts far from the content
+    assert from_style.image.size == (32, 24)
 
 
 def test_adam_and_frames(images):
