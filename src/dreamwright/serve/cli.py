@@ -11,6 +11,16 @@ import typer
 from dreamwright.serve.settings import API_KEY_ENV, ServeSettings
 
 _DEFAULTS = ServeSettings()
+_FLAGS = {  # settings field -> option, longest first so no name is replaced inside another
+    "max_prompt_tokens": "--max-prompt-tokens",
+    "max_body_bytes": "--max-body-bytes",
+    "max_batch_rows": "--max-batch",
+    "request_timeout": "--timeout",
+    "max_tokens": "--max-tokens",
+    "max_queue": "--queue-size",
+    "max_n": "--max-n",
+    "port": "--port",
+}
 
 
 def serve(
@@ -78,13 +88,20 @@ def serve(
         cors_origins=list(cors_origin or []),
         max_tokens=max_tokens,
         max_prompt_tokens=max_prompt_tokens,
-        max_n=min(max_n, max_batch) if max_n == _DEFAULTS.max_n else max_n,
+        max_n=min(max_n, max_batch) if max_n == _DEFAULTS.max_n and max_batch >= 1 else max_n,
         max_body_bytes=max_body_bytes,
         request_timeout=timeout,
         max_batch_rows=max_batch,
         max_queue=queue_size,
-        default_max_tokens=min(_DEFAULTS.default_max_tokens, max_tokens),
-    ).validate()
+        default_max_tokens=max(1, min(_DEFAULTS.default_max_tokens, max_tokens)),
+    )
+    try:
+        settings.validate()
+    except InvalidArgument as exc:  # name the command-line option, not the settings field
+        message = str(exc)
+        for field, flag in _FLAGS.items():
+            message = message.replace(field, flag)
+        raise InvalidArgument(message, param=exc.param) from None
     run(runs, settings, device=device)
 
 
