@@ -9,9 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# timing on a shared 2-core machine is not what these tests are about
+settings.register_profile("dreamwright", deadline=None)
+settings.load_profile("dreamwright")
 
 # keep the tests' encoded-corpus cache out of the user's cache directory
-os.environ.setdefault("DREAMWRIGHT_CACHE", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"dw-test-cache-{os.getpid()}"))
+_TMP = os.environ.get("TMPDIR", "/tmp")
+os.environ.setdefault("DREAMWRIGHT_CACHE", os.path.join(_TMP, f"dw-test-cache-{os.getpid()}"))
 
 WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "red", "big", "house", "and", "then"]
 TINY_MODEL = dict(hidden_size=32, embedding_size=16, seq_len=32, batch_size=8, samples=False, quiet=True,

@@ -147,7 +147,14 @@ class Generator:
         if any(not s for s in stops):
             raise InvalidArgument("stop strings must not be empty", param="stop")
         ids = self.encode_prompt(prompt, unknown)
-        return self.stream_rows([ids] * num_samples, [params] * num_samples, max_new_tokens, seed, [stops] * num_samples)
+        n = num_samples
+        return self.stream_rows([ids] * n, [params] * n, max_new_tokens, seed, [stops] * n)
+
+    def _rng(self, seed: int | None) -> torch.Generator:
+        """The sampling generator: seeded when asked, else from the OS."""
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
+        return gen
 
     def stream_rows(self, prompts: Sequence[Sequence[int]], params: Sequence[SamplingParams], max_new_tokens: int,
                     seed: int | None, stops: Sequence[Sequence[str]]):
@@ -155,20 +162,28 @@ class Generator:
 
         Yields ``(row, new_text)`` pieces, then the list of :class:`Completion`.
         """
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
+        gen = self._rng(seed)
         rows = [_Row(s) for s in stops]
         decoders = [self.tokenizer.stream_decoder() for _ in rows]
+        longest = [max((len(s) for s in r.stops), default=0) for r in rows]
         for tok in self.decode_steps(prompts, params, max_new_tokens, gen):
             for i, t in enumerate(tok.tolist()):
                 row = rows[i]
                 if row.finish_reason:
                     continue
                 row.tokens += 1
-                row.text += decoders[i].push(t)
-                cut = min((row.text.find(s) for s in row.stops if s in row.text), default=-1)
-                if cut >= 0:
-                    row.text, row.finish_reason = row.text[:cut], "stop"
+                piece = decoders[i].push(t)
+                if not row.stops:
+                    if piece:
+                        row.text += piece
+                        row.emitted = len(row.text)
+                        yield i, piece
+                    continue
+                start = max(0, len(row.text) - longest[i] + 1)  # a new match must overlap the new piece
+                row.text += piece
+                hits = [p for p in (row.text.find(s, start) for s in row.stops) if p >= 0]
+                if hits:
+                    row.text, row.finish_reason = row.text[:min(hits)], "stop"
                     safe = len(row.text)
                 else:
                     safe = len(row.text) - _held_back(row.text, row.stops)
@@ -182,10 +197,20 @@ class Generator:
                 row.finish_reason = "length"
                 if len(row.text) > row.emitted:
                     yield i, row.text[row.emitted:]
-        yield [Completion(r.text, r.finish_reason or "length", len(p), r.tokens) for r, p in zip(rows, prompts)]
+        yield [Completion(r.text, r.finish_reason or "length", len(p), r.tokens)
+               for r, p in zip(rows, prompts, strict=True)]
 
     def complete(self, prompt: str = "", **kwargs) -> list[Completion]:
         """Like :meth:`generate` but returns :class:`Completion` records (text, finish reason, token counts)."""
+        if not kwargs.get("stop"):  # nothing to watch for while decoding: decode each row once at the end
+            params = SamplingParams(kwargs.get("temperature", 1.0), kwargs.get("top_k"), kwargs.get("top_p"),
+                                    kwargs.get("repetition_penalty", 1.0))
+            n = positive_int("max_new_tokens", kwargs.get("max_new_tokens", 400))
+            rows = positive_int("num_samples", kwargs.get("num_samples", 1))
+            ids = self.encode_prompt(prompt, kwargs.get("unknown", "error"))
+            steps = list(self.decode_steps([ids] * rows, [params] * rows, n, self._rng(kwargs.get("seed"))))
+            tokens = torch.stack(steps, dim=1).tolist()
+            return [Completion(self.tokenizer.decode(t), "length", len(ids), n) for t in tokens]
         result: list[Completion] = []
         for item in self.stream(prompt, **kwargs):
             if isinstance(item, list):
