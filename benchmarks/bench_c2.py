@@ -156,7 +156,7 @@ def main() -> None:
         print(f"throughput {row['train_tokens_per_s']:.0f} tok/s ≈ {achieved:.2f} GFLOP/s = "
               f"{100 * achieved / results['fp32_matmul_gflops']:.1f}% of fp32 matmul", flush=True)
         results["bf16_matmul_gflops"] = matmul_gflops(512, 5, torch.bfloat16)
-        results["bf16_check"] = bf16_check(preset_overrides(preset))
+        results["bf16_check"] = bf16_check(preset_overrides(preset), steps=1, batch=4)
         print(f"bf16 matmul {results['bf16_matmul_gflops']:.2f} GFLOP/s; step times {results['bf16_check']}",
               flush=True)
         results["generation"] = generation_speed(run_dir, args.gen_tokens, (1, 64), args.gen_tokens_batched)

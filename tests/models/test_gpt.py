@@ -156,16 +156,17 @@ def test_train_resume_eval_generate_through_api_and_cli(tmp_path, corpus_file):
     api_text = g.generate("the cat", max_new_tokens=50, temperature=0.8, seed=3)[0]
     assert len(api_text) == 50
 
-    cli = run_cli("generate", str(out), "--prompt", "the cat", "-n", "50", "-t", "0.8", "--seed", "3")
+    cli = run_cli("generate", str(out), "--prompt", "the cat", "-n", "50", "-t", "0.8", "--seed", "3", timeout=600)
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout == "the cat" + api_text + "\n"  # same sampler, same seed, same tokens
 
-    ev = run_cli("eval", str(out), str(corpus_file))
+    ev = run_cli("eval", str(out), str(corpus_file), timeout=600)
     assert ev.returncode == 0, ev.stderr
     loss = float(re.search(r"loss ([0-9.]+) nats/token", ev.stdout).group(1))
     assert 0 < loss < math.log(30)
 
-    res = run_cli("train", "--resume", str(out), "--steps", "50", "--quiet", "--threads", "1")
+    res = run_cli("train", "--resume", str(out), "--steps", "50", "--quiet", "--threads", "1",
+                  timeout=600)
     assert res.returncode == 0, res.stderr
     assert "best validation loss" in res.stdout
 
@@ -174,10 +175,11 @@ def test_cli_trains_a_gpt_with_a_preset(tmp_path, corpus_file):
     out = tmp_path / "cli-gpt"
     res = run_cli("train", str(corpus_file), "--out", str(out), "--preset", "char-gpt-small",
                   "--n-layer", "1", "--n-embd", "32", "--block-size", "16", "--steps", "4",
-                  "--eval-interval", "4", "--no-samples", "--eval-tokens", "500", "--quiet", "--threads", "1")
+                  "--eval-interval", "4", "--no-samples", "--eval-tokens", "500", "--quiet", "--threads", "1",
+                  timeout=600)
     assert res.returncode == 0, res.stderr
     g = dreamwright.load(out)
     assert g.model.family == "gpt" and g.model.block_size == 16
     bad = run_cli("train", str(corpus_file), "--out", str(tmp_path / "bad"), "--model", "gpt",
-                  "--hidden-size", "64", "--steps", "2")
+                  "--hidden-size", "64", "--steps", "2", timeout=600)
     assert bad.returncode == 2 and "n_embd" in bad.stderr
