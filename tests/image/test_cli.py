@@ -178,7 +178,7 @@ def test_subprocess_register_app(images, tmp_path):
         capture_output=True,
         text=True,
         env=_env(),
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(out)
@@ -188,7 +188,7 @@ def test_subprocess_register_app(images, tmp_path):
         capture_output=True,
         text=True,
         env=_env(),
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: image not found") and "Traceback" not in proc.stderr
@@ -220,7 +220,7 @@ def test_subprocess_main_cli(images, tmp_path):
         capture_output=True,
         text=True,
         env=_env(),
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("main.png") and Image.open(out).size == (32, 24)
