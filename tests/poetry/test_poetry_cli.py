@@ -50,14 +50,14 @@ def test_subprocess_poem_and_error(run_dir):
         "--seed",
         "1",
     ]
-    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     rows = out.stdout.splitlines()
     assert [r[0] for r in rows[:4]] == list("春夏秋冬")
     assert all(len(r.split()[0]) == 8 and len(r.split()[1]) == 7 for r in rows[:4])  # line + tone marks
     assert "韵·" in rows[1] and "格律" in rows[4]
     args = [sys.executable, "-c", APP, "poem", run_dir, "--acrostic", "龍"]
-    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.count("\n") == 1 and "「龍」" in out.stderr and "「龙」" in out.stderr
 
