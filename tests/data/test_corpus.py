@@ -125,3 +125,17 @@ def test_huge_character_vocabulary_uses_uint32(tmp_path):
     tok, enc = _encode(tmp_path, resolve_corpus(tmp_path / "cjk.txt"), "enc", cache=False)
     assert tok.vocab_size > 65536 and enc.meta["dtype"] == "uint32"
     assert tok.decode(enc.array("train")[:5].tolist()) == "".join(chars[:5])
+
+
+def test_builtin_corpus_with_a_prepare_step(tmp_path):
+    """Corpora stored as something other than text (the Tang JSON) are prepared into text first."""
+    (tmp_path / "train.txt").write_text("【五绝】白日依山尽，黄河入海流。\n")
+    (tmp_path / "valid.txt").write_text("【五绝】床前明月光，疑是地上霜。\n")
+    registry.register_corpus(registry.BuiltinCorpus(
+        "fake-json", "test", (), prepare=lambda: ([tmp_path / "train.txt"], [tmp_path / "valid.txt"])))
+    try:
+        source = resolve_corpus("fake-json")
+        assert source.train_files == [tmp_path / "train.txt"] and source.valid_files == [tmp_path / "valid.txt"]
+    finally:
+        registry.BUILTIN_CORPORA.pop("fake-json")
+    assert registry.lookup("tang") is not None and registry.lookup("tang").prepare is not None

@@ -53,6 +53,9 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
             raise CorpusError(f"folder {path} has no .txt files: put UTF-8 .txt files in it or name a file")
         return CorpusSource(path.name, files)
     builtin = registry.lookup(str(source))
+    if builtin is not None and builtin.prepare is not None:
+        train, valid = builtin.prepare()
+        return CorpusSource(builtin.name, train, valid, None, builtin.default_tokenizer)
     if builtin is not None:
         fetch = registry.fetch
         return CorpusSource(
@@ -62,6 +65,7 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
             [fetch(builtin.test)] if builtin.test else None,
             builtin.default_tokenizer,
         )
+    registry._register_lazy_corpora()
     names = ", ".join(sorted(registry.BUILTIN_CORPORA))
     raise CorpusError(
         f"no such file, folder or built-in corpus: {source!s} (give a path to a UTF-8 text file, "
@@ -226,7 +230,10 @@ def _encode_in_worker(chunk: str) -> np.ndarray:
 
 
 def _encoded_chunks(tokenizer: Tokenizer, tagged: Iterator[tuple[str, str]], workers: int):
-    """Yield ``(split, characters, ids)`` chunk by chunk, in order; encode in ``workers`` processes, a bounded number in flight."""
+    """Yield ``(split, characters, ids)`` chunk by chunk, in order.
+
+    With ``workers`` > 1 the chunks are encoded in worker processes, a bounded number in flight.
+    """
     if workers <= 1:
         for split, chunk in tagged:
             yield split, len(chunk), tokenizer.encode_chunk(chunk)

@@ -13,6 +13,7 @@ import hashlib
 import os
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ class BuiltinCorpus:
     test: RemoteFile | None = None
     default_tokenizer: str = "char"
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    #: for corpora whose files are not plain text: turns them into (train files, valid files) of text
+    prepare: Callable[[], tuple[list[Path], list[Path]]] | None = None
 
 
 _GH = "https://raw.githubusercontent.com"
@@ -134,11 +137,20 @@ def register_corpus(corpus: BuiltinCorpus) -> None:
 
 def lookup(name: str) -> BuiltinCorpus | None:
     """The built-in corpus called ``name`` (or one of its aliases), or None."""
+    _register_lazy_corpora()
     key = name.lower()
     for corpus in BUILTIN_CORPORA.values():
         if key == corpus.name or key in corpus.aliases:
             return corpus
     return None
+
+
+def _register_lazy_corpora() -> None:
+    """Built-in corpora defined by other modules (kept out of import time)."""
+    if "tang" not in BUILTIN_CORPORA:
+        from dreamwright.poetry import sources
+
+        sources.register()
 
 
 def cache_dir() -> Path:

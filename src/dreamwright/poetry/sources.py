@@ -6,6 +6,8 @@ then the user cache, then a download from the pinned commit).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dreamwright.data.registry import BuiltinCorpus, RemoteFile, register_corpus
 
 _GH = "https://raw.githubusercontent.com"
@@ -96,11 +98,23 @@ PINGSHUI_SIMPLIFIED = RemoteFile(
     88673,
 )
 
+def _prepared_tang() -> tuple[list[Path], list[Path]]:
+    """The verse of the Tang collection as text (one tagged poem per line), prepared once into the cache."""
+    from dreamwright.data.registry import cache_dir
+    from dreamwright.poetry.data import TRAIN_FILE, VALID_FILE, prepare
+
+    out = cache_dir() / "prepared" / "tang"
+    if not ((out / TRAIN_FILE).is_file() and (out / VALID_FILE).is_file()):
+        prepare(out)
+    return [out / TRAIN_FILE], [out / VALID_FILE]
+
+
 TANG = BuiltinCorpus(
     name="tang",
-    description="全唐诗 (chinese-poetry, traditional JSON); `dreamwright poetry prepare` extracts the verse",
+    description="全唐诗 (chinese-poetry): poems of 5/7-character lines, simplified, one per line",
     train=TANG_FILES,
     aliases=("tang-poetry", "quan-tang-shi"),
+    prepare=_prepared_tang,
 )
 
 
