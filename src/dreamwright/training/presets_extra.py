@@ -54,7 +54,7 @@ register_preset(
     {"model": "gpt", "model_args": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128,
                                     "dropout": 0.0, "tie_weights": True},
      "seq_len": 128, "batch_size": 16, "lr": 2e-3, "weight_decay": 0.1, "warmup_steps": 50,
-     "min_lr_ratio": 0.1, "grad_clip": 1.0},
+     "min_lr_ratio": 0.1, "grad_clip": 1.0, "eval_interval": 250, "eval_tokens": 50_000},
 )
 register_preset(
     "word-gpt-small",
