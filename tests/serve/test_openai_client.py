@@ -137,3 +137,13 @@ def test_errors_through_the_client(client):
     with pytest.raises(openai.BadRequestError) as err:
         client.completions.create(model="tiny", prompt="the", temperature=-1)
     assert err.value.body["param"] == "temperature"
+
+
+def test_echo(client):
+    plain = client.completions.create(model="tiny", prompt="the ", max_tokens=8, seed=9)
+    echoed = client.completions.create(model="tiny", prompt="the ", max_tokens=8, seed=9, echo=True)
+    assert echoed.choices[0].text == "the " + plain.choices[0].text
+    stream = client.completions.create(
+        model="tiny", prompt="the ", max_tokens=8, seed=9, echo=True, stream=True
+    )
+    assert "".join(c.choices[0].text for c in stream if c.choices) == echoed.choices[0].text

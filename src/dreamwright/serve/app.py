@@ -214,8 +214,6 @@ def create_app(
         return model, engines[model]
 
     def encode(generator: Generator, text: str, unknown: str, param: str) -> list[int]:
-        if len(text) > settings.max_body_bytes:
-            raise APIError(400, f"{param} is too long", param=param, code="context_length_exceeded")
         try:
             ids = generator.encode_prompt(text, unknown)
         except VocabularyError as exc:
