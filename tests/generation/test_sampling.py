@@ -79,3 +79,12 @@ def test_repetition_penalty_lowers_seen_tokens():
 def test_invalid_parameters_rejected(kwargs):
     with pytest.raises(InvalidArgument):
         SamplingParams(**kwargs)
+
+
+def test_draw_follows_the_distribution():
+    from dreamwright.generation.sampling import draw
+
+    probs = torch.tensor([[0.5, 0.0, 0.3, 0.0, 0.2]]).repeat(20000, 1)
+    counts = torch.bincount(draw(probs, torch.Generator().manual_seed(1)), minlength=5).float() / 20000
+    assert counts[1] == 0 and counts[3] == 0
+    assert counts.tolist() == pytest.approx([0.5, 0.0, 0.3, 0.0, 0.2], abs=0.015)

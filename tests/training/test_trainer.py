@@ -155,3 +155,22 @@ def test_reduced_precision_trains_and_resumes(tmp_path, corpus_file, precision):
     evals = _evals(out)
     assert math.isfinite(result.best_val_loss) and evals[-1]["val_loss"] < evals[0]["val_loss"] + 0.05
     assert dreamwright.train(resume=out, steps=40, quiet=True).steps == 40
+
+
+@pytest.mark.parametrize("cell", ["simplernn", "lstm", "gru"])
+def test_single_step_path_matches_the_fused_kernel(cell):
+    from dreamwright.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(cell, 11, hidden_size=24, embedding_size=8, n_layer=2).eval()
+    tokens = torch.randint(0, 11, (3, 7))
+    with torch.no_grad():
+        full, full_state = model(tokens, None)  # the fused kernel over the whole sequence
+        logits, state = model(tokens[:, :1], None)
+        steps = [logits]
+        for t in range(1, 7):
+            logits, state = model(tokens[:, t:t + 1], state)  # the per-token path
+            steps.append(logits)
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+    for a, b in zip(model.state_tensors(state).values(), model.state_tensors(full_state).values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
