@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--runs", default="/tmp/dreamwright-c1")
     parser.add_argument("--extra", default="", help="extra `dreamwright train` options")
     parser.add_argument("--json", default=None, help="write results here")
+    parser.add_argument("--generation-only", default=None, metavar="RUN",
+                        help="skip training: measure generation speed of this run directory")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -92,10 +94,11 @@ def main() -> None:
     from dreamwright.training.evaluate import score_tokens
 
     rows = []
-    for minutes in [float(m) for m in args.budgets.split(",")]:
+    budgets = [] if args.generation_only else [float(m) for m in args.budgets.split(",")]
+    for minutes in budgets:
         out = Path(args.runs) / f"c1-{minutes:g}min"
         cmd = [sys.executable, "-m", "dreamwright", "train", "nietzsche", "--lower", "--out", str(out), "--force",
-               "--minutes", str(minutes), "--threads", str(args.threads), "--no-samples", "--quiet",
+               "--minutes", str(minutes), "--threads", str(args.threads), "--quiet",
                *(["--preset", args.preset] if args.preset else []), *args.extra.split()]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         subprocess.run(cmd, check=True)
@@ -116,7 +119,8 @@ def main() -> None:
                      "window_eval_s": eval_s})
         print(json.dumps(rows[-1]), flush=True)
 
-    gen = dreamwright.load(Path(args.runs) / f"c1-{float(args.budgets.split(',')[-1]):g}min", device="cpu")
+    last = args.generation_only or Path(args.runs) / f"c1-{budgets[-1]:g}min"
+    gen = dreamwright.load(last, device="cpu")
     prompt = "the philosopher, who is always in search of truth, cannot "[:WINDOW]
     speed1 = generation_speed(gen, prompt, 1)
     speed64 = generation_speed(gen, prompt, 64)

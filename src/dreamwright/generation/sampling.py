@@ -73,10 +73,12 @@ def repetition_filter(logits: torch.Tensor, seen: torch.Tensor, penalty: float) 
 
 def next_token_logits(logits: torch.Tensor, params: SamplingParams, seen: torch.Tensor | None = None) -> torch.Tensor:
     """Apply repetition penalty, temperature, top-k and top-p to raw logits ``[B, V]`` (T > 0)."""
-    logits = logits.float()
+    if logits.dtype != torch.float32:
+        logits = logits.float()
     if seen is not None and params.repetition_penalty != 1.0:
         logits = repetition_filter(logits, seen, params.repetition_penalty)
-    logits = apply_temperature(logits, params.temperature)
+    if params.temperature != 1.0:
+        logits = apply_temperature(logits, params.temperature)
     if params.top_k is not None:
         logits = top_k_filter(logits, params.top_k)
     if params.top_p is not None and params.top_p < 1.0:

@@ -107,7 +107,10 @@ class RNNLanguageModel(LanguageModel):
         The first layer's input projection is folded into a per-token table (embedding × W_ih + biases),
         so a step of layer 0 is one row lookup and one matrix product.
         """
-        version = tuple(p._version for p in self.parameters()) + (id(self.head.weight),)
+        params = self.__dict__.get("_step_params")
+        if params is None:
+            params = self.__dict__["_step_params"] = list(self.parameters())
+        version = tuple(p._version for p in params)
         cached = getattr(self, "_step_cache", None)
         if cached is not None and cached[0] == version and cached[1]["table"].device == self.head.weight.device:
             return cached[1]
