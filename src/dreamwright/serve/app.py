@@ -544,6 +544,11 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    # the 作诗姬 page and POST /v1/poems (the bundled poetry model, loaded on first use)
+    from dreamwright.poetry.web import router as poetry_router
+
+    app.include_router(poetry_router())
+
     # ------------------------------------------------------------------ middleware (last added = outermost)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_key:
