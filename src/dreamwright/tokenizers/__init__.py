@@ -1,7 +1,10 @@
 """Tokenizers: text ↔ integer ids. ``char`` (default), ``word``, and ``bpe`` (Hugging Face tokenizers)."""
 
-from dreamwright.tokenizers import char, word  # noqa: F401  (registers them)
-from dreamwright.tokenizers import bpe  # noqa: F401  (registers bpe)
+from dreamwright.tokenizers import (  # noqa: F401  (registers them)
+    bpe,  # noqa: F401  (registers bpe)
+    char,
+    word,
+)
 from dreamwright.tokenizers.base import (
     TOKENIZERS,
     Tokenizer,
