@@ -16,6 +16,9 @@ settings.register_profile("dreamwright", deadline=None)
 settings.load_profile("dreamwright")
 
 # keep the tests' encoded-corpus cache out of the user's cache directory
+# a relative mirror path (as in the README's test command) must survive subprocesses started elsewhere
+if os.environ.get("DREAMWRIGHT_DATA"):
+    os.environ["DREAMWRIGHT_DATA"] = os.path.abspath(os.environ["DREAMWRIGHT_DATA"])
 _TMP = os.environ.get("TMPDIR", "/tmp")
 os.environ.setdefault("DREAMWRIGHT_CACHE", os.path.join(_TMP, f"dw-test-cache-{os.getpid()}"))
 
