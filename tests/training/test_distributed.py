@@ -12,7 +12,7 @@ import pytest
 
 ARGS = ["--hidden-size", "32", "--embedding-size", "16", "--seq-len", "16", "--batch-size", "8",
         "--eval-interval", "10", "--log-interval", "1", "--no-samples", "--quiet", "--seed", "5",
-        "--eval-tokens", "1000", "--lr", "0.01", "--schedule", "constant"]  # budget-independent lr
+        "--eval-tokens", "1000", "--lr", "0.01", "--schedule", "constant", "--dropout", "0"]  # budget-independent lr
 
 
 def _losses(run_dir):

@@ -285,7 +285,7 @@ class Trainer:
                             "keep --grad-clip on"
                         )
                     ema = loss_value if ema is None else 0.95 * ema + 0.05 * loss_value
-                    window_tokens += tokens_per_step * self.world
+                    window_tokens += tokens_per_step  # the global batch
                     if now - window_start > 2.0:
                         tok_rate = window_tokens / (now - window_start)
                         window_start, window_tokens = now, 0
