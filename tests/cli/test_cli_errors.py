@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+
 from tests.conftest import run_cli
 
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--batch-size", "4", "--steps", "2",

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.conftest import make_text, run_cli
 
 import dreamwright
 from dreamwright.errors import InvalidArgument
@@ -18,6 +17,7 @@ from dreamwright.generation.sampling import SamplingParams
 from dreamwright.models import build_model
 from dreamwright.tokenizers import tokenizer_class
 from dreamwright.training.evaluate import score_tokens
+from tests.conftest import make_text, run_cli
 
 TINY_GPT = dict(model="gpt", n_layer=2, n_head=2, n_embd=32, block_size=32, seq_len=32, batch_size=8,
                 samples=False, quiet=True, eval_tokens=2000, threads=1, lr=3e-3, warmup_steps=5)

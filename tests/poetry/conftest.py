@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from poetry_samples import EXTRA, FAMOUS  # noqa: E402  (tests/poetry is on sys.path)
+
+from tests.poetry.poetry_samples import EXTRA, FAMOUS  # noqa: E402  (tests/poetry is on sys.path)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from poetry_samples import EXTRA, FAMOUS
 
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
 from dreamwright.poetry.decode import PoemWriter
 from dreamwright.poetry.prosody import FORMS, PING, ZE, check_poem, is_han, patterns
+from tests.poetry.poetry_samples import EXTRA, FAMOUS
 
 SEEDS = range(6)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from poetry_samples import FAMOUS
 
 from dreamwright.poetry.prosody import (
     PING,
@@ -15,6 +14,7 @@ from dreamwright.poetry.prosody import (
     patterns,
     split_lines,
 )
+from tests.poetry.poetry_samples import FAMOUS
 
 P, Z = frozenset({PING}), frozenset({ZE})
 

@@ -7,13 +7,13 @@ import math
 import shutil
 
 import pytest
-from tests.conftest import make_text
 
 import dreamwright
 from dreamwright.data.corpus import encode_text_file
 from dreamwright.errors import InvalidArgument
 from dreamwright.tokenizers import tokenizer_class, tokenizer_from_dict
 from dreamwright.training.evaluate import score_tokens
+from tests.conftest import make_text
 
 TINY = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, seq_len=32, batch_size=8, samples=False,
             quiet=True, eval_tokens=2000, threads=1)

@@ -8,11 +8,11 @@ import time
 
 import pytest
 import torch
-from tests.conftest import TINY_MODEL
 
 import dreamwright
 from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.training import checkpoint as ckpt
+from tests.conftest import TINY_MODEL
 
 
 def _evals(run_dir):
