@@ -11,9 +11,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
+from dreamwright._cli_runner import run_typer_app
 from dreamwright.errors import DreamwrightError
 
 app = typer.Typer(
@@ -299,24 +299,7 @@ _register_plugins()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dreamwright`` console script."""
-    try:
-        result = app(args=argv, prog_name="dreamwright", standalone_mode=False)
-    except DreamwrightError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
-    except OSError as exc:
-        typer.echo(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", err=True)
-        sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
-
+    run_typer_app(app, argv, "dreamwright")
 
 if __name__ == "__main__":
     main()

@@ -41,7 +41,7 @@ class _Row:
     ids: list[int] = field(default_factory=list)
 
 
-def _held_back(text: str, stops: Sequence[str]) -> int:
+def held_back(text: str, stops: Sequence[str]) -> int:
     """How many trailing characters of ``text`` could still be the start of a stop string."""
     hold = 0
     for s in stops:
@@ -186,7 +186,7 @@ class Generator:
                     row.text, row.finish_reason = row.text[:min(hits)], "stop"
                     safe = len(row.text)
                 else:
-                    safe = len(row.text) - _held_back(row.text, row.stops)
+                    safe = len(row.text) - held_back(row.text, row.stops)
                 if safe > row.emitted:
                     yield i, row.text[row.emitted:safe]
                     row.emitted = safe

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from dreamwright.generation.generator import Generator
+from dreamwright.generation.generator import Generator, held_back
 from dreamwright.generation.sampling import SamplingParams, next_token_logits, repetition_filter
 
 log = logging.getLogger("dreamwright.serve")
@@ -84,17 +84,6 @@ class _Row:
         self.emitted = 0
         self.tokens = 0
         self.finish_reason: str | None = None
-
-
-def _held_back(text: str, stops: Sequence[str]) -> int:
-    """How many trailing characters of ``text`` could still be the start of a stop string."""
-    hold = 0
-    for s in stops:
-        for k in range(min(len(s) - 1, len(text)), 0, -1):
-            if text.endswith(s[:k]):
-                hold = max(hold, k)
-                break
-    return hold
 
 
 def _choose(
@@ -363,7 +352,7 @@ class Engine:
             if job.stream:
                 safe = len(row.text)
                 if row.finish_reason is None and row.stops:
-                    safe -= _held_back(row.text, row.stops)
+                    safe -= held_back(row.text, row.stops)
                 if safe > row.emitted:
                     events.setdefault(job, []).append(("text", row.choice, row.text[row.emitted : safe]))
                     row.emitted = safe

@@ -17,15 +17,19 @@ import torch
 from dreamwright.errors import CorpusError
 
 
+def _check_length(n: int, seq_len: int) -> None:
+    if n < seq_len + 1:
+        raise CorpusError(
+            f"the training text has {n} tokens, fewer than one training sequence ({seq_len + 1}): "
+            "use a longer corpus or a smaller --seq-len"
+        )
+
+
 class StreamBatches:
     def __init__(self, data: np.ndarray, batch_size: int, seq_len: int, seed: int,
                  rank: int = 0, world: int = 1) -> None:
         n = len(data)
-        if n < seq_len + 1:
-            raise CorpusError(
-                f"the training text has {n} tokens, fewer than one training sequence ({seq_len + 1}): "
-                "use a longer corpus or a smaller --seq-len"
-            )
+        _check_length(n, seq_len)
         self.batch_size = max(world, min(batch_size, n // (seq_len + 1)))
         self.batch_size -= self.batch_size % world
         self.data, self.seq_len, self.seed = data, seq_len, seed
@@ -52,11 +56,7 @@ class WindowBatches:
     def __init__(self, data: np.ndarray, batch_size: int, seq_len: int, seed: int,
                  rank: int = 0, world: int = 1) -> None:
         n = len(data)
-        if n < seq_len + 1:
-            raise CorpusError(
-                f"the training text has {n} tokens, fewer than one training sequence ({seq_len + 1}): "
-                "use a longer corpus or a smaller --seq-len"
-            )
+        _check_length(n, seq_len)
         self.data, self.batch_size, self.seq_len, self.seed = data, batch_size, seq_len, seed
         self.steps_per_epoch = max(1, (n - 1) // (batch_size * seq_len))
         per_rank = batch_size // world
