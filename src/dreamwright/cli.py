@@ -224,7 +224,8 @@ def presets() -> None:
     from dreamwright.training.config import PRESETS
 
     for name, (description, overrides) in sorted(PRESETS.items()):
-        vocab = 10_000 if overrides.get("tokenizer") == "word" else 65
+        words = overrides.get("tokenizer") in ("word", "bpe") or name.startswith(("word", "ptb"))
+        vocab = 10_000 if words else 65
         try:
             n = build_model(overrides.get("model", "lstm"), vocab, **overrides.get("model_args", {})).num_parameters()
             size = f"{n / 1e6:6.2f}M params (vocab {vocab:,})"
