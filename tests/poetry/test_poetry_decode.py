@@ -127,7 +127,7 @@ def test_keywords(tiny):
 
 def test_backoff_from_a_dead_end(table):
     """Only two characters of one 平 rhyme group exist: a first line that rhymes leaves line 4 nothing."""
-    from conftest import make_model
+    from tests.poetry.conftest import make_model
 
     model, tokenizer = make_model("东风月白日雪落去不见此")  # 东/风: 一东; everything else 仄
     writer = PoemWriter(model, tokenizer, table=table)
@@ -143,7 +143,7 @@ def test_backoff_from_a_dead_end(table):
 
 
 def test_impossible_constraints_fail_cleanly(table):
-    from conftest import make_model
+    from tests.poetry.conftest import make_model
 
     model, tokenizer = make_model("东月白日雪落去不见此")  # a single 平 rhyme character: no rhyme possible
     writer = PoemWriter(model, tokenizer, table=table)
