@@ -270,12 +270,13 @@ def corpora() -> None:
 @app.command()
 def demo(
     minutes: Annotated[float, typer.Option(help="Training time.")] = 2.0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/demo-shakespeare"),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: a new one under "
+                                                  "runs/).")] = None,
 ) -> None:
     """Train on Shakespeare for a couple of minutes, then write at the books' four temperatures."""
     import dreamwright
 
-    result = dreamwright.train("shakespeare", out, force=True, minutes=minutes, samples=False)
+    result = dreamwright.train("shakespeare", out, minutes=minutes, samples=False)
     generator = dreamwright.load(result.run_dir)
     for t in (0.2, 0.5, 1.0, 1.2):
         text = generator.generate("ROMEO:", max_new_tokens=300, temperature=t, seed=0)[0]
