@@ -112,6 +112,11 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         {"model": "lstm", "model_args": {"n_layer": 1, "hidden_size": 384, "embedding_size": 64, "dropout": 0.1},
          "seq_len": 64, "batch_size": 32, "lr": 4e-3},
     ),
+    "char-lstm-medium": (
+        "characters, budgets of 10 minutes or more: 1×512 LSTM, dropout 0.2",
+        {"model": "lstm", "model_args": {"n_layer": 1, "hidden_size": 512, "embedding_size": 64, "dropout": 0.2},
+         "seq_len": 64, "batch_size": 32, "lr": 3e-3},
+    ),
     "char-lstm-book": (
         "the books' model: one-hot input, LSTM(128), RMSprop lr 0.01",
         {"model": "lstm", "model_args": {"n_layer": 1, "hidden_size": 128, "embedding_size": 0},
