@@ -301,7 +301,6 @@ class Trainer:
                             stop_reason = "early-stopping"
                             break
                         last_tick = time.perf_counter()
-                        self.elapsed += 0  # evaluation time counts (wall-clock budget)
         finally:
             self._restore_sigint(previous_handler)
         last_eval = self.last_score is not None and self._last_eval_step == self.step
