@@ -41,6 +41,18 @@ class _Row:
     ids: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Request:
+    """A validated generation request."""
+
+    ids: list[int]
+    params: SamplingParams
+    stops: list[str]
+    max_new_tokens: int
+    num_samples: int
+    seed: int | None
+
+
 def held_back(text: str, stops: Sequence[str]) -> int:
     """How many trailing characters of ``text`` could still be the start of a stop string."""
     hold = 0
@@ -140,15 +152,27 @@ class Generator:
                num_samples: int = 1, seed: int | None = None, stop: str | Sequence[str] | None = None,
                unknown: str = "error") -> Iterator[tuple[int, str] | list[Completion]]:
         """Yield ``(sample_index, new_text)`` as text is produced, then the list of :class:`Completion`."""
+        req = self._request(prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                            top_p=top_p, repetition_penalty=repetition_penalty, num_samples=num_samples,
+                            seed=seed, stop=stop, unknown=unknown)
+        return self._stream_request(req)
+
+    def _request(self, prompt: str = "", *, max_new_tokens: int = 400, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, repetition_penalty: float = 1.0,
+                 num_samples: int = 1, seed: int | None = None, stop: str | Sequence[str] | None = None,
+                 unknown: str = "error") -> _Request:
+        """Validate one generation request (same rules for CLI, API and server) and encode its prompt."""
         params = SamplingParams(temperature, top_k, top_p, repetition_penalty)
         positive_int("max_new_tokens", max_new_tokens)
         positive_int("num_samples", num_samples)
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         if any(not s for s in stops):
             raise InvalidArgument("stop strings must not be empty", param="stop")
-        ids = self.encode_prompt(prompt, unknown)
-        n = num_samples
-        return self.stream_rows([ids] * n, [params] * n, max_new_tokens, seed, [stops] * n)
+        return _Request(self.encode_prompt(prompt, unknown), params, stops, max_new_tokens, num_samples, seed)
+
+    def _stream_request(self, req: _Request):
+        n = req.num_samples
+        return self.stream_rows([req.ids] * n, [req.params] * n, req.max_new_tokens, req.seed, [req.stops] * n)
 
     def _rng(self, seed: int | None) -> torch.Generator:
         """The sampling generator: seeded when asked, else from the OS."""
@@ -202,17 +226,14 @@ class Generator:
 
     def complete(self, prompt: str = "", **kwargs) -> list[Completion]:
         """Like :meth:`generate` but returns :class:`Completion` records (text, finish reason, token counts)."""
-        if not kwargs.get("stop"):  # nothing to watch for while decoding: decode each row once at the end
-            params = SamplingParams(kwargs.get("temperature", 1.0), kwargs.get("top_k"), kwargs.get("top_p"),
-                                    kwargs.get("repetition_penalty", 1.0))
-            n = positive_int("max_new_tokens", kwargs.get("max_new_tokens", 400))
-            rows = positive_int("num_samples", kwargs.get("num_samples", 1))
-            ids = self.encode_prompt(prompt, kwargs.get("unknown", "error"))
-            steps = list(self.decode_steps([ids] * rows, [params] * rows, n, self._rng(kwargs.get("seed"))))
+        req = self._request(prompt, **kwargs)
+        if not req.stops:  # nothing to watch for while decoding: decode each row once at the end
+            rows, n = req.num_samples, req.max_new_tokens
+            steps = list(self.decode_steps([req.ids] * rows, [req.params] * rows, n, self._rng(req.seed)))
             tokens = torch.stack(steps, dim=1).tolist()
-            return [Completion(self.tokenizer.decode(t), "length", len(ids), n) for t in tokens]
+            return [Completion(self.tokenizer.decode(t), "length", len(req.ids), n) for t in tokens]
         result: list[Completion] = []
-        for item in self.stream(prompt, **kwargs):
+        for item in self._stream_request(req):
             if isinstance(item, list):
                 result = item
         return result
