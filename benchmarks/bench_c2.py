@@ -1,9 +1,10 @@
 """C2: tiny Shakespeare, validation loss (nats/char, full context) after N minutes of CPU training.
 
 Split as nanoGPT splits it: first 90 % of the characters train, last 10 % validate. For each preset and
-each budget a fresh run trains for that many wall-clock minutes; the final weights are then scored on the
-whole validation split with full context (carried state for an LSTM; for a GPT, windows of ``block_size``
-every half block, so each character after the first window sees at least half a block).
+each budget a fresh run trains for that many wall-clock minutes; the final weights (or, with
+``--eval-interval``, the checkpoint that scored best in training) are then scored on the whole validation
+split with full context (carried state for an LSTM; for a GPT, windows of ``block_size`` every half block,
+so each character after the first window sees at least half a block).
 
 Also measured, on the last GPT run: generation speed with and without the key/value cache (batch 1 and
 64), training throughput in tokens/s and as a fraction of this machine's fp32 matmul rate, and a bf16
@@ -116,6 +117,11 @@ def main() -> None:
                     help="tokens per sample in the generation benchmark")
     ap.add_argument("--gen-tokens-batched", type=int, default=48,
                     help="tokens per sample when generating 64 samples at once")
+    ap.add_argument("--eval-interval", type=int, default=10**9,
+                    help="steps between validations on --select-tokens characters; the best checkpoint is the "
+                    "one scored (default: only at the end, i.e. the final weights)")
+    ap.add_argument("--select-tokens", type=int, default=5000,
+                    help="validation characters scored at each in-training evaluation")
     ap.add_argument("--no-extras", action="store_true",
                     help="skip generation speed, throughput and bf16 checks")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -135,7 +141,8 @@ def main() -> None:
         for minutes in args.minutes:
             run_dir = args.out / f"{preset}-{minutes:g}min"
             r = dreamwright.train("shakespeare", run_dir, force=True, preset=preset, minutes=minutes,
-                                  samples=False, quiet=True, eval_interval=10**9, eval_tokens=5000,
+                                  samples=False, quiet=True, eval_interval=args.eval_interval,
+                                  eval_tokens=args.select_tokens,
                                   valid_fraction=0.1)
             score = score_run(run_dir, args.eval_tokens)
             cfg = json.loads((run_dir / "config.json").read_text())
