@@ -18,6 +18,40 @@ from pathlib import Path
 import dreamwright
 from dreamwright.data.corpus import encode_text_file, resolve_corpus
 from dreamwright.training.evaluate import score_tokens
+from dreamwright.training.plots import read_metrics
+
+PTB_TRAIN_TOKENS = 929_589  # words of ptb.train.txt, <eos> included
+
+
+def steps_per_epoch(run_dir: Path) -> int:
+    cfg = json.loads((run_dir / "config.json").read_text())
+    return PTB_TRAIN_TOKENS // (cfg["train"]["batch_size"] * cfg["train"]["seq_len"])
+
+
+def plot_validation(out: Path, presets: list[str], image: Path, target: float = 115.0) -> None:
+    """Validation perplexity against epoch for each preset's run, with the ptb-small target drawn in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for preset in presets:
+        run_dir = out / preset
+        per_epoch = steps_per_epoch(run_dir)
+        evals = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("event") == "eval"]
+        ax.plot([r["step"] / per_epoch for r in evals], [r["val_perplexity"] for r in evals], marker="o",
+                markersize=3, label=preset)
+    ax.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target {target:g} (test)")
+    ax.set_ylim(80, 300)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation perplexity")
+    ax.set_title("Penn Treebank, word level")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(image)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -29,8 +63,13 @@ def main() -> None:
     ap.add_argument("--eval-interval", type=int, default=None, help="steps between validations")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-w1"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=None, help="draw validation perplexity per epoch to this PNG")
+    ap.add_argument("--plot-only", action="store_true", help="only redraw --plot from the runs in --out")
     args = ap.parse_args()
     os.environ.setdefault("DREAMWRIGHT_DATA", "/work/shared/data")
+    if args.plot_only:
+        plot_validation(args.out, args.presets, args.plot or Path("w1.png"))
+        return
     test_file = resolve_corpus("ptb").test_files[0]
     rows = []
     print("| preset | params | epochs run | wall time | valid ppl | test ppl |", flush=True)
@@ -46,16 +85,16 @@ def main() -> None:
         ids, chars = encode_text_file(test_file, gen.tokenizer)
         test = score_tokens(gen.model, ids, chars=chars, streams=1, seq_len=256)
         cfg = json.loads((run_dir / "config.json").read_text())
-        # PTB training words incl. <eos>, over batch × steps
-        steps_per_epoch = 929_589 // (20 * cfg["train"]["seq_len"])
         row = {"preset": preset, "params": cfg["metrics"]["parameters"], "steps": r.steps,
-               "epochs": r.steps / steps_per_epoch, "wall_s": wall, "valid_ppl": r.val_perplexity,
+               "epochs": r.steps / steps_per_epoch(run_dir), "wall_s": wall, "valid_ppl": r.val_perplexity,
                "test_ppl": test.perplexity, "test_bpc": test.bpc}
         rows.append(row)
         print(f"| {preset} | {row['params'] / 1e6:.2f}M | {row['epochs']:.2f} | {wall / 60:.1f} min | "
               f"{r.val_perplexity:.1f} | {test.perplexity:.1f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+    if args.plot:
+        plot_validation(args.out, args.presets, args.plot)
 
 
 if __name__ == "__main__":
