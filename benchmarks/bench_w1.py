@@ -23,8 +23,11 @@ from dreamwright.training.plots import read_metrics
 PTB_TRAIN_TOKENS = 929_589  # words of ptb.train.txt, <eos> included
 
 
-def steps_per_epoch(run_dir: Path) -> int:
-    cfg = json.loads((run_dir / "config.json").read_text())
+def read_config(run_dir: Path) -> dict:
+    return json.loads((run_dir / "config.json").read_text())
+
+
+def steps_per_epoch(cfg: dict) -> int:
     return PTB_TRAIN_TOKENS // (cfg["train"]["batch_size"] * cfg["train"]["seq_len"])
 
 
@@ -38,7 +41,7 @@ def plot_validation(out: Path, presets: list[str], image: Path, target: float = 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for preset in presets:
         run_dir = out / preset
-        per_epoch = steps_per_epoch(run_dir)
+        per_epoch = steps_per_epoch(read_config(run_dir))
         evals = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("event") == "eval"]
         ax.plot([r["step"] / per_epoch for r in evals], [r["val_perplexity"] for r in evals], marker="o",
                 markersize=3, label=preset)
@@ -68,7 +71,12 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("DREAMWRIGHT_DATA", "/work/shared/data")
     if args.plot_only:
-        plot_validation(args.out, args.presets, args.plot or Path("w1.png"))
+        if args.plot is None:
+            ap.error("--plot-only needs --plot PATH.png to say where the figure goes")
+        missing = [p for p in args.presets if not (args.out / p / "metrics.jsonl").exists()]
+        if missing:
+            ap.error(f"no run for {', '.join(missing)} in {args.out}; train it first or pass --out")
+        plot_validation(args.out, args.presets, args.plot)
         return
     test_file = resolve_corpus("ptb").test_files[0]
     rows = []
@@ -84,9 +92,9 @@ def main() -> None:
         gen = dreamwright.load(run_dir, device="cpu")
         ids, chars = encode_text_file(test_file, gen.tokenizer)
         test = score_tokens(gen.model, ids, chars=chars, streams=1, seq_len=256)
-        cfg = json.loads((run_dir / "config.json").read_text())
+        cfg = read_config(run_dir)
         row = {"preset": preset, "params": cfg["metrics"]["parameters"], "steps": r.steps,
-               "epochs": r.steps / steps_per_epoch(run_dir), "wall_s": wall, "valid_ppl": r.val_perplexity,
+               "epochs": r.steps / steps_per_epoch(cfg), "wall_s": wall, "valid_ppl": r.val_perplexity,
                "test_ppl": test.perplexity, "test_bpc": test.bpc}
         rows.append(row)
         print(f"| {preset} | {row['params'] / 1e6:.2f}M | {row['epochs']:.2f} | {wall / 60:.1f} min | "
