@@ -91,7 +91,7 @@ class Generator:
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: str | None = None) -> Generator:
         """Load a run directory (or the name of a bundled model)."""
-        from dreamwright.training.checkpoint import load_run
+        from dreamwright.runs import load_run
 
         run_dir = resolve_model_path(path)
         dev = resolve_device(device)

@@ -1,162 +1,86 @@
-"""Run directories and checkpoint I/O.
-
-A run directory holds
-- ``config.json``: format version, model architecture, tokenizer vocabulary, training arguments, metrics;
-- ``model.safetensors``: the best weights so far (by validation loss), with step and loss in its metadata;
-- ``trainer_state.safetensors``: what resuming needs — last weights, optimizer state, carried RNN state,
-  RNG states — with the scalar state as JSON in the file's metadata.
-
-Every file is written to a temporary name in the same directory, fsynced, and renamed over the old one,
-so a process killed at any moment leaves the previous checkpoint intact. Nothing is ever unpickled:
-weights and state go through safetensors, metadata through JSON.
+"""Checkpoints of a training run: the run-directory I/O of :mod:`dreamwright.runs`, plus the format of
+``trainer_state.safetensors`` — what resuming needs: the last weights, the optimizer state, the carried
+RNN state of the training streams and the torch RNG state as tensors, and the scalar progress counters
+(with the optimizer's non-tensor state) as JSON in the file's metadata.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from dreamwright.errors import CheckpointError
+from dreamwright.runs import (  # noqa: F401  (the run I/O the trainer uses, re-exported)
+    CONFIG,
+    FORMAT,
+    FORMAT_VERSION,
+    WEIGHTS,
+    atomic_save_tensors,
+    atomic_write,
+    atomic_write_json,
+    atomic_write_text,
+    load_model_weights,
+    load_run,
+    load_tensors,
+    model_tensors,
+    read_config,
+    write_config,
+)
 
-FORMAT = "dreamwright-run"
-FORMAT_VERSION = 1
-CONFIG = "config.json"
-WEIGHTS = "model.safetensors"
 TRAINER_STATE = "trainer_state.safetensors"
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+@dataclass
+class TrainerState:
+    """The contents of a ``trainer_state.safetensors``."""
+
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]  # ready for ``Optimizer.load_state_dict``
+    stream: dict[str, torch.Tensor]  # the carried state of the whole global batch (may be empty)
+    rng: torch.Tensor
+    meta: dict[str, Any]  # the trainer's progress counters
+
+
+def save_trainer_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                       stream: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Write everything resuming needs to ``path`` (atomically); ``meta`` is JSON-serialisable scalars."""
+    tensors = {f"model.{k}": v for k, v in model_tensors(model).items()}
+    opt = optimizer.state_dict()
+    opt_meta: dict[str, Any] = {"param_groups": opt["param_groups"], "state": {}}
+    for pid, pstate in opt["state"].items():
+        opt_meta["state"][str(pid)] = {}
+        for key, value in pstate.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{pid}.{key}"] = value
+            else:
+                opt_meta["state"][str(pid)][key] = value
+    for k, v in stream.items():
+        tensors[f"stream.{k}"] = v
+    tensors["rng.torch"] = torch.get_rng_state()
+    atomic_save_tensors(path, tensors, {"trainer": json.dumps({**meta, "optimizer": opt_meta}, default=float)})
+
+
+def load_trainer_state(path: Path) -> TrainerState:
+    """Read a file written by :func:`save_trainer_state`; a damaged one raises :class:`CheckpointError`."""
+    tensors, metadata = load_tensors(path)
     try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file + rename)."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(path, write)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Save tensors as safetensors atomically. Shared storage (tied weights) is stored once per name."""
-    plain = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    _atomic_write(path, lambda tmp: save_file(plain, tmp, metadata=metadata))
-
-
-def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The model's parameters and buffers, one entry per distinct tensor (tied weights once)."""
-    out: dict[str, torch.Tensor] = {}
-    seen: set[int] = set()
-    for name, t in model.state_dict(keep_vars=False).items():
-        key = t.data_ptr()
-        if key in seen and t.numel() > 0:
-            continue
-        seen.add(key)
-        out[name] = t
-    return out
-
-
-def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a safetensors file; a broken file raises :class:`CheckpointError`."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        return load_file(str(path)), metadata
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"{path} is truncated or corrupted ({str(exc).splitlines()[0][:80]}); "
-            "restore it from a backup or retrain"
-        ) from None
-
-
-def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
-    # tied weights are saved once; anything else missing means the file doesn't fit the config
-    tied = {n for n in missing if n.endswith("head.weight")}
-    if set(missing) - tied or unexpected:
-        raise CheckpointError(
-            f"{source} does not match the architecture in {CONFIG} "
-            f"(missing {sorted(set(missing) - tied)[:3]}, unexpected {sorted(unexpected)[:3]}); retrain the run"
-        )
-
-
-def read_config(run_dir: Path) -> dict[str, Any]:
-    """``config.json`` of a run directory, checked to be a compatible dreamwright checkpoint."""
-    run_dir = Path(run_dir)
-    if not run_dir.exists():
-        raise CheckpointError(f"no such run directory: {run_dir}")
-    if not run_dir.is_dir():
-        raise CheckpointError(f"{run_dir} is a file, not a run directory: give the folder `dreamwright train` wrote")
-    path = run_dir / CONFIG
-    if not path.is_file():
-        raise CheckpointError(
-            f"{run_dir} is not a dreamwright run directory (no {CONFIG}); give a folder written by `dreamwright train`"
-        )
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path} is not valid JSON ({exc}); the run directory is damaged") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a dreamwright run config; give a folder written by `dreamwright train`")
-    version = config.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{run_dir} was written by an incompatible dreamwright (checkpoint format {version}, this version "
-            f"reads {FORMAT_VERSION}); use the dreamwright version that trained it or retrain"
-        )
-    return config
-
-
-def write_config(run_dir: Path, config: dict[str, Any]) -> None:
-    atomic_write_json(Path(run_dir) / CONFIG, {"format": FORMAT, "format_version": FORMAT_VERSION, **config})
-
-
-def load_run(run_dir: Path, *, device: str | torch.device = "cpu"):
-    """Model (in eval mode), tokenizer and config of a run directory."""
-    from dreamwright.models import build_model
-    from dreamwright.tokenizers import tokenizer_from_dict
-
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    weights = run_dir / WEIGHTS
-    if not weights.is_file():
-        raise CheckpointError(f"{run_dir} has no {WEIGHTS} yet: the run has not reached its first evaluation")
-    try:
-        tokenizer = tokenizer_from_dict(config["tokenizer"])
-        model_cfg = dict(config["model"])
-        name = model_cfg.pop("name")
-        model_cfg.pop("family", None)
-        vocab_size = model_cfg.pop("vocab_size")
-        model = build_model(name, vocab_size, **model_cfg)
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{run_dir / CONFIG} is missing or has a bad field ({exc}); retrain the run") from None
-    tensors, _ = load_tensors(weights)
-    load_model_weights(model, tensors, weights)
-    model.to(device).eval()
-    return model, tokenizer, config
+        meta = json.loads(metadata["trainer"])
+        opt_meta = meta.pop("optimizer")
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} has no trainer metadata; the run cannot resume") from None
+    opt_state: dict[int, dict[str, Any]] = {int(pid): dict(scalars) for pid, scalars in opt_meta["state"].items()}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            opt_state.setdefault(int(pid), {})[name] = value
+    return TrainerState(
+        model={k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
+        optimizer={"state": opt_state, "param_groups": opt_meta["param_groups"]},
+        stream={k[7:]: v for k, v in tensors.items() if k.startswith("stream.")},
+        rng=tensors["rng.torch"],
+        meta=meta,
+    )

@@ -1,4 +1,4 @@
-"""Training configuration and presets.
+"""Training configuration.
 
 Every knob lives in :class:`TrainConfig`; a preset is a named set of overrides, and anything the user
 sets explicitly wins over the preset ("progressive disclosure": the one-line command does the right thing).
@@ -12,6 +12,12 @@ from typing import Any
 
 from dreamwright._validate import fraction, positive_int
 from dreamwright.errors import InvalidArgument
+from dreamwright.training.presets import (  # noqa: F401  (PRESETS and register_preset re-exported)
+    DEFAULT_PRESET,
+    PRESETS,
+    preset_overrides,
+    register_preset,
+)
 
 
 @dataclass
@@ -105,50 +111,6 @@ class TrainConfig:
         return cls(**d)
 
 
-#: name → (description, overrides). Parameter counts are printed by `dreamwright presets`.
-PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "char-lstm-small": (
-        "default for characters: 1×384 LSTM, dropout 0.1, tuned on Nietzsche for a 2-core CPU",
-        {"model": "lstm", "model_args": {"n_layer": 1, "hidden_size": 384, "embedding_size": 64, "dropout": 0.1},
-         "seq_len": 64, "batch_size": 32, "lr": 4e-3},
-    ),
-    "char-lstm-medium": (
-        "characters, budgets of 10 minutes or more: 1×512 LSTM, dropout 0.2",
-        {"model": "lstm", "model_args": {"n_layer": 1, "hidden_size": 512, "embedding_size": 64, "dropout": 0.2},
-         "seq_len": 64, "batch_size": 32, "lr": 3e-3},
-    ),
-    "char-lstm-book": (
-        "the books' model: one-hot input, LSTM(128), RMSprop lr 0.01",
-        {"model": "lstm", "model_args": {"n_layer": 1, "hidden_size": 128, "embedding_size": 0},
-         "optimizer": "rmsprop", "lr": 0.01, "schedule": "constant", "warmup_steps": 0, "weight_decay": 0.0,
-         "seq_len": 60, "batch_size": 128},
-    ),
-    "word-lstm-small": (
-        "word-level 2×200 LSTM (the ptb_word_lm small model's size) with AdamW",
-        {"model": "lstm", "tokenizer": "word", "model_args": {"n_layer": 2, "hidden_size": 200,
-         "embedding_size": 200, "dropout": 0.2, "tie_weights": True}, "seq_len": 35, "batch_size": 20, "lr": 3e-3},
-    ),
-}
-
-DEFAULT_PRESET = {"char": "char-lstm-small", "word": "word-lstm-small"}
-
-
-def preset_overrides(name: str) -> dict[str, Any]:
-    """The settings a preset stands for."""
-    try:
-        return dict(PRESETS[name][1])
-    except KeyError:
-        raise InvalidArgument(
-            f"unknown preset {name!r}; `dreamwright presets` lists them ({', '.join(sorted(PRESETS))})",
-            param="preset",
-        ) from None
-
-
-def register_preset(name: str, description: str, overrides: dict[str, Any]) -> None:
-    """Add a preset (model families and tasks in other modules use this)."""
-    PRESETS[name] = (description, overrides)
-
-
 def make_config(corpus: str, preset: str | None = None, default_tokenizer: str = "char",
                 **options: Any) -> TrainConfig:
     """Build a config: dataclass defaults < preset (or the tokenizer's default preset) < explicit options.
@@ -179,5 +141,3 @@ def make_config(corpus: str, preset: str | None = None, default_tokenizer: str =
         values["tokenizer"] = tokenizer
     return TrainConfig(corpus=str(corpus), preset=chosen, **values).validate()
 
-
-from dreamwright.training import presets_extra  # noqa: E402,F401

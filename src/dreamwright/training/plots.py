@@ -25,7 +25,7 @@ def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "") -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dreamwright.training.checkpoint import _atomic_write
+    from dreamwright.runs import atomic_write
 
     rows = read_metrics(metrics_path)
     train = [(r["step"], r["loss"]) for r in rows if r.get("event") == "train"]
@@ -41,5 +41,5 @@ def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "") -> None
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    _atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png"))
+    atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
