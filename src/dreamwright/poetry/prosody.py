@@ -1,10 +1,10 @@
 """近体诗 prosody: 平水韵 tones and rhyme groups, the standard tone patterns, and a checker.
 
 Tones and rhyme groups come from two 平水韵 tables (搜韵网's simplified table and Wikisource's
-traditional one, read through the data registry). A character listed under several groups, or under
-both tones, satisfies any of them. Only characters missing from both tables fall back to their
-Mandarin tones (pypinyin: 1–2 平, 3–4 仄), which is wrong for 入声 characters — so compliance
-figures always use the table first.
+traditional one), shipped in the package's ``rhyme/`` folder (sources and licences in its ``NOTICE.md``).
+A character listed under several groups, or under both tones, satisfies any of them. Only characters
+missing from both tables fall back to their Mandarin tones (pypinyin: 1–2 平, 3–4 仄), which is wrong
+for 入声 characters — so compliance figures always use the table first.
 
 Patterns: the four line types of 五言 verse are
 
@@ -26,8 +26,12 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dreamwright.errors import DreamwrightError, InvalidArgument
+
+if TYPE_CHECKING:
+    from dreamwright.data.registry import RemoteFile
 
 PING, ZE = "平", "仄"
 BOTH = frozenset({PING, ZE})
@@ -211,8 +215,12 @@ class RhymeTable:
         return cls(groups, members)
 
     @classmethod
-    def load(cls, *, download: bool = True) -> RhymeTable:
-        """The table from the registry's 平水韵 files (mirror, cache or download); cached per process."""
+    def load(cls, *, download: bool = False) -> RhymeTable:
+        """The table from the 平水韵 files shipped in the package; cached per process.
+
+        A file missing from the package (a trimmed install) is read through the data registry instead:
+        ``$DREAMWRIGHT_DATA``, the user cache, and a download only when ``download`` is true.
+        """
         return _load_default(download)
 
 
@@ -281,20 +289,35 @@ def mandarin_tones(ch: str) -> frozenset[str]:
     return frozenset(out)
 
 
-@functools.lru_cache(maxsize=2)
-def _load_default(download: bool) -> RhymeTable:
+#: the folder of the 平水韵 tables shipped in the package (see its NOTICE.md)
+PACKAGED_RHYME_DIR = Path(__file__).with_name("rhyme")
+
+
+def _table_file(remote: RemoteFile, download: bool) -> Path:
+    """The packaged copy of ``remote``, else the registry's (mirror, cache, download when allowed)."""
     from dreamwright.data.registry import fetch
     from dreamwright.errors import CorpusError
+
+    packaged = PACKAGED_RHYME_DIR / Path(remote.relpath).name
+    if packaged.is_file():
+        return packaged
+    try:
+        return fetch(remote, download=download)
+    except CorpusError as exc:
+        # one piece of advice each: the download error says how to get the file, this says what else helps
+        why = str(exc) if download else "it is not in $DREAMWRIGHT_DATA or the cache either"
+        raise CorpusError(
+            f"the 平水韵 rhyme table {packaged.name} is missing from the installed package ({packaged.parent}) "
+            f"and {why}; reinstalling dreamwright restores it"
+        ) from None
+
+
+@functools.lru_cache(maxsize=2)
+def _load_default(download: bool) -> RhymeTable:
     from dreamwright.poetry.sources import PINGSHUI_SIMPLIFIED, PINGSHUI_TRADITIONAL
 
-    try:
-        simplified = fetch(PINGSHUI_SIMPLIFIED, download=download)
-        traditional = fetch(PINGSHUI_TRADITIONAL, download=download)
-    except CorpusError as exc:
-        raise CorpusError(
-            f"the 平水韵 rhyme tables are not available ({exc}); connect once to download them, point "
-            "DREAMWRIGHT_DATA at a mirror, or generate with --rhyme off --tones off"
-        ) from None
+    simplified = _table_file(PINGSHUI_SIMPLIFIED, download)
+    traditional = _table_file(PINGSHUI_TRADITIONAL, download)
     return RhymeTable.from_files(simplified, traditional)
 
 
