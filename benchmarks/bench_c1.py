@@ -64,16 +64,17 @@ def generation_speed(gen, prompt: str, batch: int, n: int = 400) -> float:
 
 def window_method_speed(gen, prompt: str, n: int = 400) -> float:
     """The book's sampling loop: re-read the last 60 characters from scratch for every new character."""
-    from dreamwright.generation.sampling import SamplingParams, sample
+    from dreamwright.decoding import History, RowStreams, SamplingParams, choose
 
     ids = gen.tokenizer.encode(prompt)
     params = SamplingParams(temperature=0.5)
-    g = torch.Generator().manual_seed(0)
+    streams = RowStreams()
+    streams.add([0])
     t = time.perf_counter()
     with torch.inference_mode():
         for _ in range(n):
             logits, _ = gen.model(torch.tensor([ids[-WINDOW:]]), None)
-            ids.append(int(sample(logits[:, -1], params, g)))
+            ids.append(int(choose(logits[:, -1], params, History(), streams.uniforms())[0]))
     return n / (time.perf_counter() - t)
 
 

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 import dreamwright
+from dreamwright.decoding import BatchDecoder, Row, SamplingParams
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation.generator import Generator
-from dreamwright.generation.sampling import SamplingParams
 from dreamwright.models import build_model
 from dreamwright.tokenizers import tokenizer_class
 from dreamwright.training.evaluate import score_tokens
@@ -102,9 +102,13 @@ def test_prompts_of_different_lengths_are_padded_correctly():
     prompts = [gen.encode_prompt("abcdefghij"), gen.encode_prompt("xy")]
     params = [SamplingParams(temperature=0.0)] * 2
 
-    def decode(rows, steps):
-        toks = list(gen.decode_steps(rows, params[:len(rows)], steps, torch.Generator().manual_seed(0)))
-        return torch.stack(toks, 1)
+    def decode(prompts, steps):
+        rows = [Row(params[0], 0, steps) for _ in prompts]
+        decoder = BatchDecoder(gen.model, gen.tokenizer)
+        decoder.admit(prompts, rows)
+        while decoder.rows:
+            decoder.step()
+        return torch.tensor([row.tokens for row in rows])
 
     joined = decode(prompts, 15)  # stays inside the block: must equal each prompt decoded alone
     assert torch.equal(joined[0], decode([prompts[0]], 15)[0])

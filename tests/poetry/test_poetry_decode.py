@@ -177,7 +177,7 @@ def test_real_poems_vocabulary_is_known(tiny):
 
 
 def _spec(writer, tones="strict", rhyme="strict"):
-    from dreamwright.generation.sampling import SamplingParams
+    from dreamwright.decoding import SamplingParams
     from dreamwright.poetry.decode import _Spec
 
     return _Spec("五绝", 5, 4, {}, [], rhyme, tones, SamplingParams(), 0.0, 0.0, 0.0, 10, "")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dreamwright.generation.sampling import SamplingParams
+from dreamwright.decoding import SamplingParams
 from dreamwright.serve.engine import Engine, Job, QueueFull
 
 

@@ -71,8 +71,8 @@ def test_invalid_parameters(live_server, field, value):
 
 
 def test_same_messages_as_the_cli(live_server):
+    from dreamwright.decoding import SamplingParams
     from dreamwright.errors import InvalidArgument
-    from dreamwright.generation.sampling import SamplingParams
 
     with pytest.raises(InvalidArgument) as cli:
         SamplingParams(temperature=-0.5)

@@ -1,6 +1,6 @@
-"""Sampling and generation: temperature, top-k/top-p, and the stateful decoding loop."""
+"""The writer of the CLI and the Python API, a thin driver of :mod:`dreamwright.decoding`."""
 
-from dreamwright.generation.generator import Completion, Generator, resolve_device
-from dreamwright.generation.sampling import SamplingParams, reweight, sample
+from dreamwright.decoding import SamplingParams
+from dreamwright.generation.generator import Completion, Generator, Request, resolve_device
 
-__all__ = ["Completion", "Generator", "SamplingParams", "resolve_device", "reweight", "sample"]
+__all__ = ["Completion", "Generator", "Request", "SamplingParams", "resolve_device"]

@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from dreamwright.generation.generator import Generator, held_back
-from dreamwright.generation.sampling import SamplingParams, next_token_logits, repetition_filter
+from dreamwright.decoding import BatchDecoder, Row, SamplingParams, fresh_seed, row_seed
+from dreamwright.generation.generator import Generator
 
 log = logging.getLogger("dreamwright.serve")
 
@@ -44,7 +43,8 @@ class RequestTimeout(Exception):
 class Job:
     """One request: ``n`` rows for each prompt, sharing sampling parameters, limits and a deadline.
 
-    The worker delivers lists of events to ``queue`` on ``loop``:
+    Choice ``c`` (prompt ``c // n``, sample ``c % n``) is seeded with ``row_seed(seed, c)``, as sample ``c`` of
+    the CLI and the Python API is. The worker delivers lists of events to ``queue`` on ``loop``:
     ``("text", choice, piece)`` (streaming jobs only), ``("done", choice, full_text, finish_reason,
     completion_tokens)``, ``("error", exception)`` and, last, ``("end",)``.
     """
@@ -61,7 +61,6 @@ class Job:
     queue: asyncio.Queue | None = None
     cancelled: bool = False
     remaining: int = 0
-    rng: torch.Generator | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
@@ -71,38 +70,17 @@ class Job:
         """Stop generating for this request (thread-safe: the worker checks it before every step)."""
         self.cancelled = True
 
-
-class _Row:
-    __slots__ = ("job", "choice", "decoder", "stops", "text", "emitted", "tokens", "finish_reason")
-
-    def __init__(self, job: Job, choice: int, decoder: Any) -> None:
-        self.job = job
-        self.choice = choice
-        self.decoder = decoder
-        self.stops = job.stops
-        self.text = ""
-        self.emitted = 0
-        self.tokens = 0
-        self.finish_reason: str | None = None
-
-
-def _choose(
-    logits: torch.Tensor, params: SamplingParams, u: torch.Tensor, seen: torch.Tensor | None
-) -> torch.Tensor:
-    """One token per row: greedy at temperature 0, else inverse-CDF sampling with the uniforms ``u``.
-
-    Drawing with per-row uniforms (rather than ``torch.multinomial`` over the batch) keeps a seeded
-    request's samples independent of whichever other requests share its batch.
-    """
-    penalised = seen if params.repetition_penalty != 1.0 else None
-    if params.temperature == 0:
-        if penalised is not None:
-            logits = repetition_filter(logits.float(), penalised, params.repetition_penalty)
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(next_token_logits(logits, params, penalised), dim=-1)
-    cdf = probs.cumsum(dim=-1)
-    target = (u * cdf[:, -1]).unsqueeze(-1)
-    return torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp_(max=probs.size(-1) - 1)
+    def decoder_rows(self) -> tuple[list[Sequence[int]], list[Row]]:
+        """The prompt and the :class:`Row` of every choice, tagged ``(job, choice)``."""
+        seed = fresh_seed() if self.seed is None else self.seed
+        prompts, rows = [], []
+        for p, prompt in enumerate(self.prompts):
+            for j in range(self.n):
+                choice = p * self.n + j
+                prompts.append(prompt)
+                rows.append(Row(self.params, row_seed(seed, choice), self.max_tokens, self.stops,
+                                watch_text=True, tag=(self, choice)))
+        return prompts, rows
 
 
 class Engine:
@@ -118,15 +96,7 @@ class Engine:
         self._calls: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._rng = torch.Generator(device=generator.device)
-        self._rng.manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
-        # the running batch
-        self._rows: list[_Row] = []
-        self._state: Any = None
-        self._logits: torch.Tensor | None = None
-        self._seen: torch.Tensor | None = None
-        self._groups: list[tuple[SamplingParams, torch.Tensor | None]] = []
-        self._draws: list[tuple[torch.Generator, torch.Tensor | None, int]] = []
+        self.decoder = BatchDecoder(generator.model, generator.tokenizer, generator.device)
         # counters
         self.steps = 0
         self.tokens = 0
@@ -154,7 +124,7 @@ class Engine:
 
     @property
     def active_rows(self) -> int:
-        return len(self._rows)
+        return len(self.decoder.rows)
 
     @property
     def waiting(self) -> int:
@@ -164,9 +134,6 @@ class Engine:
         """Queue a job; raise :class:`QueueFull` at once when the queue is full."""
         self.start()
         job.remaining = job.rows
-        if job.seed is not None:
-            job.rng = torch.Generator(device=self.generator.device)
-            job.rng.manual_seed(job.seed)
         with self._cond:
             if self._stopping:
                 raise EngineClosed("the server is shutting down")
@@ -195,7 +162,7 @@ class Engine:
         with torch.inference_mode():
             while True:
                 with self._cond:
-                    while not (self._waiting or self._calls or self._rows or self._stopping):
+                    while not (self._waiting or self._calls or self.decoder.rows or self._stopping):
                         self._cond.wait()
                     if self._stopping:
                         break
@@ -211,7 +178,7 @@ class Engine:
                 try:
                     if admitted:
                         self._prefill(admitted)
-                    if self._rows:
+                    if self.decoder.rows:
                         self._step()
                 except Exception as exc:  # a bug or an out-of-memory: fail the batch, keep serving
                     log.exception("generation failed")
@@ -220,7 +187,7 @@ class Engine:
 
     def _admit_locked(self) -> list[Job]:
         admitted: list[Job] = []
-        rows = len(self._rows)
+        rows = len(self.decoder.rows)
         now = time.monotonic()
         while self._waiting:
             job = self._waiting[0]
@@ -241,151 +208,43 @@ class Engine:
         return admitted
 
     def _prefill(self, jobs: list[Job]) -> None:
-        """Read the new prompts (each distinct prompt once, one forward per length) and join the batch."""
-        model, device = self.model, self.generator.device
-        unique: dict[tuple[int, ...], int] = {}
-        row_prompt: list[int] = []
-        new_rows: list[_Row] = []
+        """Join the new jobs' rows to the running batch (each distinct prompt read once)."""
+        prompts, rows = [], []
         for job in jobs:
-            for p, prompt in enumerate(job.prompts):
-                key = tuple(prompt)
-                u = unique.setdefault(key, len(unique))
-                for j in range(job.n):
-                    row_prompt.append(u)
-                    new_rows.append(_Row(job, p * job.n + j, self.generator.tokenizer.stream_decoder()))
-        by_len: dict[int, list[tuple[int, ...]]] = {}
-        for key in unique:
-            by_len.setdefault(len(key), []).append(key)
-        order: list[int] = []
-        states, last = [], []
-        for keys in by_len.values():
-            logits, state = model(torch.tensor(keys, device=device), None)
-            states.append(state)
-            last.append(logits[:, -1])
-            order.extend(unique[k] for k in keys)
-        position = {u: i for i, u in enumerate(order)}
-        index = torch.tensor([position[u] for u in row_prompt], device=device)
-        state = model.concat_states(states) if len(states) > 1 else states[0]
-        state = model.select_state(state, index)
-        logits = torch.cat(last).index_select(0, index)
-        seen = torch.zeros(len(new_rows), model.vocab_size, dtype=torch.bool, device=device)
-        keys = list(unique)
-        for i, u in enumerate(row_prompt):
-            seen[i, list(keys[u])] = True
-        if self._rows:
-            self._state = model.concat_states([self._state, state])
-            self._logits = torch.cat([self._logits, logits])
-            self._seen = torch.cat([self._seen, seen])
-        else:
-            self._state, self._logits, self._seen = state, logits, seen
-        self._rows.extend(new_rows)
-        self._regroup()
-
-    def _regroup(self) -> None:
-        """Recompute which rows share sampling parameters and which random stream each row draws from."""
-        device = self.generator.device
-        groups: dict[SamplingParams, list[int]] = {}
-        draws: dict[int, tuple[torch.Generator, list[int]]] = {}
-        for i, row in enumerate(self._rows):
-            groups.setdefault(row.job.params, []).append(i)
-            rng = row.job.rng or self._rng
-            draws.setdefault(id(rng), (rng, []))[1].append(i)
-        n = len(self._rows)
-        self._groups = [
-            (p, None if len(idx) == n else torch.tensor(idx, device=device)) for p, idx in groups.items()
-        ]
-        self._draws = [
-            (rng, None if len(idx) == n else torch.tensor(idx, device=device), len(idx))
-            for rng, idx in draws.values()
-        ]
+            job_prompts, job_rows = job.decoder_rows()
+            prompts += job_prompts
+            rows += job_rows
+        self.decoder.admit(prompts, rows)
 
     def _step(self) -> None:
         now = time.monotonic()
         events: dict[Job, list[tuple]] = {}
-        dropped = [i for i, r in enumerate(self._rows) if r.job.cancelled or now > r.job.deadline]
-        if dropped:
-            for i in dropped:
-                job = self._rows[i].job
-                if not job.cancelled and job not in events:
-                    events[job] = [
-                        ("error", RequestTimeout("the request ran past the server's time limit")),
-                        ("end",),
-                    ]
+        rows = self.decoder.rows
+        if any(r.tag[0].cancelled or now > r.tag[0].deadline for r in rows):
+            for row in rows:
+                job = row.tag[0]
+                if not job.cancelled and now > job.deadline and job not in events:
+                    events[job] = [("error", RequestTimeout("the request ran past the server's time limit")), ("end",)]
                     job.cancel()
-            gone = set(dropped)
-            self._keep([i for i in range(len(self._rows)) if i not in gone])
+            self.decoder.keep([i for i, r in enumerate(rows) if not r.tag[0].cancelled])
             self._deliver(events)
             events = {}
-            if not self._rows:
+            if not self.decoder.rows:
                 return
-        rows, logits = self._rows, self._logits
-        device = self.generator.device
-        u = torch.empty(len(rows), device=device)
-        for rng, idx, k in self._draws:
-            if idx is None:
-                u = torch.rand(k, generator=rng, device=device)
-            else:
-                u[idx] = torch.rand(k, generator=rng, device=device)
-        seen = self._seen
-        if len(self._groups) == 1:
-            tok = _choose(logits, self._groups[0][0], u, seen)
-        else:
-            tok = torch.empty(len(rows), dtype=torch.long, device=device)
-            for params, idx in self._groups:
-                tok[idx] = _choose(logits[idx], params, u[idx], seen[idx])
-        if any(p.repetition_penalty != 1.0 for p, _ in self._groups):
-            seen[torch.arange(len(rows), device=device), tok] = True
-        self.steps += 1
-        self.tokens += len(rows)
-        finished = []
-        for i, t in enumerate(tok.tolist()):
-            row = rows[i]
-            job = row.job
-            row.tokens += 1
-            row.text += row.decoder.push(t)
-            if row.stops:
-                cut = min((row.text.find(s) for s in row.stops if s in row.text), default=-1)
-                if cut >= 0:
-                    row.text, row.finish_reason = row.text[:cut], "stop"
-            if row.finish_reason is None and row.tokens >= job.max_tokens:
-                row.finish_reason = "length"
-            if job.stream:
-                safe = len(row.text)
-                if row.finish_reason is None and row.stops:
-                    safe -= held_back(row.text, row.stops)
-                if safe > row.emitted:
-                    events.setdefault(job, []).append(("text", row.choice, row.text[row.emitted : safe]))
-                    row.emitted = safe
+        active = len(self.decoder.rows)
+        for row, piece in self.decoder.step():
+            job, choice = row.tag
+            evs = events.setdefault(job, [])
+            if job.stream and piece:
+                evs.append(("text", choice, piece))
             if row.finish_reason is not None:
-                finished.append(i)
-                evs = events.setdefault(job, [])
-                evs.append(("done", row.choice, row.text, row.finish_reason, row.tokens))
+                evs.append(("done", choice, row.text, row.finish_reason, len(row.tokens)))
                 job.remaining -= 1
                 if job.remaining == 0:
                     evs.append(("end",))
+        self.steps += 1
+        self.tokens += active
         self._deliver(events)
-        if finished:
-            done = set(finished)
-            keep = [i for i in range(len(rows)) if i not in done]
-            self._keep(keep)
-            if not self._rows:
-                return
-            tok = tok.index_select(0, torch.tensor(keep, device=device))
-        out, self._state = self.model(tok[:, None], self._state)
-        self._logits = out[:, -1]
-
-    def _keep(self, keep: list[int]) -> None:
-        """Keep only the rows ``keep`` of the batch."""
-        if not keep:
-            self._rows, self._state, self._logits, self._seen = [], None, None, None
-            self._groups, self._draws = [], []
-            return
-        index = torch.tensor(keep, device=self.generator.device)
-        self._rows = [self._rows[i] for i in keep]
-        self._state = self.model.select_state(self._state, index)
-        self._logits = self._logits.index_select(0, index)
-        self._seen = self._seen.index_select(0, index)
-        self._regroup()
 
     def _deliver(self, events: dict[Job, list[tuple]]) -> None:
         """Hand each job its events on its event loop (one wake-up per loop per step)."""
@@ -402,9 +261,8 @@ class Engine:
                         job.cancel()
 
     def _fail_all(self, exc: BaseException) -> None:
-        jobs = {row.job: [("error", exc), ("end",)] for row in self._rows}
-        self._rows, self._state, self._logits, self._seen = [], None, None, None
-        self._groups, self._draws = [], []
+        jobs = {row.tag[0]: [("error", exc), ("end",)] for row in self.decoder.rows}
+        self.decoder.keep([])
         self._deliver(jobs)
 
     def _shutdown(self) -> None:
