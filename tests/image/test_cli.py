@@ -59,6 +59,38 @@ def test_style_command_writes_png_and_prints_path(app, images, tmp_path):
     assert str(out) in result.stdout
     assert Image.open(out).size == (32, 24)
     assert sorted(p.name for p in tmp_path.glob("out-*.png")) == ["out-0002.png", "out-0004.png"]
+    assert result.stderr.splitlines()[0] == "backbone: vgg19 (random weights)"
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("d.jpg", "JPEG"), ("d.jpeg", "JPEG"), ("d.webp", "WEBP"), ("d.png", "PNG")])
+def test_dream_writes_the_format_of_the_extension(app, images, tmp_path, name, fmt):
+    content, _, _ = images
+    out = tmp_path / name
+    argv = ["dream", str(content), "-o", str(out), "--size", "32", "--octaves", "1", "--steps", "1", *FAST[:2]]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as written:
+        assert written.format == fmt and written.size == (32, 24)
+
+
+def test_style_frames_take_the_output_format(app, images, tmp_path):
+    content, style, _ = images
+    out = tmp_path / "painted.webp"
+    argv = ["style", str(content), str(style), "-o", str(out), "--size", "32", "--iterations", "2", *FAST]
+    result = CliRunner().invoke(app, [*argv, "--save-every", "1", "--optimizer", "adam"])
+    assert result.exit_code == 0, result.output
+    frames = sorted(tmp_path.glob("painted-*"))
+    assert [f.name for f in frames] == ["painted-0001.webp", "painted-0002.webp"]
+    assert all(Image.open(f).format == "WEBP" for f in [out, *frames])
+
+
+def test_auto_backbone_without_vgg_weights_runs_efficientnet_and_says_so(app, images, tmp_path):
+    content, _, _ = images
+    out = tmp_path / "dream.png"
+    argv = ["dream", str(content), "-o", str(out), "--size", "32", "--octaves", "1", "--steps", "1"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0].startswith("backbone: efficientnet-lite0 (works offline; no VGG-19 weights")
 
 
 def test_dream_command(app, images, tmp_path):
@@ -97,8 +129,11 @@ def test_dream_command(app, images, tmp_path):
             "valid layers: conv1_1",
         ),
         (["style", "{content}", "{style}", "-o", "{out}", "--weights", "{text}"], "sha256"),
-        (["style", "{content}", "{style}", "-o", "{out}"], "--weights random"),
-        (["style", "{content}", "{style}", "-o", "{tmp}/x.jpg", "--weights", "random"], "must end in .png"),
+        (["style", "{content}", "{style}", "-o", "{out}", "--backbone", "vgg19"], "--backbone efficientnet-lite0"),
+        (
+            ["style", "{content}", "{style}", "-o", "{tmp}/x.gif", "--weights", "random"],
+            "end it in .png, .jpg, .jpeg or .webp",
+        ),
         (
             [
                 "style",

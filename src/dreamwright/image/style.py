@@ -304,7 +304,7 @@ def run_style_transfer(
     preserve_color: bool = False,
     scales: Sequence[int] | None = None,
     max_memory: int | None = None,
-    backbone: str = "vgg19",
+    backbone: str = "auto",
     weights: str | os.PathLike | None = None,
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] | None = None,
@@ -313,8 +313,12 @@ def run_style_transfer(
     save_every: int | None = None,
     on_frame: FrameCallback | None = None,
     progress: bool = True,
+    on_start: Callable[[FeatureNet], None] | None = None,
 ) -> StyleResult:
-    """Style transfer with full results (image, loss history, timing); see :func:`style_transfer`."""
+    """Style transfer with full results (image, loss history, timing); see :func:`style_transfer`.
+
+    ``on_start(net)`` is called once every option has been checked, just before the work begins.
+    """
     from dreamwright._validate import non_negative_float, positive_int
 
     # ---- validate options before any heavy work
@@ -357,7 +361,7 @@ def run_style_transfer(
     from dreamwright.progress import progress_bar
     dev = iio.resolve_device(device)
     budget = _parse_budget(max_memory, dev)
-    net = load_backbone(backbone, weights, dev)
+    net = load_backbone(backbone, weights, dev, layers=[*(content_layers or ()), *(style_layers or ())])
     c_layers = net.check_layers(content_layers or net.default_content_layers, option="content layers")
     s_layers = net.check_layers(style_layers or net.default_style_layers, option="style layers")
     all_layers = list(dict.fromkeys(c_layers + s_layers))
@@ -412,6 +416,8 @@ def run_style_transfer(
         plans.append((s, w, h, boxes))
     result.tiles = [len(p[3]) for p in plans]
     total_iters = iterations * sum(len(p[3]) for p in plans)
+    if on_start is not None:
+        on_start(net)
 
     def emit_frame(img_t: torch.Tensor, content_rgb: torch.Tensor) -> None:
         if on_frame is not None:
@@ -537,7 +543,7 @@ def style_transfer(
     ``tv_weight`` (10), ``init`` ("content", "style", "noise"), ``style_blend`` (one weight per style),
     ``style_scale`` (style image size relative to the output), ``preserve_color`` (luminance-only transfer),
     ``scales`` (coarse-to-fine long sides, e.g. [256, 512, 1024]; finer passes are tiled when they do not
-    fit in memory), ``max_memory`` (bytes), ``backbone`` ("vgg19", "efficientnet-lite0"), ``weights``
+    fit in memory), ``max_memory`` (bytes), ``backbone`` ("auto", "vgg19", "efficientnet-lite0"), ``weights``
     (path, ``"random"`` or None), ``content_layers``, ``style_layers``, ``device``, ``seed``,
     ``save_every`` with ``on_frame(iteration, image)``, ``progress``.
     """
