@@ -244,10 +244,12 @@ class BatchDecoder:
         history = History(*(None if m is None else m.clone() for m in (self.history.seen, self.history.generated)))
         return Snapshot(self.state, self.logits, history, self.streams.snapshot(), [list(r.tokens) for r in self.rows])
 
-    def restore(self, snap: Snapshot) -> None:
-        """Go back to ``snap`` (same rows as when it was taken)."""
+    def restore(self, snap: Snapshot, rewind_random: bool = True) -> None:
+        """Go back to ``snap`` (same rows as when it was taken). With ``rewind_random=False`` the random streams
+        go on where they are, so a step retried after backtracking draws afresh."""
         self.state, self.logits = snap.state, snap.logits
         self.history = History(*(None if m is None else m.clone() for m in (snap.history.seen, snap.history.generated)))
-        self.streams.restore(snap.streams)
+        if rewind_random:
+            self.streams.restore(snap.streams)
         for row, tokens in zip(self.rows, snap.tokens, strict=True):
             row.tokens = list(tokens)

@@ -17,15 +17,14 @@ off: it returns to the previous free slot, bans the character it chose there and
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
+from dreamwright.decoding import AvoidRepeats, BatchDecoder, Bias, Mask, Row, SamplingParams, fresh_seed, row_seed
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
-from dreamwright.generation.sampling import SamplingParams, sample
 from dreamwright.poetry.prosody import (
     BOTH,
     PING,
@@ -247,8 +246,7 @@ class PoemWriter:
             raise VocabularyError(
                 f"the model was not trained with the {form} tag 【{form}】; train on prepared poems"
             )
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
+        seed = fresh_seed() if seed is None else seed
         spec = _Spec(
             form,
             length,
@@ -264,25 +262,25 @@ class PoemWriter:
             max_backtracks,
             heads,
         )
-        logits, state = self.model(torch.tensor([prompt], device=self.device), None)
-        start_point = (logits[0, -1].float(), state)
-        return [self._one(spec, start_point, gen) for _ in range(num_samples)]
+        return [self._one(spec, prompt, row_seed(seed, i)) for i in range(num_samples)]
 
     def _tone_mask(self, allowed: frozenset[str]) -> torch.Tensor | None:
         if allowed == BOTH:
             return None
         return self.ping if allowed == {PING} else self.ze
 
-    def _one(self, spec: _Spec, start_point, gen: torch.Generator) -> Poem:
+    def _one(self, spec: _Spec, prompt: list[int], seed: int) -> Poem:
+        """One poem: a single decoder row, masked slot by slot, backtracking through snapshots."""
         t0 = time.perf_counter()
+        decoder = BatchDecoder(self.model, self.tokenizer, self.device, needs=frozenset({"generated"}))
+        decoder.admit([prompt], [Row(spec.params, seed, spec.length * spec.n_lines)])
         pats: list[Pattern | None] = list(patterns(spec.form)) if spec.tones != "off" else [None]
         slots = [(li, p) for li in range(spec.n_lines) for p in range(spec.length)]
         comma, stop = self.index["，"], self.index["。"]
         base = self.han.clone()
-        # per slot: [logits, state, candidate patterns, rhyme groups, banned ids] on arrival; chosen ids
+        # per slot: [decoder snapshot, candidate patterns, rhyme groups, banned ids] on arrival; chosen ids
         saved: list[list] = []
         chosen: list[int] = []
-        logits, state = start_point
         cand = frozenset(range(len(pats)))
         groups: frozenset[int] | None = None
         backtracks = 0
@@ -291,8 +289,10 @@ class PoemWriter:
         while i < len(slots):
             line, pos = slots[i]
             if len(saved) <= i:
-                saved.append([logits, state, cand, groups, set()])
-            logits, state, cand, groups, banned = saved[i]
+                saved.append([decoder.snapshot(), cand, groups, set()])
+            else:
+                decoder.restore(saved[i][0], rewind_random=False)
+            _, cand, groups, banned = saved[i]
             mask, rhyme_here = self._slot_mask(spec, pats, cand, groups, line, pos, chosen, base)
             if (line, pos) in spec.forced:
                 only = torch.zeros_like(mask)
@@ -302,7 +302,7 @@ class PoemWriter:
                 mask[list(banned)] = False
             dead = not bool(mask.any())
             if not dead and spec.min_mass > 0 and backtracks < spec.max_backtracks // 2:
-                dead = bool(torch.softmax(logits, -1)[mask].sum() < spec.min_mass)
+                dead = bool(torch.softmax(decoder.logits[0].float(), -1)[mask].sum() < spec.min_mass)
             if dead:
                 backtracks += 1
                 j = i - 1
@@ -321,22 +321,21 @@ class PoemWriter:
                         f"({backtracks - 1} backoffs); "
                         "relax --tones/--rhyme, or change --acrostic/--start"
                     )
-                saved[j][4].add(chosen[j])
+                saved[j][3].add(chosen[j])
                 del saved[j + 1 :]
                 del chosen[j:]
                 rhyme_slots = [k for k in rhyme_slots if k < j]
                 i = j
                 continue
-            scores = logits.clone()
+            extra = []
             if chosen and spec.repeat_penalty:
-                scores[list(set(chosen))] -= spec.repeat_penalty
+                extra.append(AvoidRepeats(spec.repeat_penalty))
             if spec.keywords:
                 text = self.tokenizer.decode(chosen)
-                for kw in spec.keywords:
-                    if kw not in text:
-                        scores[[self.index[c] for c in kw]] += spec.keyword_bonus
-            scores[~mask] = float("-inf")
-            tok = int(sample(scores[None], spec.params, gen)[0])
+                unused = [kw for kw in spec.keywords if kw not in text]
+                extra += [Bias([self.index[c] for c in kw], spec.keyword_bonus) for kw in unused]
+            extra.append(Mask(mask))
+            tok = int(decoder.choose(extra)[0][0])
             cand, groups = self._update(spec, pats, cand, groups, line, pos, chosen, tok, rhyme_here)
             chosen.append(tok)
             if rhyme_here:
@@ -344,8 +343,7 @@ class PoemWriter:
             feed = [tok]
             if pos == spec.length - 1:
                 feed.append(comma if line % 2 == 0 else stop)
-            out, state = self.model(torch.tensor([feed], device=self.device), state)
-            logits = out[0, -1].float()
+            decoder.feed(torch.tensor([feed], device=self.device))
             i += 1
         text_lines = [
             "".join(self.chars[t] for t in chosen[k : k + spec.length])
@@ -447,20 +445,13 @@ class PoemWriter:
     ) -> str:
         """Plain char-RNN sampling after ``【form】`` until a newline: the unconstrained baseline."""
         check_form(form)
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
-        params = SamplingParams(temperature=temperature)
         prompt = [self.index[c] for c in f"\n【{form}】"]
-        logits, state = self.model(torch.tensor([prompt], device=self.device), None)
-        out = []
-        newline = self.index.get("\n")
-        for _ in range(max_chars):
-            tok = int(sample(logits[:, -1].float(), params, gen)[0])
-            if tok == newline:
-                break
-            out.append(tok)
-            logits, state = self.model(torch.tensor([[tok]], device=self.device), state)
-        return self.tokenizer.decode(out)
+        row = Row(SamplingParams(temperature=temperature), fresh_seed() if seed is None else seed, max_chars, ["\n"])
+        decoder = BatchDecoder(self.model, self.tokenizer, self.device)
+        decoder.admit([prompt], [row])
+        while decoder.rows:
+            decoder.step()
+        return row.text
 
 
 @dataclass
