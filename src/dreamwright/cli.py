@@ -41,7 +41,7 @@ def train(
     force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
     preset: Annotated[str | None, typer.Option(help="Named settings; see `dreamwright presets`.")] = None,
     lower: Annotated[bool | None, typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Text encoding of the corpus.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of the corpus [utf-8]; auto detects it.")] = None,
     valid_fraction: Annotated[float | None, typer.Option(help="Held-out tail of the text [0.1].")] = None,
     documents: Annotated[bool | None, typer.Option("--documents", help="Folder corpus: mark the end of "
                                                    "each file (document mode).")] = None,

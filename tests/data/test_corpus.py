@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from dreamwright.data import registry
@@ -139,3 +141,101 @@ def test_builtin_corpus_with_a_prepare_step(tmp_path):
     finally:
         registry.BUILTIN_CORPORA.pop("fake-json")
     assert registry.lookup("tang") is not None and registry.lookup("tang").prepare is not None
+
+
+FRENCH = (
+    "Longtemps, je me suis couché de bonne heure. Parfois, à peine ma bougie éteinte, mes yeux se fermaient\n"
+    "si vite que je n'avais pas le temps de me dire : « Je m'endors. » Et, une demi-heure après, la pensée qu'il\n"
+    "était temps de chercher le sommeil m'éveillait ; je voulais poser le volume que je croyais avoir encore dans\n"
+    "les mains et souffler ma lumière ; je n'avais pas cessé en dormant de faire des réflexions sur ce que je\n"
+    "venais de lire, mais ces réflexions avaient pris un tour un peu particulier ; il me semblait que j'étais\n"
+    "moi-même ce dont parlait l'ouvrage : une église, un quatuor, la rivalité de François Ier et de Charles Quint.\n"
+)
+CHINESE = "床前明月光，疑是地上霜。举头望明月，低头思故乡。\n春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。\n" * 3
+
+
+@pytest.mark.parametrize("compress", ["gzip", "bz2", "lzma"])
+def test_compressed_corpus_is_read_transparently(tmp_path, compress):
+    import importlib
+
+    module = importlib.import_module(compress)
+    path = tmp_path / f"notes.txt.{ {'gzip': 'gz', 'bz2': 'bz2', 'lzma': 'xz'}[compress] }"
+    path.write_bytes(module.compress(CHINESE.encode("utf-8")))
+    source = resolve_corpus(path)
+    assert source.name == "notes" and source.train_files == [path]
+    assert "".join(iter_text([path], chunk_bytes=7)) == CHINESE  # tiny chunks: characters cut across reads
+
+
+def test_folder_corpus_takes_gzipped_text_too(tmp_path):
+    import gzip
+
+    (tmp_path / "a.txt").write_text("plain ")
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(b"zipped"))
+    (tmp_path / "c.csv.gz").write_bytes(gzip.compress(b"not text"))
+    assert "".join(iter_text(resolve_corpus(tmp_path).train_files)) == "plain zipped"
+
+
+@pytest.mark.parametrize(("text", "codec"), [(FRENCH, "latin-1"), (CHINESE, "gbk"), (CHINESE, "utf-16")])
+def test_encoding_auto_detects_the_encoding(tmp_path, text, codec):
+    from dreamwright.data.corpus import detect_encoding
+
+    path = tmp_path / "text.txt"
+    path.write_bytes(text.encode(codec))
+    assert "".join(iter_text([path], encoding="auto")) == text
+    expected = {"latin-1": {"cp1252", "latin_1", "iso8859_15"}, "gbk": {"gb18030", "gbk", "gb2312"}}
+    assert detect_encoding(path) in expected.get(codec, {codec})
+
+
+def test_encoding_auto_keeps_utf8_and_cuts_its_sample_at_a_line_end(tmp_path):
+    from dreamwright.data.corpus import detect_encoding
+
+    path = tmp_path / "big.txt"
+    path.write_text(("x" * 80 + "é\n") * 400, encoding="utf-8")
+    assert detect_encoding(path, sample_bytes=1001) == "utf-8"  # 1001 bytes would end inside "é"
+    (tmp_path / "empty.txt").write_bytes(b"")
+    assert detect_encoding(tmp_path / "empty.txt") == "utf-8"
+
+
+def test_wrong_encoding_of_a_gz_file_advises_auto_not_latin1(tmp_path):
+    import gzip
+
+    path = tmp_path / "latin.txt.gz"
+    path.write_bytes(gzip.compress(FRENCH.encode("latin-1")))
+    with pytest.raises(CorpusError) as info:
+        list(iter_text([path]))
+    message = str(info.value)
+    assert "decompressed" in message and "--encoding auto" in message and "latin-1" not in message
+    assert "\n" not in message
+    assert "".join(iter_text([path], encoding="auto")) == FRENCH
+
+
+def test_not_text_gives_advice_that_fits(tmp_path):
+    import gzip
+
+    binary = tmp_path / "noise.bin"
+    binary.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(CorpusError, match="does not look like text"):
+        list(iter_text([binary], encoding="auto"))
+    archive = tmp_path / "corpus.zip"
+    archive.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(CorpusError, match="zip archive.*unzip"):
+        list(iter_text([archive]))
+    broken = tmp_path / "cut.txt.gz"
+    broken.write_bytes(gzip.compress(CHINESE.encode() * 50)[:60])
+    with pytest.raises(CorpusError, match="corrupt or truncated gzip"):
+        list(iter_text([broken]))
+    with pytest.raises(CorpusError, match="unknown text encoding 'klingon'.*or auto"):
+        list(iter_text([archive], encoding="klingon"))
+
+
+def test_train_reads_a_gzipped_corpus_in_another_encoding(tmp_path):
+    import gzip
+
+    import dreamwright
+    from tests.conftest import TINY_MODEL
+
+    corpus = tmp_path / "proust.txt.gz"
+    corpus.write_bytes(gzip.compress((FRENCH * 20).encode("latin-1")))
+    result = dreamwright.train(corpus, tmp_path / "run", encoding="auto", steps=2, eval_interval=2, **TINY_MODEL)
+    vocab = json.loads((tmp_path / "run" / "config.json").read_text())["tokenizer"]
+    assert "é" in json.dumps(vocab, ensure_ascii=False) and result.steps == 2 and result.best_val_loss > 0

@@ -1,5 +1,8 @@
 """Corpora: resolve a user's corpus argument, stream its text, and encode it once to a memory-mapped array.
 
+Text files may be gzip-, bzip2- or xz-compressed (recognised by their first bytes, read transparently), and
+``encoding="auto"`` detects each file's encoding with charset-normalizer.
+
 The encoded corpus is two flat files of token ids (``train.bin``, ``valid.bin``; uint8/16/32 by vocabulary
 size) plus ``meta.json``. Training reads them through ``numpy.memmap``, so memory does not grow with
 corpus size, and encoding streams the text in chunks, so it never holds the whole corpus either.
@@ -7,18 +10,22 @@ corpus size, and encoding streams the text in chunks, so it never holds the whol
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
 import hashlib
 import itertools
 import json
+import lzma
 import os
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -29,6 +36,90 @@ from dreamwright.tokenizers import Tokenizer, tokenizer_class
 CHUNK_BYTES = 1 << 22
 #: corpora larger than this are encoded in parallel worker processes
 PARALLEL_BYTES = 64 << 20
+#: ``encoding="auto"`` looks at this much of each file's (decompressed) start
+DETECT_BYTES = 1 << 20
+#: first bytes of the compressed formats read transparently -> (name, opener)
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip", gzip.open),
+    (b"BZh", "bzip2", bz2.open),
+    (b"\xfd7zXZ\x00", "xz", lzma.open),
+)
+#: what a folder corpus reads
+TEXT_PATTERNS = ("*.txt", "*.txt.gz", "*.txt.bz2", "*.txt.xz")
+_BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def compression_of(path: Path) -> str | None:
+    """``"gzip"``, ``"bzip2"`` or ``"xz"`` when ``path`` is compressed that way (by its first bytes), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
+    if head.startswith(b"PK\x03\x04"):
+        raise CorpusError(f"{path} is a zip archive, not text: unzip it and give the folder or a .txt file in it")
+    return next((name for magic, name, _ in _COMPRESSED if head.startswith(magic)), None)
+
+
+def open_text_bytes(path: Path) -> IO[bytes]:
+    """``path`` opened for reading bytes, decompressed on the fly when it is gzip, bzip2 or xz."""
+    kind = compression_of(path)
+    opener = next((fn for _, name, fn in _COMPRESSED if name == kind), open)
+    try:
+        return opener(path, "rb")  # type: ignore[operator]
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read(f: IO[bytes], n: int, path: Path) -> bytes:
+    try:
+        return f.read(n)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:  # gzip.BadGzipFile is an OSError
+        raise CorpusError(
+            f"{path} is a corrupt or truncated {compression_of(path) or 'file'} ({exc}); get a good copy"
+        ) from None
+
+
+def text_size(path: Path) -> int:
+    """Bytes of text in ``path``: its size, or for gzip the uncompressed size its trailer records."""
+    size = path.stat().st_size
+    if size > 18 and compression_of(path) == "gzip":
+        with open(path, "rb") as f:
+            f.seek(-4, os.SEEK_END)
+            return max(int.from_bytes(f.read(4), "little"), size)  # the trailer holds the size mod 2**32
+    return size
+
+
+def detect_encoding(path: Path, sample_bytes: int = DETECT_BYTES) -> str:
+    """The text encoding of ``path`` (decompressed) from its start: a byte-order mark, else UTF-8 when the
+    bytes are valid UTF-8, else charset-normalizer's best guess."""
+    with open_text_bytes(path) as f:
+        sample = _read(f, sample_bytes + 1, path)
+    for bom, name in _BOMS:
+        if sample.startswith(bom):
+            return name
+    if len(sample) > sample_bytes:  # cut at a line end so that no multi-byte character is cut in two
+        sample = sample[: sample.rfind(b"\n", 0, sample_bytes) + 1] or sample[:sample_bytes]
+    try:
+        sample.decode("utf-8")
+        return "utf-8"  # ASCII or valid UTF-8: other encodings almost never look like that by chance
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise CorpusError(
+            f"{path} does not look like text in any encoding that --encoding auto knows; "
+            "if it is text, pass --encoding with its name"
+        )
+    return best.encoding
 
 
 @dataclass
@@ -40,22 +131,28 @@ class CorpusSource:
     valid_files: list[Path] | None = None
     test_files: list[Path] | None = None
     default_tokenizer: str = "char"
+    task: str = "text"  # how training reads it (a task of dreamwright.training.tasks)
 
 
 def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
     """A file, a folder of ``.txt`` files, or a built-in corpus name."""
     path = Path(source).expanduser()
     if path.is_file():
-        return CorpusSource(path.stem, [path])
+        name = path.name
+        for suffix in (".gz", ".bz2", ".xz"):
+            name = name.removesuffix(suffix)
+        return CorpusSource(Path(name).stem, [path])
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+        files = sorted({p for pattern in TEXT_PATTERNS for p in path.rglob(pattern) if p.is_file()})
         if not files:
-            raise CorpusError(f"folder {path} has no .txt files: put UTF-8 .txt files in it or name a file")
+            raise CorpusError(
+                f"folder {path} has no .txt files: put .txt files (or .txt.gz) in it or name a file"
+            )
         return CorpusSource(path.name, files)
     builtin = registry.lookup(str(source))
     if builtin is not None and builtin.prepare is not None:
         train, valid = builtin.prepare()
-        return CorpusSource(builtin.name, train, valid, None, builtin.default_tokenizer)
+        return CorpusSource(builtin.name, train, valid, None, builtin.default_tokenizer, builtin.task)
     if builtin is not None:
         fetch = registry.fetch
         return CorpusSource(
@@ -64,8 +161,8 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
             [fetch(builtin.valid)] if builtin.valid else None,
             [fetch(builtin.test)] if builtin.test else None,
             builtin.default_tokenizer,
+            builtin.task,
         )
-    registry._register_lazy_corpora()
     names = ", ".join(sorted(registry.BUILTIN_CORPORA))
     raise CorpusError(
         f"no such file, folder or built-in corpus: {source!s} (give a path to a UTF-8 text file, "
@@ -83,39 +180,53 @@ def iter_text(
 ) -> Iterator[str]:
     """Decode files chunk by chunk; a decoding error names the file and byte offset.
 
-    ``separator`` (document mode) is yielded between files.
+    Compressed files (gzip, bzip2, xz) are decompressed on the fly; ``encoding="auto"`` detects each file's
+    encoding (:func:`detect_encoding`). ``separator`` (document mode) is yielded between files.
     """
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise CorpusError(f"unknown text encoding {encoding!r}: use a Python codec name such as utf-8") from None
+    auto = encoding == "auto"
+    if not auto:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise CorpusError(
+                f"unknown text encoding {encoding!r}: use a Python codec name such as utf-8, or auto"
+            ) from None
     for number, path in enumerate(paths):
         if separator and number:
             yield separator
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        file_encoding = detect_encoding(path) if auto else encoding
+        decoder = codecs.getincrementaldecoder(file_encoding)(errors="strict")
         offset = 0
-        try:
-            f = open(path, "rb")
-        except OSError as exc:
-            raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
-        with f:
+        with open_text_bytes(path) as f:
             while True:
-                block = f.read(chunk_bytes)
+                block = _read(f, chunk_bytes, path)
                 final = not block
                 pending = len(decoder.getstate()[0])
                 try:
                     text = decoder.decode(block, final=final)
                 except UnicodeDecodeError as exc:
-                    bad = offset - pending + exc.start
-                    raise CorpusError(
-                        f"{path} is not valid {encoding}: byte 0x{exc.object[exc.start]:02x} at offset {max(bad, 0)}; "
-                        "pass --encoding with the file's real encoding (e.g. latin-1)"
-                    ) from None
+                    bad = max(offset - pending + exc.start, 0)
+                    raise CorpusError(_decode_error(path, file_encoding, auto, exc.object[exc.start], bad)) from None
                 offset += len(block)
                 if text:
                     yield text.lower() if lower else text
                 if final:
                     break
+
+
+def _decode_error(path: Path, encoding: str, detected: bool, byte: int, offset: int) -> str:
+    where = f"byte 0x{byte:02x} at offset {offset}"
+    if compression_of(path):
+        where += " of the decompressed text"
+    if detected:
+        return (
+            f"{path} is not valid {encoding} (the encoding --encoding auto guessed from its start): {where}; "
+            "pass --encoding with the file's real encoding"
+        )
+    return (
+        f"{path} is not valid {encoding}: {where}; if it is text in another encoding, pass --encoding auto "
+        "to detect it (or the encoding's name, e.g. --encoding gb18030)"
+    )
 
 
 @dataclass
@@ -280,7 +391,7 @@ def encode_corpus(
 
     separator = END_OF_DOCUMENT if documents else None
     files = source.train_files + (source.valid_files or [])
-    total_bytes = sum(p.stat().st_size for p in files)
+    total_bytes = sum(text_size(p) for p in files)
     cached_dir = None
     if cache:
         key_material = json.dumps({
