@@ -21,8 +21,8 @@ def model_and_tokenizer(request):
 def decode(model, tokenizer, prompts, rows):
     decoder = BatchDecoder(model, tokenizer)
     decoder.admit(prompts, rows)
-    while decoder.rows:
-        decoder.step()
+    events = list(decoder.run())
+    assert {id(row) for row, _ in events} == {id(row) for row in rows}  # every row reports its finish
     return [(row.tokens, row.text, row.finish_reason) for row in rows]
 
 

@@ -106,8 +106,7 @@ def test_prompts_of_different_lengths_are_padded_correctly():
         rows = [Row(params[0], 0, steps) for _ in prompts]
         decoder = BatchDecoder(gen.model, gen.tokenizer)
         decoder.admit(prompts, rows)
-        while decoder.rows:
-            decoder.step()
+        list(decoder.run())
         return torch.tensor([row.tokens for row in rows])
 
     joined = decode(prompts, 15)  # stays inside the block: must equal each prompt decoded alone

@@ -9,7 +9,7 @@ into text, drops the rows that finished and feeds the rest back to the model. Th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,6 +231,11 @@ class BatchDecoder:
         if self.rows:
             self.feed(tokens)
         return events
+
+    def run(self) -> Iterator[tuple[Row, str]]:
+        """Step until every row has finished, yielding each step's ``(row, new_text)`` events."""
+        while self.rows:
+            yield from self.step()
 
     def finish(self, row: Row) -> str:
         """Close ``row``'s text: the held-back tail, or the whole text when it was not watched."""

@@ -122,10 +122,9 @@ class Generator:
         decoder = BatchDecoder(self.model, self.tokenizer, self.device)
         index = {id(row): i for i, row in enumerate(rows)}
         decoder.admit(prompts, rows)
-        while decoder.rows:
-            for row, piece in decoder.step():
-                if stream and piece:
-                    yield index[id(row)], piece
+        for row, piece in decoder.run():
+            if stream and piece:
+                yield index[id(row)], piece
         yield [Completion(r.text, r.finish_reason or "length", len(r.prompt), len(r.tokens), r.seed, r.tokens)
                for r in rows]
 

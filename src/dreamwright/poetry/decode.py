@@ -449,8 +449,8 @@ class PoemWriter:
         row = Row(SamplingParams(temperature=temperature), fresh_seed() if seed is None else seed, max_chars, ["\n"])
         decoder = BatchDecoder(self.model, self.tokenizer, self.device)
         decoder.admit([prompt], [row])
-        while decoder.rows:
-            decoder.step()
+        for _ in decoder.run():
+            pass
         return row.text
 
 
