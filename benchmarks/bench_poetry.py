@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     writer._prepare_masks()
 
     # validation perplexity per poem character (the tag is given, not scored)
-    from dreamwright.poetry.train import UNK, _buckets, evaluate
+    from dreamwright.poetry.train import poem_loss
 
-    loss = evaluate(writer.model, _buckets(valid, writer.index), writer.index.get(UNK, -1))
+    loss = poem_loss(writer.model, valid, writer.tokenizer, writer.device)
     print(f"validation: {len(valid):,} held-out poems, perplexity per character {math.exp(loss):.1f}")
     rng = random.Random(0)
     head_pool = [text[0] for _, text in train if text[0] in writer.index]

@@ -35,7 +35,7 @@ class Unknown(str, Enum):
 @app.command(no_args_is_help=True)
 def train(
     corpus: Annotated[str | None, typer.Argument(help="Text file, folder of .txt files, or built-in name "
-                                                    "(shakespeare, nietzsche, ptb, wikitext-2).")] = None,
+                                                    "(shakespeare, nietzsche, ptb, wikitext-2, tang).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/CORPUS-TIME).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
@@ -47,6 +47,9 @@ def train(
                                                    "each file (document mode).")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="char | word | bpe (default: the corpus's own).")] = None,
     vocab_size: Annotated[int | None, typer.Option(help="Word/BPE vocabulary size.")] = None,
+    task: Annotated[str | None, typer.Option(help="How the corpus is read: text (streams) or poems (one tagged "
+                                             "poem per row; the default for tang).")] = None,
+    min_count: Annotated[int | None, typer.Option(help="Poems: characters seen fewer times become □.")] = None,
     model: Annotated[str | None, typer.Option(help="simplernn | lstm | gru | gpt.")] = None,
     n_layer: Annotated[int | None, typer.Option(help="Layers.")] = None,
     hidden_size: Annotated[int | None, typer.Option(help="RNN hidden units.")] = None,
@@ -96,7 +99,8 @@ def train(
         return
 
     options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, documents=documents,
-                   tokenizer=tokenizer, vocab_size=vocab_size, model=model, n_layer=n_layer,
+                   tokenizer=tokenizer, vocab_size=vocab_size, task=task, min_count=min_count, model=model,
+                   n_layer=n_layer,
                    hidden_size=hidden_size, embedding_size=embedding_size, n_head=n_head, n_embd=n_embd,
                    block_size=block_size, dropout=dropout, tie_weights=tie_weights, seq_len=seq_len,
                    batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
@@ -220,8 +224,11 @@ def evaluate(
 @app.command()
 def presets() -> None:
     """List the training presets with their parameter counts."""
+    from dreamwright import plugins
     from dreamwright.models import build_model
-    from dreamwright.training.config import PRESETS
+    from dreamwright.training.presets import PRESETS
+
+    plugins.load()
 
     for name, (description, overrides) in sorted(PRESETS.items()):
         words = overrides.get("tokenizer") in ("word", "bpe") or name.startswith(("word", "ptb"))
@@ -261,7 +268,10 @@ def models(
 @app.command()
 def corpora() -> None:
     """List the built-in corpora."""
+    from dreamwright import plugins
     from dreamwright.data.registry import BUILTIN_CORPORA
+
+    plugins.load_corpora()
 
     for name, corpus in sorted(BUILTIN_CORPORA.items()):
         typer.echo(f"{name:<14} {corpus.description}")
@@ -284,15 +294,9 @@ def demo(
 
 
 def _register_plugins() -> None:
-    from importlib import import_module
+    from dreamwright import plugins
 
-    for name in ("dreamwright.image.cli", "dreamwright.poetry.cli", "dreamwright.serve.cli"):
-        try:
-            module = import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in plugins.cli_modules():
         module.register(app)
 
 

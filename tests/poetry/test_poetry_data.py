@@ -57,33 +57,6 @@ def test_clean_poem():
     assert clean_poem(["疲{艹/尔}竟何人，灑涕巴東峽。"]) is None
 
 
-def test_train_writes_a_loadable_poetry_run(tmp_path, table):
-    from dreamwright.generation.generator import Generator
-    from dreamwright.poetry.decode import PoemWriter
-    from dreamwright.poetry.train import train_poetry_model
-
-    prepare(tmp_path / "data", valid_fraction=0.3, poems=POEMS)
-    result = train_poetry_model(
-        tmp_path / "data",
-        tmp_path / "run",
-        min_count=1,
-        hidden_size=16,
-        embedding_size=8,
-        batch_size=4,
-        steps=3,
-        eval_interval=2,
-        threads=1,
-        log=lambda *_: None,
-    )
-    assert result["steps"] == 3 and result["valid_ppl_per_char"] > 1
-    writer = PoemWriter.from_generator(Generator.load(tmp_path / "run"))
-    writer._table = table
-    writer.min_group = 1
-    assert "□" in writer.index and "【" in writer.index
-    (poem,) = writer.write("五绝", seed=0, rhyme="off")
-    assert len(poem.lines) == 4 and "□" not in poem.text
-
-
 def test_bundled_model_writes_regulated_verse(table):
     from dreamwright import bundled
     from dreamwright.poetry import BUNDLED_MODEL, load_writer

@@ -43,6 +43,8 @@ class BuiltinCorpus:
     aliases: tuple[str, ...] = field(default_factory=tuple)
     #: for corpora whose files are not plain text: turns them into (train files, valid files) of text
     prepare: Callable[[], tuple[list[Path], list[Path]]] | None = None
+    #: how training reads it: the name of a task registered in ``dreamwright.training.tasks``
+    task: str = "text"
 
 
 _GH = "https://raw.githubusercontent.com"
@@ -131,26 +133,18 @@ BUILTIN_CORPORA: dict[str, BuiltinCorpus] = {
 
 
 def register_corpus(corpus: BuiltinCorpus) -> None:
-    """Add a built-in corpus (used by the poetry module for ``tang``)."""
+    """Add a built-in corpus. Optional parts register theirs through :mod:`dreamwright.plugins`, which the
+    CLI and ``train`` load before looking a name up."""
     BUILTIN_CORPORA[corpus.name] = corpus
 
 
 def lookup(name: str) -> BuiltinCorpus | None:
-    """The built-in corpus called ``name`` (or one of its aliases), or None."""
-    _register_lazy_corpora()
+    """The registered corpus called ``name`` (or one of its aliases), or None."""
     key = name.lower()
     for corpus in BUILTIN_CORPORA.values():
         if key == corpus.name or key in corpus.aliases:
             return corpus
     return None
-
-
-def _register_lazy_corpora() -> None:
-    """Built-in corpora defined by other modules (kept out of import time)."""
-    if "tang" not in BUILTIN_CORPORA:
-        from dreamwright.poetry import sources
-
-        sources.register()
 
 
 def cache_dir() -> Path:

@@ -16,17 +16,27 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from dreamwright.poetry.sources import register as _register_corpus
-
 if TYPE_CHECKING:
     from dreamwright.poetry.data import PrepareResult
     from dreamwright.poetry.decode import Poem, PoemWriter
     from dreamwright.poetry.prosody import PoemReport, RhymeTable
 
-_register_corpus()
-
 BUNDLED_MODEL = "tang-poetry"
 __all__ = ["BUNDLED_MODEL", "check_poem", "load_writer", "prepare", "rhyme_table", "write_poems"]
+
+
+def register_corpora() -> None:
+    """Plugin hook (:mod:`dreamwright.plugins`): the ``tang`` corpus. Cheap: imports no torch."""
+    from dreamwright.poetry import data
+
+    data.register()
+
+
+def register_training() -> None:
+    """Plugin hook (:mod:`dreamwright.plugins`): the ``poems`` training task and its ``tang-gru`` preset."""
+    from dreamwright.poetry import train
+
+    train.register()
 
 
 def rhyme_table(download: bool = True) -> RhymeTable:

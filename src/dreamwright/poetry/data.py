@@ -9,6 +9,8 @@ writes one poem per line, prefixed by its form tag::
 Editorial notes in parentheses and quotation/title marks are removed; poems with missing or composed
 glyphs (□, {…}) are dropped; ？！； line ends become ，/。 so every couplet reads ``…，…。``. Duplicates are
 dropped, and a validation set is held out by poem (a hash of its text, so the split is stable).
+
+:func:`register` makes it the built-in corpus ``tang`` (prepared once into the cache).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dreamwright.data.registry import BuiltinCorpus, cache_dir, register_corpus
 from dreamwright.errors import InvalidArgument
 from dreamwright.poetry.prosody import FORMS, form_of, is_han
+from dreamwright.poetry.sources import TANG_FILES
 
 TAG_OPEN, TAG_CLOSE = "【", "】"
 TRAIN_FILE, VALID_FILE, COUNTS_FILE = "train.txt", "valid.txt", "counts.json"
@@ -95,7 +99,6 @@ def _is_valid(text: str, valid_fraction: float, seed: int) -> bool:
 def iter_tang(download: bool = True):
     """``(title, author, paragraphs)`` of every poem in the registry's 全唐诗 files (traditional)."""
     from dreamwright.data.registry import fetch
-    from dreamwright.poetry.sources import TANG_FILES
 
     for remote in TANG_FILES:
         path = fetch(remote, download=download)
@@ -175,3 +178,26 @@ def read_corpus(path: str | Path) -> list[tuple[str, str]]:
         if form in FORMS and text:
             out.append((form, text))
     return out
+
+
+def _prepared_tang() -> tuple[list[Path], list[Path]]:
+    """The verse of the Tang collection as text (one tagged poem per line), prepared once into the cache."""
+    out = cache_dir() / "prepared" / "tang"
+    if not ((out / TRAIN_FILE).is_file() and (out / VALID_FILE).is_file()):
+        prepare(out)
+    return [out / TRAIN_FILE], [out / VALID_FILE]
+
+
+TANG = BuiltinCorpus(
+    name="tang",
+    description="全唐诗 (chinese-poetry): poems of 5/7-character lines, simplified, one per line",
+    train=TANG_FILES,
+    aliases=("tang-poetry", "quan-tang-shi"),
+    prepare=_prepared_tang,
+    task="poems",
+)
+
+
+def register() -> None:
+    """Make ``tang`` a built-in corpus name (trained by the ``poems`` task of :mod:`dreamwright.poetry.train`)."""
+    register_corpus(TANG)

@@ -6,9 +6,7 @@ then the user cache, then a download from the pinned commit).
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from dreamwright.data.registry import BuiltinCorpus, RemoteFile, register_corpus
+from dreamwright.data.registry import RemoteFile
 
 _GH = "https://raw.githubusercontent.com"
 _TANG_COMMIT = "99ebbef7e1345c0985c44b9fd96a3f9e776f117b"
@@ -97,27 +95,3 @@ PINGSHUI_SIMPLIFIED = RemoteFile(
     "dbd4c11e0753f857966c27131e243698c7419363c3bcbcf7cd537b9c0c0d2b38",
     88673,
 )
-
-def _prepared_tang() -> tuple[list[Path], list[Path]]:
-    """The verse of the Tang collection as text (one tagged poem per line), prepared once into the cache."""
-    from dreamwright.data.registry import cache_dir
-    from dreamwright.poetry.data import TRAIN_FILE, VALID_FILE, prepare
-
-    out = cache_dir() / "prepared" / "tang"
-    if not ((out / TRAIN_FILE).is_file() and (out / VALID_FILE).is_file()):
-        prepare(out)
-    return [out / TRAIN_FILE], [out / VALID_FILE]
-
-
-TANG = BuiltinCorpus(
-    name="tang",
-    description="全唐诗 (chinese-poetry): poems of 5/7-character lines, simplified, one per line",
-    train=TANG_FILES,
-    aliases=("tang-poetry", "quan-tang-shi"),
-    prepare=_prepared_tang,
-)
-
-
-def register() -> None:
-    """Make ``tang`` a built-in corpus name."""
-    register_corpus(TANG)

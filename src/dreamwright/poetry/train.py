@@ -1,253 +1,201 @@
-"""Train a poem-level character model on a prepared Tang corpus (what the bundled ``tang-poetry`` model is).
+"""The ``poems`` training task: how the Tang corpus is read by the main trainer (what the bundled
+``tang-poetry`` model is).
 
-Unlike the general trainer (truncated BPTT over contiguous text), every training sequence here is one whole
-poem, ``\\n【五绝】床前明月光，…。\\n``, read from a zero state — exactly how :mod:`dreamwright.poetry.decode`
-uses the model. Poems of one form have one length, so a batch is drawn from a single form and needs no
-padding. Characters seen fewer than ``min_count`` times become ``□`` (never generated). The result is an
-ordinary run directory (``config.json`` + ``model.safetensors``) that :meth:`Generator.load` reads.
+Unlike text (truncated BPTT over contiguous streams), every training row here is one whole poem,
+``\\n【五绝】床前明月光，…。\\n``, read from a zero state — exactly how :mod:`dreamwright.poetry.decode` uses
+the model. Poems of one form have one length, so a batch is drawn from a single form and needs no padding.
+Only the poem is scored: the ``\\n【form】`` prompt is given, and characters seen fewer than ``min_count``
+times become ``□``, which is never a target (so it is never generated). Validation scores the poem's
+characters (Han and punctuation, not the closing newline), in nats per character.
+
+``dreamwright train tang`` uses it (the corpus names this task); ``--task poems`` applies it to any file of
+tagged poem lines, such as ``dreamwright poetry prepare`` output.
 """
 
 from __future__ import annotations
 
-import math
-import time
+import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dreamwright.data.corpus import CorpusSource, EncodedCorpus
 from dreamwright.errors import CorpusError, InvalidArgument
-from dreamwright.poetry.data import TRAIN_FILE, VALID_FILE, read_corpus, tag
+from dreamwright.models.base import LanguageModel
+from dreamwright.poetry.data import TRAIN_FILE, VALID_FILE, _is_valid, read_corpus, tag
+from dreamwright.poetry.prosody import FORMS
+from dreamwright.tokenizers.char import CharTokenizer
+from dreamwright.training.evaluate import Score
+from dreamwright.training.presets import register_preset
+from dreamwright.training.tasks import IGNORE, BatchSource, Task, register_task
+
+if TYPE_CHECKING:
+    from dreamwright.training.config import TrainConfig
 
 UNK = "□"
 SPECIALS = "\n【】，。" + UNK
+PROMPT_LEN = 1 + len(tag("五绝"))  # "\n【五绝】": targets before the poem's first character are not scored
+PRESET = "tang-gru"
 
 
-def _encode(form: str, text: str, index: dict[str, int]) -> list[int]:
-    unk = index[UNK]
-    return [index.get(c, unk) for c in "\n" + tag(form) + text + "\n"]
+def poem_tokenizer(poems: list[tuple[str, str]], min_count: int = 1) -> CharTokenizer:
+    """Characters seen at least ``min_count`` times in ``(form, text)`` poems, the tags and the specials."""
+    counts = Counter(c for _, text in poems for c in text)
+    chars = {c for c, n in counts.items() if n >= min_count} | set(SPECIALS)
+    chars |= {c for form in FORMS for c in tag(form)}
+    return CharTokenizer(chars)
 
 
-def _buckets(poems: list[tuple[str, str]], index: dict[str, int]) -> dict[int, torch.Tensor]:
-    by_len: dict[int, list[list[int]]] = {}
-    for form, text in poems:
-        ids = _encode(form, text, index)
-        by_len.setdefault(len(ids), []).append(ids)
-    return {n: torch.tensor(rows, dtype=torch.long) for n, rows in by_len.items()}
+def encode_poems(poems: list[tuple[str, str]], tokenizer: CharTokenizer) -> np.ndarray:
+    """``\\n【form】poem`` for every poem, then a closing ``\\n``, as ids (unknown characters become ``□``)."""
+    unk = tokenizer.index[UNK]
+    text = "".join("\n" + tag(form) + poem for form, poem in poems) + "\n"
+    return np.array([tokenizer.index.get(c, unk) for c in text], dtype=tokenizer.dtype())
 
 
-PROMPT_LEN = 1 + len(tag("五绝"))  # "\n【五绝】": targets before this are not scored
+def poem_rows(ids: np.ndarray, newline: int) -> dict[int, np.ndarray]:
+    """The poems of an encoded split, ``\\n…\\n`` each, as one ``[poems, length]`` array per length."""
+    ids = np.asarray(ids, dtype=np.int64)
+    ends = np.flatnonzero(ids == newline)
+    starts, lengths = ends[:-1], np.diff(ends) + 1
+    return {int(n): ids[starts[lengths == n][:, None] + np.arange(n)] for n in np.unique(lengths)}
 
 
-def _loss(model, batch: torch.Tensor, unk: int, score_end: bool = True) -> tuple[torch.Tensor, int]:
-    x, y = batch[:, :-1], batch[:, 1:]
-    logits, _ = model(x, None)
-    mask = torch.zeros_like(y, dtype=torch.bool)
-    mask[:, PROMPT_LEN - 1 :] = True
+def poem_targets(rows: torch.Tensor, unk: int, score_end: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets of whole poems; the prompt's targets and ``□`` are :data:`IGNORE` (and the
+    closing newline too unless ``score_end``)."""
+    x, y = rows[:, :-1], rows[:, 1:].clone()
+    y[:, : PROMPT_LEN - 1] = IGNORE
     if not score_end:
-        mask[:, -1] = False
-    mask &= y != unk
-    loss = F.cross_entropy(logits[mask].float(), y[mask], reduction="sum")
-    return loss, int(mask.sum())
+        y[:, -1] = IGNORE
+    y[y == unk] = IGNORE
+    return x, y
 
 
-@torch.no_grad()
-def evaluate(model, buckets: dict[int, torch.Tensor], unk: int, batch_size: int = 256) -> float:
-    """Mean cross-entropy (nats) per poem character (Han and punctuation; not the tag or the end)."""
+def prepare_poems(source: CorpusSource, data_dir: Path, config: TrainConfig) -> tuple[CharTokenizer, EncodedCorpus]:
+    """Read tagged poem lines, fit the vocabulary on the training poems and write the run's token arrays.
+
+    A folder written by ``dreamwright poetry prepare`` keeps its split (``train.txt``/``valid.txt``). Other
+    sources without validation files are split by a hash of each poem's text (``valid_fraction``), as
+    ``prepare`` does.
+    """
+    if config.tokenizer != "char":
+        raise InvalidArgument("poems are trained with the character tokenizer; drop --tokenizer", param="tokenizer")
+    train_files, valid_files = source.train_files, source.valid_files
+    by_name = {f.name: f for f in train_files}
+    if not valid_files and TRAIN_FILE in by_name and VALID_FILE in by_name:
+        train_files, valid_files = [by_name[TRAIN_FILE]], [by_name[VALID_FILE]]
+    train = [p for f in train_files for p in read_corpus(f)]
+    if valid_files:
+        valid = [p for f in valid_files for p in read_corpus(f)]
+    else:
+        poems = train
+        train = [p for p in poems if not _is_valid(p[1], config.valid_fraction, 0)]
+        valid = [p for p in poems if _is_valid(p[1], config.valid_fraction, 0)]
+    if not train or not valid:
+        raise CorpusError(
+            f"{source.name} has {len(train)} training and {len(valid)} validation poems (lines like "
+            "【五绝】白日依山尽，…); build them with `dreamwright poetry prepare`"
+        )
+    tokenizer = poem_tokenizer(train, config.min_count or 1)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {"corpus": source.name, "dtype": tokenizer.dtype().name, "documents": False}
+    for split, poems in (("train", train), ("valid", valid)):
+        ids = encode_poems(poems, tokenizer)
+        (data_dir / f"{split}.bin").write_bytes(ids.tobytes())
+        meta.update({f"{split}_tokens": len(ids), f"{split}_chars": len(ids), f"{split}_poems": len(poems)})
+    (data_dir / "meta.json").write_text(json.dumps(meta, indent=2))
+    return tokenizer, EncodedCorpus(data_dir, meta)
+
+
+class PoemSource(BatchSource):
+    """Batches of whole poems of one length (one form), drawn with replacement, seeded by (epoch, index)."""
+
+    carries_state = False
+
+    def __init__(self, encoded: EncodedCorpus, tokenizer: CharTokenizer, model: LanguageModel,
+                 config: TrainConfig, rank: int = 0, world: int = 1) -> None:
+        self.config, self.tokenizer = config, tokenizer
+        self.unk, newline = tokenizer.index[UNK], tokenizer.index["\n"]
+        self.train = poem_rows(encoded.array("train"), newline)
+        self.valid = poem_rows(encoded.array("valid"), newline)
+        self.lengths = sorted(self.train)
+        longest = max(self.lengths + list(self.valid))
+        if not model.stateful and model.context_limit and model.context_limit < longest - 1:
+            raise InvalidArgument(f"the longest poem needs a context of {longest - 1} tokens; raise --block-size",
+                                  param="block_size")
+        sizes = np.array([len(self.train[n]) for n in self.lengths], dtype=np.float64)
+        self.weights = sizes / sizes.sum()
+        self.batch_size = max(world, config.batch_size - config.batch_size % world)
+        per_rank = self.batch_size // world
+        self.rows = slice(rank * per_rank, (rank + 1) * per_rank)
+        self.seq_len = int(round(float(np.dot(self.weights, self.lengths)))) - 1
+        self.steps_per_epoch = max(1, int(sizes.sum()) // self.batch_size)
+        self.shard = (rank, world)
+
+    def batch(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.config.seed, epoch, index])
+        data = self.train[self.lengths[int(rng.choice(len(self.lengths), p=self.weights))]]
+        picks = rng.integers(0, len(data), size=self.batch_size)[self.rows]
+        return poem_targets(torch.from_numpy(data[picks]), self.unk)
+
+    def score(self, model: LanguageModel, device: torch.device, shard: tuple[int, int]) -> Score:
+        """Nats over every validation poem character (this rank's share of the batches)."""
+        total, count = poem_nats(model, self.valid, self.unk, device, shard=shard)
+        return Score(total, count, count)
+
+    def sample_prompt(self, rng: np.random.Generator) -> list[int]:
+        """``\\n【form】`` of a random form."""
+        form = list(FORMS)[int(rng.integers(len(FORMS)))]
+        return [self.tokenizer.index[c] for c in "\n" + tag(form)]
+
+    def config_extra(self) -> dict[str, Any]:
+        return {"poetry": {"tag": "【{form}】", "prompt": "\\n【{form}】", "unk": UNK,
+                           "min_count": self.config.min_count or 1}}
+
+
+@torch.inference_mode()
+def poem_nats(model: LanguageModel, rows: dict[int, np.ndarray], unk: int, device: torch.device | str = "cpu",
+              *, shard: tuple[int, int] = (0, 1), batch: int = 256) -> tuple[float, int]:
+    """Total nats and number of scored characters of whole poems (``poem_rows`` output); with
+    ``shard=(rank, world)`` only every ``world``-th batch, from the ``rank``-th."""
+    was_training = model.training
     model.eval()
-    total, count = 0.0, 0
-    for data in buckets.values():
-        for i in range(0, len(data), batch_size):
-            loss, n = _loss(model, data[i : i + batch_size], unk, score_end=False)
-            total, count = total + float(loss), count + n
-    model.train()
+    total, count, k = 0.0, 0, -1
+    for n in sorted(rows):
+        for start in range(0, len(rows[n]), batch):
+            k += 1
+            if k % shard[1] != shard[0]:
+                continue
+            x, y = poem_targets(torch.from_numpy(rows[n][start:start + batch]), unk, score_end=False)
+            logits, _ = model(x.to(device), None)
+            y = y.to(device)
+            total += F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum").item()
+            count += int((y != IGNORE).sum())
+    model.train(was_training)
+    return total, count
+
+
+def poem_loss(model: LanguageModel, poems: list[tuple[str, str]], tokenizer: CharTokenizer,
+              device: torch.device | str = "cpu") -> float:
+    """Mean nats per poem character of ``(form, text)`` poems, scored as validation is."""
+    rows = poem_rows(encode_poems(poems, tokenizer), tokenizer.index["\n"])
+    total, count = poem_nats(model, rows, tokenizer.index.get(UNK, IGNORE), device)
     return total / max(count, 1)
 
 
-def train_poetry_model(
-    data_dir: str | Path,
-    out: str | Path,
-    *,
-    min_count: int = 3,
-    cell: str = "gru",
-    hidden_size: int = 384,
-    embedding_size: int = 128,
-    n_layer: int = 1,
-    dropout: float = 0.1,
-    batch_size: int = 64,
-    lr: float = 3e-3,
-    minutes: float = 15.0,
-    steps: int | None = None,
-    eval_interval: int = 250,
-    seed: int = 0,
-    threads: int | None = 2,
-    half: bool = True,
-    log=print,
-) -> dict[str, Any]:
-    """Train on ``data_dir/train.txt`` (validated on ``valid.txt``) and write a run directory to ``out``."""
-    from dreamwright.models import build_model
-    from dreamwright.tokenizers.char import CharTokenizer
-    from dreamwright.training.checkpoint import atomic_save_tensors, model_tensors, write_config
-
-    data_dir, out = Path(data_dir), Path(out)
-    if not (data_dir / TRAIN_FILE).is_file():
-        raise CorpusError(
-            f"{data_dir} has no {TRAIN_FILE}; run `dreamwright poetry prepare {data_dir}` first"
-        )
-    if minutes <= 0 or min_count < 1:
-        raise InvalidArgument("minutes must be > 0 and min_count >= 1")
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    train = read_corpus(data_dir / TRAIN_FILE)
-    valid = read_corpus(data_dir / VALID_FILE) if (data_dir / VALID_FILE).is_file() else []
-    counts = Counter(c for _, text in train for c in text)
-    chars = {c for c, n in counts.items() if n >= min_count} | set(SPECIALS)
-    chars |= {c for form, _ in train for c in tag(form)}
-    tokenizer = CharTokenizer(chars)
-    index = tokenizer.index
-    unk = index[UNK]
-    train_b, valid_b = _buckets(train, index), _buckets(valid, index)
-    sizes = torch.tensor([len(v) for v in train_b.values()], dtype=torch.float)
-    keys = list(train_b)
-    model = build_model(
-        cell,
-        tokenizer.vocab_size,
-        n_layer=n_layer,
-        hidden_size=hidden_size,
-        embedding_size=embedding_size,
-        dropout=dropout,
-        tie_weights=True,
+def register() -> None:
+    """Add the ``poems`` task and its default preset (the bundled model's recipe)."""
+    register_preset(
+        PRESET,
+        "poems (tang): the bundled tang-poetry recipe, 1×384 GRU, embedding 128 tied, □ below 5 sightings",
+        {"model": "gru", "model_args": {"n_layer": 1, "hidden_size": 384, "embedding_size": 128, "dropout": 0.1,
+                                        "tie_weights": True},
+         "min_count": 5, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.01, "warmup_steps": 50,
+         "min_lr_ratio": 0.05, "grad_clip": 1.0, "eval_interval": 300, "sample_length": 64},
     )
-    log(
-        f"{len(train):,} training poems, {len(valid):,} validation poems, "
-        f"vocabulary {tokenizer.vocab_size:,} "
-        f"(min_count {min_count}), {model.num_parameters():,} parameters"
-    )
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    gen = torch.Generator().manual_seed(seed)
-    budget = minutes * 60
-    start = time.time()
-    best = math.inf
-    step = 0
-    history = []
-    model.train()
-    while True:
-        elapsed = time.time() - start
-        done = elapsed >= budget or (steps is not None and step >= steps)
-        if step % eval_interval == 0 or done:
-            v = evaluate(model, valid_b, unk) if valid_b else float("nan")
-            history.append({"step": step, "minutes": round(elapsed / 60, 2), "valid_loss": v})
-            log(f"step {step:6d}  {elapsed / 60:5.1f} min  valid loss {v:.4f}  ppl/char {math.exp(v):.1f}")
-            if v < best or not valid_b:
-                best = v
-                tensors = model_tensors(model)
-                if half:
-                    tensors = {k: t.half() if t.is_floating_point() else t for k, t in tensors.items()}
-                atomic_save_tensors(
-                    out / "model.safetensors", tensors, {"step": str(step), "valid_loss": str(v)}
-                )
-                write_config(
-                    out,
-                    {
-                        "name": out.name,
-                        "tokenizer": tokenizer.to_dict(),
-                        "model": {"name": cell, **model.config()},
-                        "poetry": {
-                            "tag": "【{form}】",
-                            "prompt": "\\n【{form}】",
-                            "unk": UNK,
-                            "min_count": min_count,
-                        },
-                        "metrics": {
-                            "step": step,
-                            "valid_loss": v,
-                            "valid_ppl_per_char": math.exp(v),
-                            "weights": "float16" if half else "float32",
-                        },
-                        "training": {
-                            "trainer": "dreamwright.poetry.train",
-                            "data": str(data_dir),
-                            "cell": cell,
-                            "hidden_size": hidden_size,
-                            "embedding_size": embedding_size,
-                            "n_layer": n_layer,
-                            "dropout": dropout,
-                            "batch_size": batch_size,
-                            "lr": lr,
-                            "minutes": minutes,
-                            "steps": steps,
-                            "seed": seed,
-                            "history": history,
-                        },
-                    },
-                )
-        if done:
-            break
-        # with a step budget the schedule depends on steps only (repeatable); else on elapsed time
-        frac = step / steps if steps is not None else min(elapsed / budget, 1.0)
-        for group in opt.param_groups:
-            group["lr"] = (
-                lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (step + 1) / 50)
-            )
-        key = keys[int(torch.multinomial(sizes, 1, generator=gen))]
-        data = train_b[key]
-        rows = torch.randint(len(data), (batch_size,), generator=gen)
-        loss, n = _loss(model, data[rows], unk)
-        opt.zero_grad(set_to_none=True)
-        (loss / n).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % 100 == 0:
-            log(f"step {step:6d}  {elapsed / 60:5.1f} min  train loss {loss.item() / n:.4f}")
-    return {"run_dir": str(out), "valid_loss": best, "valid_ppl_per_char": math.exp(best), "steps": step}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m dreamwright.poetry.train DATA_DIR OUT [--minutes M] [--hidden-size H] ...``."""
-    import argparse
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("data_dir")
-    p.add_argument("out")
-    for name, kind, default in (
-        ("min-count", int, 3),
-        ("cell", str, "gru"),
-        ("hidden-size", int, 384),
-        ("embedding-size", int, 128),
-        ("n-layer", int, 1),
-        ("dropout", float, 0.1),
-        ("batch-size", int, 64),
-        ("lr", float, 3e-3),
-        ("minutes", float, 15.0),
-        ("steps", int, None),
-        ("eval-interval", int, 250),
-        ("seed", int, 0),
-        ("threads", int, 2),
-    ):
-        p.add_argument(f"--{name}", type=kind, default=default)
-    a = p.parse_args(argv)
-    train_poetry_model(
-        a.data_dir,
-        a.out,
-        min_count=a.min_count,
-        cell=a.cell,
-        hidden_size=a.hidden_size,
-        embedding_size=a.embedding_size,
-        n_layer=a.n_layer,
-        dropout=a.dropout,
-        batch_size=a.batch_size,
-        lr=a.lr,
-        minutes=a.minutes,
-        steps=a.steps,
-        eval_interval=a.eval_interval,
-        seed=a.seed,
-        threads=a.threads,
-    )
-
-
-if __name__ == "__main__":
-    main()
+    register_task(Task("poems", prepare_poems, PoemSource, default_preset=PRESET))

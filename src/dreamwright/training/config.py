@@ -12,6 +12,7 @@ from typing import Any
 
 from dreamwright._validate import fraction, positive_int
 from dreamwright.errors import InvalidArgument
+from dreamwright.training.optim import OPTIMIZERS, SCHEDULES
 from dreamwright.training.presets import (  # noqa: F401  (PRESETS and register_preset re-exported)
     DEFAULT_PRESET,
     PRESETS,
@@ -24,6 +25,7 @@ from dreamwright.training.presets import (  # noqa: F401  (PRESETS and register_
 class TrainConfig:
     corpus: str = ""
     preset: str | None = None
+    task: str = "text"  # how the corpus is read and scored (dreamwright.training.tasks): text | poems
     # data
     lower: bool = False
     encoding: str = "utf-8"
@@ -31,6 +33,7 @@ class TrainConfig:
     documents: bool = False  # a folder of files: put an end-of-document marker between files
     tokenizer: str = "auto"  # auto: the corpus's own (word for ptb / wikitext-2), else char
     vocab_size: int | None = None  # word: top-N words (default 10,000); bpe: merges target
+    min_count: int | None = None  # poems: characters seen fewer times become the unknown character
     # model
     model: str = "lstm"
     model_args: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +77,7 @@ class TrainConfig:
         positive_int("sample_length", self.sample_length)
         positive_int("steps", self.steps, allow_none=True)
         positive_int("vocab_size", self.vocab_size, allow_none=True)
+        positive_int("min_count", self.min_count, allow_none=True)
         positive_int("eval_tokens", self.eval_tokens, allow_none=True)
         positive_int("threads", self.threads, allow_none=True)
         fraction("valid_fraction", self.valid_fraction, high_closed=False)
@@ -83,8 +87,7 @@ class TrainConfig:
                 raise InvalidArgument(f"{name} must be a positive number, got {value!r}", param=name)
         if self.grad_clip < 0 or self.weight_decay < 0 or self.warmup_steps < 0:
             raise InvalidArgument("grad_clip, weight_decay and warmup_steps must be >= 0")
-        for name, allowed in (("optimizer", ("adamw", "rmsprop", "sgd")),
-                              ("schedule", ("cosine", "plateau", "constant", "step")),
+        for name, allowed in (("optimizer", tuple(OPTIMIZERS)), ("schedule", tuple(SCHEDULES)),
                               ("precision", ("fp32", "bf16", "fp16"))):
             if getattr(self, name) not in allowed:
                 raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -112,8 +115,9 @@ class TrainConfig:
 
 
 def make_config(corpus: str, preset: str | None = None, default_tokenizer: str = "char",
-                **options: Any) -> TrainConfig:
-    """Build a config: dataclass defaults < preset (or the tokenizer's default preset) < explicit options.
+                default_preset: str | None = None, **options: Any) -> TrainConfig:
+    """Build a config: dataclass defaults < preset (or the task's, else the tokenizer's default preset) <
+    explicit options.
 
     ``options`` with value None count as not given. Unknown keys are treated as model arguments.
     """
@@ -129,7 +133,7 @@ def make_config(corpus: str, preset: str | None = None, default_tokenizer: str =
     values: dict[str, Any] = {}
     chosen = preset
     if chosen is None and "model" not in given:
-        chosen = DEFAULT_PRESET.get(tokenizer)
+        chosen = default_preset or DEFAULT_PRESET.get(tokenizer)
     if chosen is not None:
         values.update(preset_overrides(chosen))
     if "model" in given and given["model"] != values.get("model", given["model"]):

@@ -1,11 +1,15 @@
-"""The training loop: truncated BPTT (or random windows), warmup + cosine, clipping, evaluation,
-samples at the books' four temperatures, best-model checkpoints, early stopping and exact resume."""
+"""The training loop — the only one: warm-up and a registered schedule, clipping, gradient accumulation,
+mixed precision, data parallelism, evaluation, samples at the books' four temperatures, best-model
+checkpoints, early stopping and exact resume.
+
+What is read and how it is scored is the run's task (:mod:`dreamwright.training.tasks`): contiguous text
+streams with truncated BPTT by default, whole poems for the poetry corpus.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import signal
 import threading
@@ -20,19 +24,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dreamwright import __version__
-from dreamwright.data.corpus import EncodedCorpus, encode_corpus, resolve_corpus
-from dreamwright.errors import CheckpointError, CorpusError, InvalidArgument
+from dreamwright import plugins
+from dreamwright._version import __version__
+from dreamwright.data.corpus import EncodedCorpus, resolve_corpus
+from dreamwright.decoding import SamplingParams
+from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.generation.generator import Generator, resolve_device
-from dreamwright.generation.sampling import SamplingParams
 from dreamwright.models import build_model
 from dreamwright.models.base import LanguageModel
 from dreamwright.progress import console, progress_bar
 from dreamwright.training import checkpoint as ckpt
-from dreamwright.training.batches import StreamBatches, WindowBatches
+from dreamwright.training import distributed
 from dreamwright.training.config import TrainConfig, make_config
-from dreamwright.training.evaluate import Score, score_tokens
+from dreamwright.training.evaluate import Score
+from dreamwright.training.optim import make_optimizer, make_schedule
 from dreamwright.training.plots import plot_loss_curve, read_metrics
+from dreamwright.training.tasks import IGNORE, get_task
 
 METRICS = "metrics.jsonl"
 LOSS_PLOT = "loss.png"
@@ -87,38 +94,30 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
 
     ``resume=RUN_DIR`` continues a stopped run exactly where it stopped (budget options may be raised).
     Other keyword arguments are :class:`~dreamwright.training.config.TrainConfig` fields or model
-    arguments (``n_layer``, ``hidden_size``, ...). Returns a :class:`TrainResult`.
+    arguments (``n_layer``, ``hidden_size``, ...). The corpus's task decides how it is read (the ``tang``
+    corpus trains poem by poem). Returns a :class:`TrainResult`.
     """
-    _init_distributed()
+    distributed.init()
+    plugins.load()  # corpora and tasks of optional parts (poetry's ``tang``)
     if resume is not None:
         return Trainer.resume(Path(resume), quiet=quiet, **options).run()
     if corpus is None:
         raise InvalidArgument("give a corpus to train on (a file, a folder or a built-in name)", param="corpus")
-    rank, world = _distributed_rank_world()
+    rank, world = distributed.rank_world()
     source = resolve_corpus(corpus)
-    config = make_config(str(corpus), preset=preset, default_tokenizer=source.default_tokenizer, **options)
+    task = get_task(options.pop("task", None) or source.task)
+    config = make_config(str(corpus), preset=preset, default_tokenizer=source.default_tokenizer,
+                         default_preset=task.default_preset, task=task.name, **options)
     run_dir = Path(out) if out is not None else default_run_dir(source.name)
     if rank == 0:
         _prepare_new_run_dir(run_dir, force)
         try:
-            tokenizer_options = {"vocab_size": config.vocab_size} if config.vocab_size else {}
-            if config.tokenizer == "word" and "vocab_size" not in tokenizer_options:
-                tokenizer_options["vocab_size"] = 10_000
-            tokenizer, encoded = encode_corpus(
-                source, run_dir / DATA_DIR, tokenizer_kind=config.tokenizer, tokenizer_options=tokenizer_options,
-                lower=config.lower, encoding=config.encoding, valid_fraction=config.valid_fraction,
-                documents=config.documents,
-            )
-            if encoded.meta["valid_tokens"] < 2:
-                raise CorpusError(
-                    f"the validation split of {source.name} has {encoded.meta['valid_tokens']} tokens; "
-                    "use a longer corpus or a larger --valid-fraction"
-                )
+            tokenizer, encoded = task.prepare(source, run_dir / DATA_DIR, config)
             ckpt.atomic_write_json(run_dir / DATA_DIR / "tokenizer.json", tokenizer.to_dict())
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was written yet
             raise
-    _barrier(world)
+    distributed.barrier(world)
     if rank != 0:
         from dreamwright.tokenizers import tokenizer_from_dict
 
@@ -138,28 +137,19 @@ class Trainer:
         self.quiet = quiet
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.rank, self.world = _distributed_rank_world()
-        self.device = resolve_device(config.device)
-        if self.device.type == "cuda" and self.world > 1:
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(self.device)
+        self.rank, self.world = distributed.rank_world()
+        self.device = distributed.local_device(resolve_device(config.device), self.world)
         torch.manual_seed(config.seed)
         self.model: LanguageModel = build_model(config.model, tokenizer.vocab_size, **config.model_args)
         self.model.to(self.device)
-        self.ddp_model = _wrap_ddp(self.model, self.device) if self.world > 1 else self.model
+        self.ddp_model = distributed.wrap(self.model, self.device) if self.world > 1 else self.model
         if config.compile:
             self.ddp_model = torch.compile(self.ddp_model)
         # loss scaling for fp16 (a no-op otherwise)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
-        self.train_data = encoded.array("train")
-        self.valid_data = encoded.array("valid")
-        batches_cls = StreamBatches if self.model.stateful else WindowBatches
-        seq_len = config.seq_len
-        if not self.model.stateful and self.model.context_limit:
-            seq_len = min(seq_len, self.model.context_limit)
-        self.batches = batches_cls(self.train_data, config.batch_size, seq_len, config.seed,
-                                   rank=self.rank, world=self.world)
-        self.optimizer = _make_optimizer(self.model, config)
+        self.source = get_task(config.task).source(encoded, tokenizer, self.model, config, self.rank, self.world)
+        self.optimizer = make_optimizer(self.model, config)
+        self.schedule = make_schedule(config)
         # progress counters (all restored on resume)
         self.step = 0
         self.epoch = 0
@@ -168,8 +158,6 @@ class Trainer:
         self.best_val_loss = math.inf
         self.best_step = 0
         self.bad_evals = 0
-        self.plateau_factor = 1.0
-        self.plateau_bad = 0
         self.state = None
         self.last_score: Score | None = None
         self._stop_requested = False
@@ -211,7 +199,7 @@ class Trainer:
         if c.steps:
             fracs.append(self.step / c.steps)
         if c.epochs:
-            fracs.append(self.step / (c.epochs * self.batches.steps_per_epoch))
+            fracs.append(self.step / (c.epochs * self.source.steps_per_epoch))
         if c.minutes:
             fracs.append(self.elapsed / (c.minutes * 60))
         if not fracs:
@@ -221,16 +209,7 @@ class Trainer:
     def lr(self) -> float:
         c = self.config
         warm = min(1.0, (self.step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
-        if c.schedule == "cosine":
-            p = min(self.progress(), 1.0)
-            factor = c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
-        elif c.schedule == "plateau":
-            factor = self.plateau_factor
-        elif c.schedule == "step":
-            factor = c.lr_decay ** max(self.epoch + 1 - c.decay_after_epochs, 0)
-        else:
-            factor = 1.0
-        return c.lr * warm * factor
+        return c.lr * warm * self.schedule.factor(self.progress(), self.epoch)
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> TrainResult:
@@ -251,7 +230,7 @@ class Trainer:
         previous_handler = self._install_sigint()
         log = open(metrics_path, "a", encoding="utf-8") if is_main else None
         ema = None
-        tokens_per_step = self.batches.batch_size * self.batches.seq_len
+        tokens_per_step = self.source.batch_size * self.source.seq_len
         window_start, window_tokens = time.perf_counter(), 0
         tok_rate = 0.0
         try:
@@ -265,14 +244,14 @@ class Trainer:
                     if self._stop_requested:
                         stop_reason = "interrupted"
                         break
-                    if self.index >= self.batches.steps_per_epoch:
+                    if self.index >= self.source.steps_per_epoch:
                         self.epoch, self.index, self.state = self.epoch + 1, 0, None
                     if self.index == 0:
                         self.state = None
                     lr = self.lr()
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
-                    x, y = self.batches.batch(self.epoch, self.index)
+                    x, y = self.source.batch(self.epoch, self.index)
                     loss_value = self._train_step(x, y, autocast)
                     self.step += 1
                     self.index += 1
@@ -316,7 +295,7 @@ class Trainer:
             note = {"interrupted": " (interrupted; continue with --resume)",
                     "early-stopping": " (stopped early: validation loss stopped improving)"}.get(stop_reason, "")
             console.print(f"[bold green]done[/]{note}: {result}")
-        _barrier(self.world)
+        distributed.barrier(self.world)
         return result
 
     _last_eval_step = -1
@@ -324,6 +303,8 @@ class Trainer:
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, autocast) -> float:
         """One optimizer step over this rank's rows, in ``grad_accum`` micro-batches; returns the global loss."""
         c = self.config
+        masked = bool((y == IGNORE).any())  # (checked before the copy to the device: no sync)
+        n_scored = max(int((y != IGNORE).sum()), 1)
         x = x.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True)
         accum = max(1, min(c.grad_accum, x.size(0)))
@@ -340,32 +321,30 @@ class Trainer:
             with sync:
                 with autocast:
                     logits, state = self.ddp_model(xs, state)
-                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), ys.reshape(-1))
-                self.scaler.scale(loss * (len(rows) / x.size(0))).backward()
-            total += loss.item() * len(rows) / x.size(0)
+                # mean over the scored targets (IGNORE targets are skipped), weighted by their share
+                scored = int((ys != IGNORE).sum()) if masked else ys.numel()
+                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), ys.reshape(-1),
+                                       ignore_index=IGNORE) if scored else logits.sum() * 0.0
+                weight = scored / n_scored if masked else len(rows) / x.size(0)
+                self.scaler.scale(loss * weight).backward()
+            total += loss.item() * weight
             new_states.append(state)
         if c.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        if self.model.stateful:
+        if self.source.carries_state:
             state = new_states[0] if accum == 1 else self.model.concat_states(new_states)
             self.state = self.model.detach_state(state)
-        if self.world > 1:
-            import torch.distributed as dist
-
-            t = torch.tensor([total], dtype=torch.float64, device=self.device)
-            dist.all_reduce(t)
-            total = float(t[0]) / self.world
-        return total
+        return distributed.mean(total, self.device, self.world)
 
     def _budget_reached(self) -> bool:
         c = self.config
         if not (c.steps or c.epochs or c.minutes):
             return self.elapsed >= 600
         return ((c.steps is not None and self.step >= c.steps)
-                or (c.epochs is not None and self.step >= c.epochs * self.batches.steps_per_epoch)
+                or (c.epochs is not None and self.step >= c.epochs * self.source.steps_per_epoch)
                 or (c.minutes is not None and self.elapsed >= c.minutes * 60))
 
     # ------------------------------------------------------------------ evaluation
@@ -379,13 +358,9 @@ class Trainer:
         improved = score.loss < self.best_val_loss - 1e-6
         if improved:
             self.best_val_loss, self.best_step, self.bad_evals = score.loss, self.step, 0
-            self.plateau_bad = 0
         else:
             self.bad_evals += 1
-            self.plateau_bad += 1
-            if c.schedule == "plateau" and self.plateau_bad >= 2:
-                self.plateau_factor *= c.lr_decay
-                self.plateau_bad = 0
+        self.schedule.observe(improved)
         stream_state = self._gather_stream_state()
         if self.rank == 0:
             record = {"event": "eval", "step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
@@ -417,25 +392,14 @@ class Trainer:
         return c.patience is not None and self.bad_evals >= c.patience
 
     def evaluate(self) -> Score:
-        c = self.config
-        data = self.valid_data
-        if c.eval_tokens is not None:
-            data = data[: c.eval_tokens + 1]
-        chars = self.encoded.chars("valid") * len(data) / max(len(self.valid_data), 1)
-        # each rank scores its share of the streams; the sums are all-reduced
-        score = score_tokens(self.model, data, chars=chars, seq_len=max(c.seq_len, 128), device=self.device,
-                             shard=(self.rank, self.world))
-        if self.world > 1:
-            score = _all_reduce_score(score, self.device)
-        return score
+        """The validation score: each rank scores its share, and the sums are all-reduced."""
+        score = self.source.score(self.model, self.device, (self.rank, self.world))
+        return distributed.sum_score(score, self.device, self.world)
 
     def samples(self) -> list[tuple[float, str]]:
-        """One short sample per temperature, continuing a seeded random slice of the validation text."""
+        """One short sample per temperature, continuing a seeded prompt from the task (validation text)."""
         c = self.config
-        rng = np.random.default_rng([c.seed, self.step])
-        n_prompt = 40 if self.tokenizer.kind == "char" else 10
-        start = int(rng.integers(0, max(1, len(self.valid_data) - n_prompt)))
-        prompt = [int(t) for t in self.valid_data[start:start + n_prompt]]
+        prompt = self.source.sample_prompt(np.random.default_rng([c.seed, self.step]))
         generator = Generator(self.model, self.tokenizer, device=self.device)
         temps = list(c.sample_temperatures)
         params = [SamplingParams(temperature=t) for t in temps]
@@ -461,6 +425,7 @@ class Trainer:
             "tokenizer": self.tokenizer.to_dict(),
             "train": self.config.to_dict(),
             "corpus": self.encoded.meta,
+            **self.source.config_extra(),
             "metrics": {
                 "steps": self.step, "epochs": self.epoch, "elapsed_s": round(self.elapsed, 2),
                 "best_val_loss": None if math.isinf(self.best_val_loss) else self.best_val_loss,
@@ -475,68 +440,34 @@ class Trainer:
         """The carried RNN state of the whole global batch (rows of every rank, in order)."""
         if self.state is None:
             return {}
-        tensors = self.model.state_tensors(self.state)
-        if self.world == 1:
-            return tensors
-        import torch.distributed as dist
-
-        gathered = {}
-        for key, t in tensors.items():
-            parts = [torch.empty_like(t) for _ in range(self.world)]
-            dist.all_gather(parts, t.contiguous())
-            gathered[key] = torch.cat(parts, dim=1)  # state tensors are [layers, batch, hidden]
-        return gathered
+        # state tensors are [layers, batch, hidden]: gather every rank's rows of the batch
+        return distributed.gather_rows(self.model.state_tensors(self.state), self.world)
 
     def _save_state(self, stream_state: dict[str, torch.Tensor]) -> None:
-        tensors = {f"model.{k}": v for k, v in ckpt.model_tensors(self.model).items()}
-        opt = self.optimizer.state_dict()
-        opt_meta: dict[str, Any] = {"param_groups": opt["param_groups"], "state": {}}
-        for pid, pstate in opt["state"].items():
-            opt_meta["state"][str(pid)] = {}
-            for key, value in pstate.items():
-                if torch.is_tensor(value):
-                    tensors[f"optim.{pid}.{key}"] = value
-                else:
-                    opt_meta["state"][str(pid)][key] = value
-        for k, v in stream_state.items():
-            tensors[f"stream.{k}"] = v
-        tensors["rng.torch"] = torch.get_rng_state()
         meta = {
             "step": self.step, "epoch": self.epoch, "index": self.index, "elapsed": self.elapsed,
             "best_val_loss": self.best_val_loss, "best_step": self.best_step, "bad_evals": self.bad_evals,
-            "plateau_factor": self.plateau_factor, "plateau_bad": self.plateau_bad, "optimizer": opt_meta,
-            "scaler": self.scaler.state_dict(),
-            "world": self.world,
+            "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(), "world": self.world,
         }
-        ckpt.atomic_save_tensors(self.run_dir / ckpt.TRAINER_STATE, tensors,
-                                 {"trainer": json.dumps(meta, default=float)})
+        ckpt.save_trainer_state(self.run_dir / ckpt.TRAINER_STATE, self.model, self.optimizer, stream_state, meta)
 
     def _load_state(self, path: Path) -> None:
-        tensors, metadata = ckpt.load_tensors(path)
-        try:
-            meta = json.loads(metadata["trainer"])
-        except (KeyError, json.JSONDecodeError):
-            raise CheckpointError(f"{path} has no trainer metadata; the run cannot resume") from None
-        ckpt.load_model_weights(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
-        opt_state: dict[int, dict[str, Any]] = {}
-        for pid, scalars in meta["optimizer"]["state"].items():
-            opt_state[int(pid)] = dict(scalars)
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, pid, name = key.split(".", 2)
-                opt_state.setdefault(int(pid), {})[name] = value
-        self.optimizer.load_state_dict({"state": opt_state, "param_groups": meta["optimizer"]["param_groups"]})
-        stream = {k[7:]: v.to(self.device) for k, v in tensors.items() if k.startswith("stream.")}
+        saved = ckpt.load_trainer_state(path)
+        meta = saved.meta
+        ckpt.load_model_weights(self.model, saved.model, path)
+        self.optimizer.load_state_dict(saved.optimizer)
+        stream = {k: v.to(self.device) for k, v in saved.stream.items()}
         self.state = None
         if stream:  # the global batch's state: keep this rank's rows
             full = self.model.state_from_tensors(stream)
-            rows = torch.as_tensor(getattr(self.batches, "rows", np.arange(0)), device=self.device)
-            if next(iter(stream.values())).size(1) == self.batches.batch_size:
+            rows = torch.as_tensor(self.source.rows if self.source.rows is not None else np.arange(0),
+                                   device=self.device)
+            if next(iter(stream.values())).size(1) == self.source.batch_size:
                 self.state = self.model.select_state(full, rows.long())
-        torch.set_rng_state(tensors["rng.torch"])
-        for key in ("step", "epoch", "index", "elapsed", "best_val_loss", "best_step", "bad_evals",
-                    "plateau_factor", "plateau_bad"):
+        torch.set_rng_state(saved.rng)
+        for key in ("step", "epoch", "index", "elapsed", "best_val_loss", "best_step", "bad_evals"):
             setattr(self, key, meta[key])
+        self.schedule.load_state_dict(meta.get("schedule", meta))  # (older files: plateau keys at the top)
         self.best_val_loss = float(self.best_val_loss)
         if meta.get("scaler"):
             self.scaler.load_state_dict(meta["scaler"])
@@ -572,52 +503,3 @@ class Trainer:
     def _restore_sigint(previous) -> None:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-
-
-def _make_optimizer(model: torch.nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
-    other = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
-    groups = [{"params": decay, "weight_decay": c.weight_decay}, {"params": other, "weight_decay": 0.0}]
-    if c.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.99))
-    if c.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=c.lr, alpha=0.9, eps=1e-7)  # Keras defaults (rho=0.9)
-    return torch.optim.SGD(groups, lr=c.lr)
-
-
-# ---------------------------------------------------------------------- distributed helpers
-def _init_distributed() -> None:
-    """Join the process group when launched by torchrun (gloo on CPU, NCCL on CUDA)."""
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-
-
-def _distributed_rank_world() -> tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    from torch.nn.parallel import DistributedDataParallel
-
-    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-
-def _all_reduce_score(score: Score, device: torch.device) -> Score:
-    import torch.distributed as dist
-
-    t = torch.tensor([score.nats, score.tokens, score.chars], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return Score(float(t[0]), int(t[1]), float(t[2]))
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
