@@ -96,7 +96,7 @@ def test_web_router(tiny):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from dreamwright.poetry.web import router
+    from dreamwright.serve.routers.poetry import router
 
     app = FastAPI()
     app.include_router(router(lambda: tiny))
@@ -107,7 +107,8 @@ def test_web_router(tiny):
     assert len(poems) == 2 and all(p["lines"][0][0] == "春" and p["lines"][1][0] == "夏" for p in poems)
     assert all("韵·" in p["marked"] for p in poems)
     r = client.post("/v1/poems", json={"acrostic": "龍"})
-    assert r.status_code == 400 and "「龙」" in r.json()["detail"] and r.json()["param"] == "acrostic"
+    err = r.json()["error"]  # OpenAI's error shape, as everywhere on the server
+    assert r.status_code == 400 and "「龙」" in err["message"] and err["param"] == "acrostic"
     assert client.post("/v1/poems", json={"num_samples": 99}).status_code == 422
     page = client.get("/poetry")
     assert page.status_code == 200 and "/poetry.js" in page.text and "<script>" not in page.text

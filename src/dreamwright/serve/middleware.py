@@ -1,7 +1,7 @@
 """Plain ASGI middleware: structured access log, body-size limit, bearer-token auth.
 
 Written against raw ASGI (not ``BaseHTTPMiddleware``) so streaming responses and client disconnects
-pass straight through.
+pass straight through. Their errors are :class:`~dreamwright.serve.errors.APIError` responses, like the routers'.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from dreamwright.serve.errors import APIError
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -21,34 +23,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 access_log = logging.getLogger("dreamwright.serve.access")
-
-
-def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> bytes:
-    """OpenAI's error shape, as JSON bytes."""
-    return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
-
-
-async def send_error(
-    send: Send,
-    status: int,
-    message: str,
-    type_: str,
-    code: str | None = None,
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    body = error_body(message, type_, None, code)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class AccessLogMiddleware:
@@ -110,7 +84,11 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        too_large = f"the request body is larger than the server's limit of {self.max_bytes} bytes"
+        too_large = APIError(
+            413,
+            f"the request body is larger than the server's limit of {self.max_bytes} bytes",
+            code="request_too_large",
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -118,7 +96,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     length = 0
                 if length > self.max_bytes:
-                    await send_error(send, 413, too_large, "invalid_request_error", "request_too_large")
+                    await too_large.response()(scope, receive, send)
                     return
         # read the whole (small) body first, then replay it to the app
         chunks: list[bytes] = []
@@ -130,7 +108,7 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_bytes:
-                await send_error(send, 413, too_large, "invalid_request_error", "request_too_large")
+                await too_large.response()(scope, receive, send)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -174,13 +152,7 @@ class BearerAuthMiddleware:
                 if not given
                 else "incorrect API key"
             )
-            await send_error(
-                send,
-                401,
-                message,
-                "invalid_request_error",
-                "invalid_api_key",
-                [(b"www-authenticate", b"Bearer")],
-            )
+            error = APIError(401, message, code="invalid_api_key", headers={"www-authenticate": "Bearer"})
+            await error.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -131,3 +131,21 @@ class Health(BaseModel):
     models: list[str]
     active_rows: int
     waiting: int
+
+
+# --------------------------------------------------------------------------- poems
+MAX_POEMS = 8
+
+
+class PoemRequest(BaseModel):
+    """``POST /v1/poems``: the options of ``dreamwright poetry write``."""
+
+    form: str = "五绝"
+    acrostic: str | None = None
+    start: str | None = None
+    keywords: str | list[str] | None = None
+    rhyme: str = "strict"
+    tones: str = "strict"
+    num_samples: int = Field(1, ge=1, le=MAX_POEMS)
+    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    seed: int | None = None

@@ -1,0 +1,8 @@
+"""The server's routers, one per concern; :func:`dreamwright.serve.app.create_app` mounts them.
+
+- :mod:`.catalog`: ``GET /healthz``, ``GET /v1/models``, ``GET /v1/models/{id}``
+- :mod:`.completions`: ``POST /v1/completions`` (OpenAI's, JSON or Server-Sent Events)
+- :mod:`.next_token`: ``POST /v1/next-token`` (the temperature lens)
+- :mod:`.page`: ``GET /`` (the web page; its assets are mounted at ``/static``)
+- :mod:`.poetry`: ``POST /v1/poems`` and the 作诗姬 page at ``GET /poetry``
+"""

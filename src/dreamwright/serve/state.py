@@ -1,0 +1,63 @@
+"""What the routers share: the settings and the loaded models' engines, kept in ``app.state.server``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from dreamwright.errors import VocabularyError
+from dreamwright.generation.generator import Generator
+from dreamwright.serve.engine import Engine
+from dreamwright.serve.errors import APIError
+from dreamwright.serve.settings import ServeSettings
+
+
+@dataclass
+class ServerState:
+    """The server's settings, its engines by model id (in load order) and its start time."""
+
+    settings: ServeSettings
+    engines: dict[str, Engine]
+    created: int
+
+    def engine_for(self, model: str | None) -> tuple[str, Engine]:
+        """The model id and engine a request names (the first loaded when it names none); 404 otherwise."""
+        if model is None:
+            name = next(iter(self.engines))
+            return name, self.engines[name]
+        if model not in self.engines:
+            raise APIError(
+                404,
+                f"the model {model!r} does not exist; available: {', '.join(self.engines)}",
+                param="model",
+                code="model_not_found",
+            )
+        return model, self.engines[model]
+
+    def encode(self, generator: Generator, text: str, unknown: str, param: str) -> list[int]:
+        """Token ids of request field ``param``, within the server's prompt limit."""
+        try:
+            ids = generator.encode_prompt(text, unknown)
+        except VocabularyError as exc:
+            exc.param = param
+            raise
+        limit = self.settings.max_prompt_tokens
+        if len(ids) > limit:
+            raise APIError(
+                400,
+                f"{param} has {len(ids)} tokens; this server accepts at most {limit}",
+                param=param,
+                code="context_length_exceeded",
+            )
+        return ids
+
+
+def server_state(request: Request) -> ServerState:
+    """The :class:`ServerState` of the app serving ``request``."""
+    return request.app.state.server
+
+
+#: a route parameter annotated with this receives the server's state
+Server = Annotated[ServerState, Depends(server_state)]
