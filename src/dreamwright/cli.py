@@ -21,9 +21,25 @@ app = typer.Typer(
     help="Train neural language models on any text and generate in its style.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from dreamwright._version import __version__
+
+        typer.echo(f"dreamwright {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """The options that come before the command (``--version``); the app's help text says what it does."""
 
 
 class Unknown(str, Enum):
@@ -145,11 +161,75 @@ def _relaunch_under_torchrun(nproc: int) -> None:
 
 
 # --------------------------------------------------------------------------- generate
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
+
+
+def parse_escapes(text: str) -> str:
+    r"""``text`` taken literally, except the escapes ``\n`` (newline), ``\t`` (tab) and ``\\`` (backslash)."""
+    import re
+
+    return re.sub(r"\\([nt\\])", lambda m: _ESCAPES[m[1]], text)
+
+
+def _read_prompt(prompt: str, prompt_file: Path | None) -> str:
+    """The prompt text: ``-p TEXT``, ``-p -`` (standard input) or ``--prompt-file F`` (UTF-8, read as is)."""
+    if prompt_file is not None:
+        if prompt:
+            raise DreamwrightError("give either --prompt or --prompt-file, not both")
+        if not prompt_file.is_file():
+            raise DreamwrightError(f"no such prompt file: {prompt_file}")
+        try:
+            return prompt_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DreamwrightError(f"prompt file {prompt_file} is not UTF-8 (byte offset {exc.start})") from None
+    if prompt == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        try:
+            return stdin.read().decode("utf-8") if stdin is not None else sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise DreamwrightError(f"the prompt on standard input is not UTF-8 (byte offset {exc.start})") from None
+    return prompt
+
+
+def _check_output_file(path: Path) -> None:
+    """``-o FILE`` must name a file in an existing folder."""
+    if path.is_dir():
+        raise DreamwrightError(f"--output {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise DreamwrightError(f"folder {path.parent} for --output does not exist; create it first")
+
+
+def _load_model(run: str | None, device: str | None):
+    """The generator for ``run`` (a run directory or bundled model name; the default bundled model when None)."""
+    import dreamwright
+    from dreamwright import bundled
+
+    if run is not None and not Path(run).expanduser().exists() and bundled.find(run) is None:
+        raise DreamwrightError(f"no such run directory or bundled model: {run}; "
+                               "`dreamwright models` lists the models you can use")
+    return dreamwright.load(run, device=device)
+
+
+def _first_event_checked(events):
+    """``events`` with its first item already taken, so a bad request fails before anything is written."""
+    from itertools import chain
+
+    iterator = iter(events)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return iter(())
+    return chain([first], iterator)
+
+
 @app.command()
 def generate(
     run: Annotated[str | None, typer.Argument(help="Run directory or bundled model (default: the "
                                                  "bundled Shakespeare model).")] = None,
-    prompt: Annotated[str, typer.Option("--prompt", "--primetext", "-p", help="Text to continue.")] = "",
+    prompt: Annotated[str, typer.Option("--prompt", "--primetext", "-p",
+                                        help="Text to continue; - reads it from standard input.")] = "",
+    prompt_file: Annotated[Path | None, typer.Option("--prompt-file", help="Read the prompt from this UTF-8 "
+                                                     "file.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", "--length", "-n",
                                                 help="Tokens to generate.")] = 400,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy; higher = bolder.")] = 0.8,
@@ -158,38 +238,58 @@ def generate(
     repetition_penalty: Annotated[float, typer.Option(help="> 1 discourages repeating tokens.")] = 1.0,
     num_samples: Annotated[int, typer.Option("--num-samples", "-s", help="Samples, decoded as one batch.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Random seed for reproducible samples.")] = None,
-    stop: Annotated[list[str] | None, typer.Option(help="Stop at this string (repeatable; escapes like "
-                                                     "\\n are understood).")] = None,
+    stop: Annotated[list[str] | None, typer.Option(metavar="TEXT", help="Stop at this text (repeatable; taken "
+                                                   "literally, except \\n, \\t and \\\\).")] = None,
     stream: Annotated[bool, typer.Option(help="Print text as it is generated.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the samples to this file "
+                                                "instead of standard output.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per sample and line: text, prompt, "
+                                          "tokens, finish_reason, seed, model.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Prompt pieces missing from the vocabulary: error or "
                                              "skip.")] = Unknown.error,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
 ) -> None:
     """Continue a prompt with a trained model."""
-    import dreamwright
+    import json
+    from contextlib import nullcontext
 
-    stops = [s.encode("utf-8").decode("unicode_escape") if "\\" in s else s for s in (stop or [])]
-    generator = dreamwright.load(run, device=device)
-    events = generator.stream(prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-                              top_p=top_p, repetition_penalty=repetition_penalty, num_samples=num_samples,
-                              seed=seed, stop=stops, unknown=unknown.value)
-    out = sys.stdout
-    if stream and num_samples == 1:
-        out.write(prompt)
+    if as_json and stream:
+        raise DreamwrightError("--json writes whole samples; drop --stream")
+    stops = [parse_escapes(s) for s in (stop or [])]
+    text = _read_prompt(prompt, prompt_file)
+    if output is not None:
+        _check_output_file(output)
+    generator = _load_model(run, device)
+    events = _first_event_checked(generator.stream(
+        text, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        repetition_penalty=repetition_penalty, num_samples=num_samples, seed=seed, stop=stops,
+        unknown=unknown.value))
+    if run is None:
+        typer.echo(f"using the bundled model {generator.name}", err=True)
+    with (open(output, "w", encoding="utf-8") if output is not None else nullcontext(sys.stdout)) as out:
+        if stream and num_samples == 1:
+            out.write(text)
+            for item in events:
+                if not isinstance(item, list):
+                    out.write(item[1])
+                    out.flush()
+            out.write("\n")
+            return
+        completions = []
         for item in events:
-            if not isinstance(item, list):
-                out.write(item[1])
-                out.flush()
-        out.write("\n")
-        return
-    completions = []
-    for item in events:
-        if isinstance(item, list):
-            completions = item
-    for i, completion in enumerate(completions):
-        if num_samples > 1:
-            out.write(f"--- sample {i + 1} ---\n")
-        out.write(prompt + completion.text + "\n")
+            if isinstance(item, list):
+                completions = item
+        for i, completion in enumerate(completions):
+            if as_json:
+                record = {"text": completion.text, "prompt": text, "tokens": completion.completion_tokens,
+                          "finish_reason": completion.finish_reason,
+                          "seed": getattr(completion, "seed", seed if num_samples == 1 else None),
+                          "model": generator.name}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                continue
+            if num_samples > 1:
+                out.write(f"--- sample {i + 1} ---\n")
+            out.write(text + completion.text + "\n")
 
 
 # --------------------------------------------------------------------------- eval
@@ -204,13 +304,12 @@ def evaluate(
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
 ) -> None:
     """Score a model on any text: loss (nats/token), bits per character, perplexity."""
-    import dreamwright
     from dreamwright.data.corpus import encode_text_file
     from dreamwright.training.evaluate import score_tokens
 
     if not file.is_file():
         raise DreamwrightError(f"no such file: {file}")
-    generator = dreamwright.load(run, device=device)
+    generator = _load_model(run, device)
     ids, n_chars = encode_text_file(file, generator.tokenizer, encoding=encoding, lower=lower,
                                     unknown=unknown.value)
     if len(ids) < 2:

@@ -1,4 +1,5 @@
-"""Every bad input gets one actionable line on stderr, exit code 2, no traceback, nothing lost."""
+"""Every bad input to the installed ``dreamwright`` gets one actionable line on stderr, exit code 2, no traceback,
+nothing lost."""
 
 from __future__ import annotations
 
@@ -7,35 +8,27 @@ import shutil
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.cli.helpers import assert_one_line_error, run_dreamwright
 
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--batch-size", "4", "--steps", "2",
         "--eval-interval", "2", "--no-samples", "--quiet", "--threads", "1"]
 
 
-def assert_one_line_error(proc, *needles: str) -> None:
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
-
 def test_missing_corpus(tmp_path):
-    assert_one_line_error(run_cli("train", str(tmp_path / "nope.txt"), *TINY), "no such file", "nope.txt")
+    assert_one_line_error(run_dreamwright("train", str(tmp_path / "nope.txt"), *TINY), "no such file", "nope.txt")
 
 
 def test_empty_corpus(tmp_path):
     (tmp_path / "empty.txt").write_text("")
-    proc = run_cli("train", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "run"), *TINY)
+    proc = run_dreamwright("train", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "run"), *TINY)
     assert_one_line_error(proc, "empty")
     assert not (tmp_path / "run").exists()
 
 
 def test_corpus_shorter_than_one_sequence(tmp_path):
     (tmp_path / "short.txt").write_text("hello there\n")
-    proc = run_cli("train", str(tmp_path / "short.txt"), "--out", str(tmp_path / "run"), *TINY, "--seq-len", "64")
+    proc = run_dreamwright("train", str(tmp_path / "short.txt"), "--out", str(tmp_path / "run"), *TINY,
+                           "--seq-len", "64")
     assert_one_line_error(proc, "fewer than one training sequence", "--seq-len")
 
 
@@ -43,17 +36,17 @@ def test_not_utf8_names_offset_and_encoding_option(tmp_path, corpus_file):
     data = corpus_file.read_bytes()
     bad = tmp_path / "latin.txt"
     bad.write_bytes(data[:100] + "café".encode("latin-1") + data[100:])
-    proc = run_cli("train", str(bad), "--out", str(tmp_path / "run"), *TINY)
+    proc = run_dreamwright("train", str(bad), "--out", str(tmp_path / "run"), *TINY)
     assert_one_line_error(proc, "offset 103", "--encoding")
-    ok = run_cli("train", str(bad), "--out", str(tmp_path / "run2"), *TINY, "--encoding", "latin-1")
+    ok = run_dreamwright("train", str(bad), "--out", str(tmp_path / "run2"), *TINY, "--encoding", "latin-1")
     assert ok.returncode == 0, ok.stderr
     assert "é" in json.loads((tmp_path / "run2" / "config.json").read_text())["tokenizer"]["chars"]
 
 
 def test_prompt_characters_outside_vocabulary(tiny_run):
-    proc = run_cli("generate", str(tiny_run), "--prompt", "Qx#", "-n", "5")
+    proc = run_dreamwright("generate", str(tiny_run), "--prompt", "Qx#", "-n", "5")
     assert_one_line_error(proc, "'Q'", "'#'", "--unknown skip")
-    ok = run_cli("generate", str(tiny_run), "--prompt", "Qx#", "-n", "5", "--unknown", "skip", "--seed", "1")
+    ok = run_dreamwright("generate", str(tiny_run), "--prompt", "Qx#", "-n", "5", "--unknown", "skip", "--seed", "1")
     assert ok.returncode == 0 and ok.stdout.startswith("Qx#")
 
 
@@ -67,7 +60,7 @@ def test_prompt_characters_outside_vocabulary(tiny_run):
     (["--num-samples", "-2"], "num_samples"),
 ])
 def test_invalid_sampling_parameters(tiny_run, args, needle):
-    assert_one_line_error(run_cli("generate", str(tiny_run), *args), needle)
+    assert_one_line_error(run_dreamwright("generate", str(tiny_run), *args), needle)
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -77,13 +70,13 @@ def test_invalid_sampling_parameters(tiny_run, args, needle):
     (["--model", "transformerxl"], "unknown model"),
 ])
 def test_invalid_training_sizes(tmp_path, corpus_file, args, needle):
-    proc = run_cli("train", str(corpus_file), "--out", str(tmp_path / "run"), *TINY, *args)
+    proc = run_dreamwright("train", str(corpus_file), "--out", str(tmp_path / "run"), *TINY, *args)
     assert_one_line_error(proc, needle)
 
 
 def test_not_a_checkpoint(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
-    assert_one_line_error(run_cli("generate", str(tmp_path)), "not a dreamwright run directory")
+    assert_one_line_error(run_dreamwright("generate", str(tmp_path)), "not a dreamwright run directory")
 
 
 def test_truncated_weights(tmp_path, tiny_run):
@@ -91,7 +84,7 @@ def test_truncated_weights(tmp_path, tiny_run):
     shutil.copytree(tiny_run, broken)
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:200])
-    assert_one_line_error(run_cli("generate", str(broken)), "truncated or corrupted")
+    assert_one_line_error(run_dreamwright("generate", str(broken)), "truncated or corrupted")
 
 
 def test_incompatible_version(tmp_path, tiny_run):
@@ -100,20 +93,20 @@ def test_incompatible_version(tmp_path, tiny_run):
     config = json.loads((old / "config.json").read_text())
     config["format_version"] = 99
     (old / "config.json").write_text(json.dumps(config))
-    assert_one_line_error(run_cli("generate", str(old)), "incompatible", "format 99")
+    assert_one_line_error(run_dreamwright("generate", str(old)), "incompatible", "format 99")
 
 
 def test_existing_run_directory_is_not_overwritten(tmp_path, tiny_run, corpus_file):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     before = (run / "model.safetensors").read_bytes()
-    proc = run_cli("train", str(corpus_file), "--out", str(run), *TINY)
+    proc = run_dreamwright("train", str(corpus_file), "--out", str(run), *TINY)
     assert_one_line_error(proc, "already exists", "--resume", "--force")
     assert (run / "model.safetensors").read_bytes() == before
 
 
 def test_generate_and_eval_work(tiny_run, corpus_file):
-    gen = run_cli("generate", str(tiny_run), "--prompt", "the ", "-n", "20", "--seed", "3", "--stream")
+    gen = run_dreamwright("generate", str(tiny_run), "--prompt", "the ", "-n", "20", "--seed", "3", "--stream")
     assert gen.returncode == 0 and gen.stdout.startswith("the ") and len(gen.stdout) >= 24
-    ev = run_cli("eval", str(tiny_run), str(corpus_file))
+    ev = run_dreamwright("eval", str(tiny_run), str(corpus_file))
     assert ev.returncode == 0 and "bits/char" in ev.stdout and "perplexity" in ev.stdout

@@ -1,0 +1,41 @@
+"""Running the installed ``dreamwright`` console script, and what every CLI error must look like."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def dreamwright_script() -> str:
+    """The ``dreamwright`` console script installed next to this Python (``pip install -e .`` puts it there)."""
+    sibling = Path(sys.executable).with_name("dreamwright")
+    found = str(sibling) if sibling.is_file() else shutil.which("dreamwright")
+    if found is None:
+        raise AssertionError("the dreamwright console script is not installed; run `pip install -e .` first")
+    return found
+
+
+def run_dreamwright(*args: str, input: str | None = None, cwd: Path | None = None, timeout: float = 120,
+                    env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed ``dreamwright ARGS`` in a subprocess (text mode, UTF-8); returns the CompletedProcess."""
+    full_env = {**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})}
+    return subprocess.run([dreamwright_script(), *args], input=input, capture_output=True, text=True,
+                          encoding="utf-8", cwd=cwd, timeout=timeout, env=full_env)
+
+
+def stderr_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    """The non-blank lines the command wrote to stderr."""
+    return [line for line in proc.stderr.splitlines() if line.strip()]
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str, code: int = 2) -> None:
+    """Exit ``code``, no traceback, and exactly one ``error: …`` line on stderr containing every needle."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    lines = stderr_lines(proc)
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])

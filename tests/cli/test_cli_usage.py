@@ -1,0 +1,103 @@
+"""The installed ``dreamwright`` script: help, version, completion and usage errors (one line, exit 2), whatever
+typer/click version is installed."""
+
+from __future__ import annotations
+
+import pytest
+
+from dreamwright._version import __version__
+from tests.cli.helpers import assert_one_line_error, run_dreamwright, stderr_lines
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and sub-command of the main app, e.g. ``["generate"]``, ``["poetry", "check"]``."""
+    from typer.main import get_command
+
+    from dreamwright.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command, prefix: list[str]) -> None:
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            paths.append([*prefix, name])
+            walk(sub, [*prefix, name])
+
+    walk(get_command(app), [])
+    return paths
+
+
+COMMANDS = _command_paths()
+
+
+def assert_clean(proc, code: int = 0) -> None:
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+
+
+def test_every_command_is_enumerated():
+    names = {" ".join(path) for path in COMMANDS}
+    assert {"train", "generate", "eval", "models", "poem", "poetry check", "serve", "style", "dream"} <= names
+
+
+def test_no_arguments_prints_help():
+    proc = run_dreamwright()
+    assert_clean(proc)
+    assert "Usage:" in proc.stdout and "generate" in proc.stdout and "train" in proc.stdout
+
+
+def test_help_lists_commands_version_and_completion():
+    proc = run_dreamwright("--help")
+    assert_clean(proc)
+    for word in ("generate", "train", "--version", "--install-completion", "--show-completion"):
+        assert word in proc.stdout, word
+
+
+def test_version():
+    proc = run_dreamwright("--version")
+    assert_clean(proc)
+    assert proc.stdout.strip() == f"dreamwright {__version__}"
+
+
+def test_shell_completion_script():
+    proc = run_dreamwright("--show-completion", "bash")
+    assert_clean(proc)
+    assert "_DREAMWRIGHT_COMPLETE" in proc.stdout
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_each_command_help(path):
+    proc = run_dreamwright(*path, "--help")
+    assert_clean(proc)
+    assert "Usage:" in proc.stdout and " ".join(path) in proc.stdout
+    assert not stderr_lines(proc)
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["generate", "--temprature", "1"], ["--temprature", "dreamwright generate --help"]),  # unknown option
+    (["--temprature"], ["--temprature", "dreamwright --help"]),  # unknown option of the main command
+    (["generate", "--top-k", "abc"], ["--top-k"]),  # bad value type
+    (["generate", "--unknown", "maybe"], ["--unknown", "maybe"]),  # value not among the choices
+    (["eval", "shakespeare-char"], ["FILE"]),  # missing argument
+    (["style", "a.png", "b.png"], ["--output"]),  # missing required option
+    (["generate", "a", "b", "c"], ["b c"]),  # extra argument
+    (["nosuchcommand"], ["nosuchcommand"]),  # unknown command
+])
+def test_usage_errors(args, needles):
+    proc = run_dreamwright(*args)
+    assert_one_line_error(proc)
+    lowered = proc.stderr.lower()
+    for needle in needles:
+        assert needle.lower() in lowered, (needle, proc.stderr)
+
+
+def test_out_of_range_value(tmp_path, corpus_file):
+    proc = run_dreamwright("train", str(corpus_file), "--out", str(tmp_path / "run"), "--hidden-size", "-1",
+                           "--steps", "1")
+    assert_one_line_error(proc, "hidden_size")
+    assert not (tmp_path / "run").exists()
+
+
+def test_group_without_subcommand_prints_help():
+    proc = run_dreamwright("poetry")
+    assert_clean(proc)
+    assert "check" in proc.stdout and "prepare" in proc.stdout
