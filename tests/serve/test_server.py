@@ -151,7 +151,7 @@ def test_request_time_limit(tiny_generator, thread_server):
         t = time.monotonic()
         r = completion(srv.url, prompt="the ", max_tokens=1_000_000)
         assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
-        assert time.monotonic() - t < 5
+        assert time.monotonic() - t < 30  # generous: without the limit, a million tokens take many minutes
         with httpx.stream(
             "POST",
             srv.url + "/v1/completions",
