@@ -9,6 +9,7 @@ into text, drops the rows that finished and feeds the rest back to the model. Th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,11 @@ from dreamwright.decoding.processors import History, LogitsProcessor
 from dreamwright.decoding.sampler import RowStreams, choose
 from dreamwright.decoding.stops import StopWatcher
 from dreamwright.models.base import LanguageModel
+
+
+def _inference():
+    """Inference mode, entered only when the caller is not already in it (entering costs microseconds a step)."""
+    return contextlib.nullcontext() if torch.is_inference_mode_enabled() else torch.inference_mode()
 
 
 @dataclass(eq=False)
@@ -167,7 +173,6 @@ class BatchDecoder:
         return mask
 
     # ------------------------------------------------------------------ one step
-    @torch.inference_mode()
     def choose(self, extra: Sequence[LogitsProcessor] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next token of every row (and its log-probability when a row asked for them).
 
@@ -189,22 +194,24 @@ class BatchDecoder:
                 logprobs[index] = logp
         return tokens, logprobs
 
-    @torch.inference_mode()
     def feed(self, tokens: torch.Tensor) -> None:
         """Read ``tokens`` (``[B]`` or ``[B, T]``) into every row and record them as generated."""
         if tokens.dim() == 1:
             tokens = tokens[:, None]
-        rows = torch.arange(len(self.rows), device=self.device)[:, None]
-        for kind in ("seen", "generated"):
-            mask = getattr(self.history, kind)
+        for mask in (self.history.seen, self.history.generated):
             if mask is not None:
-                mask[rows, tokens] = True
-        out, self.state = self.model(tokens, self.state)
+                mask.scatter_(1, tokens, True)
+        with _inference():
+            out, self.state = self.model(tokens, self.state)
         self.logits = out[:, -1]
 
     def step(self) -> list[tuple[Row, str]]:
         """Choose a token for every row and advance: returns ``(row, new_text)`` for every row with new text
         or a finish. Finished rows (``row.finish_reason`` set) leave the batch."""
+        with _inference():
+            return self._step()
+
+    def _step(self) -> list[tuple[Row, str]]:
         tokens, logprobs = self.choose()
         events: list[tuple[Row, str]] = []
         alive: list[int] = []
@@ -242,6 +249,13 @@ class BatchDecoder:
         if row.watch_text:
             return row.watcher.flush()
         return row.watcher.push(self.tokenizer.decode(row.tokens))
+
+    def reseed(self, seeds: Sequence[int]) -> None:
+        """Give the rows new random streams (one seed per row), e.g. to write another sample from a snapshot."""
+        self.streams = RowStreams()
+        self.streams.add(seeds)
+        for row, seed in zip(self.rows, seeds, strict=True):
+            row.seed = seed
 
     # ------------------------------------------------------------------ backtracking
     def snapshot(self) -> Snapshot:

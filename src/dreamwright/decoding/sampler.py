@@ -18,10 +18,14 @@ import torch
 from dreamwright.decoding.params import SamplingParams
 from dreamwright.decoding.processors import History, apply
 
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_GAMMA = 0x9E3779B97F4A7C15
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _MASK64 = (1 << 64) - 1
+#: draws made per row at a time (one vectorised call per block, not per step)
+BLOCK = 64
+#: (j + 1)·γ mod 2⁶⁴ for j < BLOCK: the SplitMix64 states of a row's next BLOCK draws, relative to its state
+_STEPS = np.array([((j + 1) * _GAMMA) & _MASK64 for j in range(BLOCK)], dtype=np.uint64)
 
 
 def fresh_seed() -> int:
@@ -34,38 +38,63 @@ def row_seed(seed: int, index: int) -> int:
     return seed + index
 
 
+def _splitmix(states: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The SplitMix64 streams at ``states [n]`` advanced ``count`` draws: their new states and the uniforms
+    ``[count, n]`` drawn on the way."""
+    z = states[None, :] + _STEPS[:count, None]
+    advanced = z[-1].copy()
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return advanced, (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
 class RowStreams:
-    """One SplitMix64 stream per batch row; rows can be appended, kept and snapshotted."""
+    """One SplitMix64 stream per batch row; rows can be appended, kept and snapshotted.
+
+    Draws are made ``BLOCK`` steps ahead for all rows in one vectorised call; a step only reads a row of that
+    block, so a row's uniforms are the same whatever the block boundaries or the batch around it.
+    """
 
     def __init__(self) -> None:
-        self._state = np.zeros(0, dtype=np.uint64)
+        self._state = np.zeros(0, dtype=np.uint64)  # each row's SplitMix64 state after the block's draws
+        self._block = np.zeros((BLOCK, 0))  # [step in block, row] uniforms
+        self._next = BLOCK  # the block row the next step reads
 
     def __len__(self) -> int:
         return len(self._state)
 
     def add(self, seeds: Sequence[int]) -> None:
         """Append rows seeded with ``seeds`` (any Python ints; taken modulo 2⁶⁴)."""
-        new = np.array([s & _MASK64 for s in seeds], dtype=np.uint64)
-        self._state = np.concatenate([self._state, new])
+        states = np.array([s & _MASK64 for s in seeds], dtype=np.uint64)
+        block = np.zeros((BLOCK, len(states)))
+        left = BLOCK - self._next
+        if left:
+            states, block[self._next:] = _splitmix(states, left)
+        self._state = np.concatenate([self._state, states])
+        self._block = np.concatenate([self._block, block], axis=1)
 
     def keep(self, index: Sequence[int]) -> None:
-        self._state = self._state[np.asarray(index, dtype=np.int64)]
+        index = np.asarray(index, dtype=np.int64)
+        self._state = self._state[index]
+        self._block = self._block[:, index]
 
     def uniforms(self) -> torch.Tensor:
         """The next uniform in [0, 1) of every row, as float64 ``[B]``."""
-        with np.errstate(over="ignore"):
-            self._state = self._state + _GAMMA
-            z = self._state
-            z = (z ^ (z >> np.uint64(30))) * _MIX1
-            z = (z ^ (z >> np.uint64(27))) * _MIX2
-            z = z ^ (z >> np.uint64(31))
-        return torch.from_numpy((z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53)))
+        if self._next == BLOCK:
+            with np.errstate(over="ignore"):
+                self._state, self._block = _splitmix(self._state, BLOCK)
+            self._next = 0
+        u = torch.from_numpy(self._block[self._next])
+        self._next += 1
+        return u
 
-    def snapshot(self) -> np.ndarray:
-        return self._state.copy()
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, int]:
+        return self._state.copy(), self._block.copy(), self._next
 
-    def restore(self, snapshot: np.ndarray) -> None:
-        self._state = snapshot.copy()
+    def restore(self, snapshot: tuple[np.ndarray, np.ndarray, int]) -> None:
+        state, block, self._next = snapshot
+        self._state, self._block = state.copy(), block.copy()
 
 
 def draw(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:

@@ -262,18 +262,24 @@ class PoemWriter:
             max_backtracks,
             heads,
         )
-        return [self._one(spec, prompt, row_seed(seed, i)) for i in range(num_samples)]
+        decoder = BatchDecoder(self.model, self.tokenizer, self.device, needs=frozenset({"generated"}))
+        decoder.admit([prompt], [Row(spec.params, seed, spec.length * spec.n_lines)])
+        start = decoder.snapshot()  # the tag is read once for every poem
+        poems = []
+        for i in range(num_samples):
+            decoder.restore(start)
+            decoder.reseed([row_seed(seed, i)])
+            poems.append(self._one(spec, decoder))
+        return poems
 
     def _tone_mask(self, allowed: frozenset[str]) -> torch.Tensor | None:
         if allowed == BOTH:
             return None
         return self.ping if allowed == {PING} else self.ze
 
-    def _one(self, spec: _Spec, prompt: list[int], seed: int) -> Poem:
-        """One poem: a single decoder row, masked slot by slot, backtracking through snapshots."""
+    def _one(self, spec: _Spec, decoder: BatchDecoder) -> Poem:
+        """One poem from the decoder's single row, masked slot by slot, backtracking through snapshots."""
         t0 = time.perf_counter()
-        decoder = BatchDecoder(self.model, self.tokenizer, self.device, needs=frozenset({"generated"}))
-        decoder.admit([prompt], [Row(spec.params, seed, spec.length * spec.n_lines)])
         pats: list[Pattern | None] = list(patterns(spec.form)) if spec.tones != "off" else [None]
         slots = [(li, p) for li in range(spec.n_lines) for p in range(spec.length)]
         comma, stop = self.index["，"], self.index["。"]
