@@ -86,5 +86,23 @@ def test_extra_processors_constrain_the_choice(model_and_tokenizer):
     decoder.admit([tok.encode("the")] * 16, [Row(SamplingParams(1.5), s, 5) for s in range(16)])
     allowed = torch.zeros(model.vocab_size, dtype=torch.bool)
     allowed[tok.encode("xo")] = True
-    tokens, logprobs = decoder.choose([Mask(allowed)])
-    assert set(tokens.tolist()) <= set(tok.encode("xo")) and logprobs is None
+    tokens = decoder.choose([Mask(allowed)])
+    assert set(tokens.tolist()) <= set(tok.encode("xo"))
+
+
+def test_logprobs_are_the_models_own_distribution(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    prompt = tok.encode("the ")
+    rows = [Row(SamplingParams(0.5, top_k=3), 1, 4, logprobs=3), Row(SamplingParams(0.5), 2, 4, logprobs=0),
+            Row(SamplingParams(0.5), 3, 4)]
+    decode(model, tok, [prompt] * 3, rows)
+    with torch.inference_mode():
+        logits, _ = model(torch.tensor([prompt + rows[0].tokens]))
+    expected = torch.log_softmax(logits[0, len(prompt) - 1:-1].float(), -1)
+    chosen = expected.gather(-1, torch.tensor(rows[0].tokens)[:, None]).squeeze(-1)
+    assert rows[0].token_logprobs == pytest.approx(chosen.tolist(), abs=1e-5)  # before temperature and top-k
+    for step, top in enumerate(rows[0].top_logprobs):
+        values, ids = torch.topk(expected[step], 3)
+        assert [t for t, _ in top] == ids.tolist() and [v for _, v in top] == pytest.approx(values.tolist(), abs=1e-5)
+    assert len(rows[1].token_logprobs) == 4 and rows[1].top_logprobs == []
+    assert rows[2].token_logprobs == [] and all(v <= 0 for v in rows[1].token_logprobs)

@@ -38,12 +38,15 @@ class Row:
     stops: Sequence[str] = ()
     #: decode text as tokens arrive (needed for stop strings and streaming); otherwise decoded once at the end
     watch_text: bool = False
-    #: collect the log-probability of every chosen token
-    logprobs: bool = False
+    #: collect the model's log-probability of every chosen token and of its ``logprobs`` likeliest alternatives
+    #: (None: none at all). These are the model's own distribution, before temperature and filters, as OpenAI
+    #: and vLLM report them.
+    logprobs: int | None = None
     tag: Any = None
     prompt: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     token_logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     finish_reason: str | None = None  # "stop" (a stop string) or "length" (max_new_tokens)
     watcher: StopWatcher = field(init=False)
     decoder: Any = field(default=None, init=False)
@@ -83,7 +86,7 @@ class BatchDecoder:
         self.streams = RowStreams()
         self._needs = set(needs)
         self._groups: list[tuple[SamplingParams, torch.Tensor | None]] = []
-        self._want_logprobs = False
+        self._top_logprobs: int | None = None  # the most alternatives any row asked for (None: no row)
 
     # ------------------------------------------------------------------ rows in and out
     @torch.inference_mode()
@@ -152,7 +155,7 @@ class BatchDecoder:
         n = len(self.rows)
         self._groups = [(p, None if len(idx) == n else torch.tensor(idx, device=self.device))
                         for p, idx in groups.items()]
-        self._want_logprobs = any(r.logprobs for r in self.rows)
+        self._top_logprobs = max((r.logprobs for r in self.rows if r.logprobs is not None), default=None)
         needs = set(self._needs)
         for params in groups:
             for processor in params.chain:
@@ -173,26 +176,35 @@ class BatchDecoder:
         return mask
 
     # ------------------------------------------------------------------ one step
-    def choose(self, extra: Sequence[LogitsProcessor] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The next token of every row (and its log-probability when a row asked for them).
-
-        ``extra`` processors run before each row's own chain (作诗姬's masks and biases).
-        """
+    def choose(self, extra: Sequence[LogitsProcessor] = ()) -> torch.Tensor:
+        """The next token of every row. ``extra`` processors run before each row's own chain (作诗姬's masks
+        and biases)."""
         if extra:
             self._ensure_history({kind for p in extra for kind in p.needs})
         uniforms = self.streams.uniforms()
-        want = self._want_logprobs
         if len(self._groups) == 1:
-            return choose(self.logits, self._groups[0][0], self.history, uniforms, extra, want)
+            return choose(self.logits, self._groups[0][0], self.history, uniforms, extra)
         tokens = torch.empty(len(self.rows), dtype=torch.long, device=self.device)
-        logprobs = torch.empty(len(self.rows), device=self.device) if want else None
         for params, index in self._groups:
-            tok, logp = choose(self.logits.index_select(0, index), params, self.history.rows(index),
-                               uniforms[index.cpu()], extra, want)
-            tokens[index] = tok
-            if logprobs is not None:
-                logprobs[index] = logp
-        return tokens, logprobs
+            tokens[index] = choose(self.logits.index_select(0, index), params, self.history.rows(index),
+                                   uniforms[index.cpu()], extra)
+        return tokens
+
+    def _record_logprobs(self, tokens: torch.Tensor) -> None:
+        """The model's log-probabilities of ``tokens`` and of each row's likeliest alternatives."""
+        logp = torch.log_softmax(self.logits.float(), dim=-1)
+        chosen = logp.gather(-1, tokens[:, None]).squeeze(-1).tolist()
+        top_values = top_ids = None
+        if self._top_logprobs:
+            top = torch.topk(logp, min(self._top_logprobs, logp.size(-1)), dim=-1)
+            top_values, top_ids = top.values.tolist(), top.indices.tolist()
+        for i, row in enumerate(self.rows):
+            if row.logprobs is None:
+                continue
+            row.token_logprobs.append(chosen[i])
+            if row.logprobs:
+                row.top_logprobs.append(list(zip(top_ids[i][: row.logprobs], top_values[i][: row.logprobs],
+                                                 strict=True)))
 
     def feed(self, tokens: torch.Tensor) -> None:
         """Read ``tokens`` (``[B]`` or ``[B, T]``) into every row and record them as generated."""
@@ -212,14 +224,14 @@ class BatchDecoder:
             return self._step()
 
     def _step(self) -> list[tuple[Row, str]]:
-        tokens, logprobs = self.choose()
+        tokens = self.choose()
+        if self._top_logprobs is not None:
+            self._record_logprobs(tokens)
         events: list[tuple[Row, str]] = []
         alive: list[int] = []
         for i, token in enumerate(tokens.tolist()):
             row = self.rows[i]
             row.tokens.append(token)
-            if logprobs is not None and row.logprobs:
-                row.token_logprobs.append(float(logprobs[i]))
             piece = row.watcher.push(row.decoder.push(token)) if row.watch_text else ""
             if row.watcher.stopped:
                 row.finish_reason = "stop"

@@ -114,21 +114,10 @@ def choose(
     history: History,
     uniforms: torch.Tensor,
     extra: Sequence = (),
-    logprobs: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+) -> torch.Tensor:
     """The next token of every row of ``logits [B, V]``: ``extra`` processors, then ``params``'s chain, then
-    argmax (temperature 0) or a draw. With ``logprobs``, also the chosen tokens' log-probabilities under
-    the distribution they were drawn from (after every processor)."""
+    argmax (temperature 0) or an inverse-CDF draw at ``uniforms``."""
     scores = apply((*extra, *params.chain), history, logits)
     if params.greedy:
-        tokens = scores.argmax(dim=-1)
-        if not logprobs:
-            return tokens, None
-        logp = torch.log_softmax(scores, dim=-1)
-    else:
-        logp = torch.log_softmax(scores, dim=-1) if logprobs else None
-        probs = logp.exp() if logp is not None else torch.softmax(scores, dim=-1)
-        tokens = draw(probs, uniforms)
-        if logp is None:
-            return tokens, None
-    return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
+        return scores.argmax(dim=-1)
+    return draw(torch.softmax(scores, dim=-1), uniforms)

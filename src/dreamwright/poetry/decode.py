@@ -341,7 +341,7 @@ class PoemWriter:
                 unused = [kw for kw in spec.keywords if kw not in text]
                 extra += [Bias([self.index[c] for c in kw], spec.keyword_bonus) for kw in unused]
             extra.append(Mask(mask))
-            tok = int(decoder.choose(extra)[0][0])
+            tok = int(decoder.choose(extra)[0])
             cand, groups = self._update(spec, pats, cand, groups, line, pos, chosen, tok, rhyme_here)
             chosen.append(tok)
             if rhyme_here:
