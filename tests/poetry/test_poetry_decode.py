@@ -125,6 +125,24 @@ def test_keywords(tiny):
     assert all(set(h) == {"月", "山"} for h in hits)
 
 
+def test_pinyin_only_characters_stay_off_rule_positions(table):
+    """嗯 and 咖 are in neither 平水韵 table: pushed hard, they land only where no rule reads their tone."""
+    from tests.poetry.conftest import make_model
+
+    assert not table.in_table("嗯") and not table.in_table("咖")
+    model, tokenizer = make_model("".join(FAMOUS.values()) + EXTRA + "嗯咖")
+    writer = PoemWriter(model, tokenizer, table=table)
+    writer.min_group = 2
+    placed = 0
+    for seed in SEEDS:
+        (poem,) = writer.write("五绝", keywords="嗯,咖", keyword_bonus=40.0, seed=seed, repeat_penalty=0.0)
+        for line in poem.lines:
+            assert all(table.in_table(line[k]) for k in (1, 3, 4)), poem.text
+            placed += sum(c in "嗯咖" for c in line)
+        assert check_poem(poem.text, table, "五绝").regulated
+    assert placed  # they were placed at free positions, so the bias did push them
+
+
 def test_backoff_from_a_dead_end(table):
     """Only two characters of one 平 rhyme group exist: a first line that rhymes leaves line 4 nothing."""
     from tests.poetry.conftest import make_model

@@ -61,6 +61,44 @@ def test_either_tone_character_satisfies_both(table):
     assert line_fits("D", [table.tones(c) for c in "此物最相思"])
 
 
+@pytest.mark.parametrize(
+    "ch, groups, tones_",
+    [
+        # hand-checked in rhyme/oriYunDict.json (搜韵): the simplified table's entries and nothing else
+        ("暗", {"勘", "霰"}, {ZE}),  # 二十八勘去, 十七霰去 — never 覃 (闇 → 暗 merges readings)
+        ("前", {"先"}, {PING}),  # 一先平 only
+        ("看", {"寒", "翰"}, {PING, ZE}),  # 十四寒平, 十五翰去
+        ("重", {"冬", "肿", "宋"}, {PING, ZE}),  # 二冬平, 二肿上, 二宋去
+        ("思", {"支", "灰", "寘"}, {PING, ZE}),  # 四支平, 十灰平, 四寘去
+    ],
+)
+def test_strict_table_uses_the_simplified_entries_only(table, ch, groups, tones_):
+    assert table.in_primary(ch)
+    assert table.groups_of(ch) == groups
+    assert table.tones(ch) == tones_ == table.table_tones(ch)
+
+
+def test_traditional_table_only_fills_missing_characters(tmp_path):
+    import json
+
+    from dreamwright.poetry.prosody import RhymeTable
+
+    simp = tmp_path / "s.json"
+    simp.write_text(json.dumps({"二十八勘去": "暗", "一先平": "前"}, ensure_ascii=False), encoding="utf-8")
+    trad = tmp_path / "t.json"
+    # 闇 (simplified by OpenCC to 暗) is a 覃 rhyme, 韆 (→ 千) a 先 one
+    trad.write_text(
+        json.dumps({"ping": {"下平聲部": {"下平聲十三覃": ["闇"], "下平聲一先": ["韆前"]}}}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    t = RhymeTable.from_files(simp, trad)
+    assert t.groups_of("暗") == {"勘"} and t.tones("暗") == {ZE}  # no reading added to a listed character
+    assert t.groups_of("前") == {"先"}
+    assert t.groups_of("闇") == {"覃"} and not t.in_primary("闇")  # filled: the simplified table lacks it
+    assert t.groups_of("千") == {"先"} and t.in_table("千") and not t.in_primary("千")
+    assert not t.in_table("我") and t.table_tones("我") == frozenset()  # pypinyin is the caller's last resort
+
+
 def test_rusheng_needs_the_table(table):
     # 国 and 白 are 入声: 仄 in the table, 平 in Mandarin
     for ch in "国白独竹":

@@ -153,13 +153,17 @@ class PoemWriter:
         if self._masks_ready:
             return
         table = self.table
-        self.tones_of = [table.tones(c) if is_han(c) else frozenset() for c in self.chars]
+        # tones from the tables only: a character known only through pypinyin has no tone here, so the
+        # masks keep it out of every position whose tone a rule fixes (free positions still take it)
+        self.tones_of = [table.table_tones(c) if is_han(c) else frozenset() for c in self.chars]
         self.ping = torch.tensor([PING in t for t in self.tones_of], device=self.device) & self.han
         self.ze = torch.tensor([ZE in t for t in self.tones_of], device=self.device) & self.han
         self.groups = [g for g in table.groups if g.tone == PING]
         self.group_pos = {g.id: i for i, g in enumerate(self.groups)}
         mat = torch.zeros(len(self.chars), len(self.groups), dtype=torch.bool)
         for i, c in enumerate(self.chars):
+            if not table.in_primary(c):  # only characters the simplified table lists may rhyme
+                continue
             for gid in table.groups_of(c):
                 if gid in self.group_pos:
                     mat[i, self.group_pos[gid]] = True

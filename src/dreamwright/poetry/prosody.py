@@ -1,10 +1,11 @@
 """近体诗 prosody: 平水韵 tones and rhyme groups, the standard tone patterns, and a checker.
 
-Tones and rhyme groups come from two 平水韵 tables (搜韵网's simplified table and Wikisource's
-traditional one), shipped in the package's ``rhyme/`` folder (sources and licences in its ``NOTICE.md``).
-A character listed under several groups, or under both tones, satisfies any of them. Only characters
-missing from both tables fall back to their Mandarin tones (pypinyin: 1–2 平, 3–4 仄), which is wrong
-for 入声 characters — so compliance figures always use the table first.
+Tones and rhyme groups come from two 平水韵 tables shipped in the package's ``rhyme/`` folder (sources and
+licences in its ``NOTICE.md``). 搜韵网's simplified table is primary: a character it lists has exactly the
+groups it is listed under there (polyphonic characters are listed under each reading, and satisfy any of
+them). Wikisource's traditional table, through OpenCC, only fills characters the simplified table lacks.
+Only characters missing from both fall back to their Mandarin tones (pypinyin: 1–2 平, 3–4 仄), which is
+wrong for 入声 characters; the decoder never places such a character where a rule depends on its tone.
 
 Patterns: the four line types of 五言 verse are
 
@@ -158,15 +159,30 @@ class RhymeGroup:
 
 
 class RhymeTable:
-    """Tones and 平水韵 groups of characters."""
+    """Tones and 平水韵 groups of characters.
 
-    def __init__(self, groups: Sequence[RhymeGroup], members: dict[str, Iterable[str]]) -> None:
+    ``members`` maps a group id to its characters; ``fill`` (optional) does the same for characters the
+    primary table lacks, read from a secondary table. A character of the primary table takes its readings
+    from it alone; ``fill`` only supplies characters that ``members`` does not list at all.
+    """
+
+    def __init__(
+        self,
+        groups: Sequence[RhymeGroup],
+        members: dict[str, Iterable[str]],
+        fill: dict[str, Iterable[str]] | None = None,
+    ) -> None:
         self.groups = list(groups)
         self.by_id = {g.id: g for g in self.groups}
         self.char_groups: dict[str, frozenset[str]] = {}
         for gid, chars in members.items():
             for ch in chars:
                 self.char_groups[ch] = self.char_groups.get(ch, frozenset()) | {gid}
+        self.primary: frozenset[str] = frozenset(self.char_groups)
+        for gid, chars in (fill or {}).items():
+            for ch in chars:
+                if ch not in self.primary:
+                    self.char_groups[ch] = self.char_groups.get(ch, frozenset()) | {gid}
 
     # ------------------------------------------------------------------ lookups
     def groups_of(self, ch: str) -> frozenset[str]:
@@ -174,14 +190,20 @@ class RhymeTable:
         return self.char_groups.get(ch, frozenset())
 
     def in_table(self, ch: str) -> bool:
+        """Whether a table lists ``ch`` (its tones do not come from Mandarin)."""
         return ch in self.char_groups
+
+    def in_primary(self, ch: str) -> bool:
+        """Whether the primary (simplified 搜韵) table lists ``ch``."""
+        return ch in self.primary
+
+    def table_tones(self, ch: str) -> frozenset[str]:
+        """平 and/or 仄 for ``ch`` from the tables only; empty when neither lists it."""
+        return frozenset(self.by_id[g].tone for g in self.char_groups.get(ch, ()))
 
     def tones(self, ch: str) -> frozenset[str]:
         """平 and/or 仄 for ``ch``: from the table, else its Mandarin tones; empty when unknown."""
-        gids = self.char_groups.get(ch)
-        if gids:
-            return frozenset(self.by_id[g].tone for g in gids)
-        return mandarin_tones(ch)
+        return self.table_tones(ch) if ch in self.char_groups else mandarin_tones(ch)
 
     def ping_groups(self) -> list[RhymeGroup]:
         return [g for g in self.groups if g.tone == PING]
@@ -189,9 +211,23 @@ class RhymeTable:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_files(cls, simplified: Path | None, traditional: Path | None) -> RhymeTable:
-        """Build the table from the 搜韵 simplified JSON and/or the Wikisource traditional JSON."""
+        """Build the table from the 搜韵 simplified JSON and/or the Wikisource traditional JSON.
+
+        The simplified table is primary: a character it lists keeps exactly its entries there (it lists a
+        polyphonic character under each reading). The traditional table only fills characters the simplified
+        one lacks — the traditional character itself and its OpenCC simplification — and never adds a
+        reading to a character the simplified table has (simplification merges characters: 闇 → 暗).
+        """
         groups = _standard_groups()
         members: dict[str, set[str]] = {g.id: set() for g in groups}
+        fill: dict[str, set[str]] = {g.id: set() for g in groups}
+        if simplified is not None:
+            data = json.loads(Path(simplified).read_text(encoding="utf-8-sig"))
+            for key, text in data.items():
+                key = key.strip("\ufeff")
+                gid = _souyun_group_id(key, groups)
+                text = re.sub(r"\[[^\]]*\]", "", text)
+                members[gid].update(ch for ch in text if is_han(ch))
         if traditional is not None:
             data = json.loads(Path(traditional).read_text(encoding="utf-8-sig"))
             cc = _t2s()
@@ -201,18 +237,11 @@ class RhymeTable:
                         gid = _group_id(cc.convert(key[-1]), groups)
                         for ch in "".join(strings):
                             if is_han(ch):
-                                members[gid].add(ch)
+                                fill[gid].add(ch)
                                 simp = cc.convert(ch)
                                 if len(simp) == 1 and is_han(simp):
-                                    members[gid].add(simp)
-        if simplified is not None:
-            data = json.loads(Path(simplified).read_text(encoding="utf-8-sig"))
-            for key, text in data.items():
-                key = key.strip("\ufeff")
-                gid = _souyun_group_id(key, groups)
-                text = re.sub(r"\[[^\]]*\]", "", text)
-                members[gid].update(ch for ch in text if is_han(ch))
-        return cls(groups, members)
+                                    fill[gid].add(simp)
+        return cls(groups, members, fill)
 
     @classmethod
     def load(cls, *, download: bool = False) -> RhymeTable:
