@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import dreamwright
+from dreamwright import runs
 from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.training import checkpoint as ckpt
 from tests.conftest import TINY_MODEL
@@ -89,7 +90,7 @@ def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
             f.write(b"\x00" * 17)  # half-written file
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt, "save_file", broken_save)
+    monkeypatch.setattr(runs, "save_file", broken_save)  # run I/O lives in dreamwright.runs
     with pytest.raises(OSError):
         ckpt.atomic_save_tensors(path, {"w": torch.zeros(2, 3)}, {"step": "2"})
     tensors, meta = ckpt.load_tensors(path)
