@@ -22,7 +22,7 @@ from dreamwright.generation.generator import Generator
 from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
 from dreamwright.serve.middleware import AccessLogMiddleware, BearerAuthMiddleware, BodyLimitMiddleware
-from dreamwright.serve.routers import catalog, completions, next_token, page, poetry
+from dreamwright.serve.routers import catalog, chat, completions, next_token, page, poetry
 from dreamwright.serve.settings import ServeSettings
 from dreamwright.serve.state import ServerState
 
@@ -75,7 +75,7 @@ def create_app(
     app.state.engines = engines
     install_handlers(app)
 
-    for router in (catalog.router, completions.router, next_token.router, page.router):
+    for router in (catalog.router, completions.router, chat.router, next_token.router, page.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     # the 作诗姬 page and POST /v1/poems (the bundled poetry model, loaded on first use)

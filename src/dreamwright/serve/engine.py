@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -46,7 +46,11 @@ class Job:
     Choice ``c`` (prompt ``c // n``, sample ``c % n``) is seeded with ``row_seed(seed, c)``, as sample ``c`` of
     the CLI and the Python API is. The worker delivers lists of events to ``queue`` on ``loop``:
     ``("text", choice, piece)`` (streaming jobs only), ``("done", choice, full_text, finish_reason,
-    completion_tokens)``, ``("error", exception)`` and, last, ``("end",)``.
+    completion_tokens)``, ``("error", exception)`` and, last, ``("end",)``. With ``logprobs`` set (see
+    :class:`~dreamwright.decoding.Row`), a ``("logprobs", choice, entries)`` event comes just before the
+    ``text`` or ``done`` event whose text those tokens make: each entry is a :class:`TokenLogprob`. Streaming
+    jobs get the entries of the tokens whose text has been sent; a choice cut by a stop string keeps the
+    tokens that made its text.
     """
 
     prompts: Sequence[Sequence[int]]
@@ -59,8 +63,11 @@ class Job:
     deadline: float = float("inf")
     loop: asyncio.AbstractEventLoop | None = None
     queue: asyncio.Queue | None = None
+    logprobs: int | None = None
     cancelled: bool = False
     remaining: int = 0
+    #: per choice: logprob entries sent so far and the character offset where the next token's text starts
+    lp_sent: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -79,8 +86,44 @@ class Job:
                 choice = p * self.n + j
                 prompts.append(prompt)
                 rows.append(Row(self.params, row_seed(seed, choice), self.max_tokens, self.stops,
-                                watch_text=True, tag=(self, choice)))
+                                watch_text=True, logprobs=self.logprobs, tag=(self, choice)))
         return prompts, rows
+
+    def take_logprobs(self, row: Row, token_text: Callable[[int], str]) -> list[TokenLogprob]:
+        """The entries of ``row``'s tokens whose text has been sent since the last call.
+
+        A token is sent once its text lies within the text sent so far; when the row has finished, the
+        rest follow, except tokens after a stop string's cut (they made no text)."""
+        _, choice = row.tag
+        sent, offset = self.lp_sent.get(choice, (0, 0))
+        done = row.finish_reason is not None
+        limit = len(row.text) if done else row.watcher.emitted
+        entries = []
+        while sent < len(row.token_logprobs):
+            token = row.tokens[sent]
+            text = token_text(token)
+            if done:
+                if row.finish_reason == "stop" and offset >= limit:
+                    break
+            elif offset + len(text) > limit:
+                break
+            top = [(token_text(t), lp) for t, lp in row.top_logprobs[sent]] if row.top_logprobs else []
+            entries.append(TokenLogprob(text, row.token_logprobs[sent], top, offset))
+            sent += 1
+            offset += len(text)
+        self.lp_sent[choice] = (sent, offset)
+        return entries
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token's log-probability under the model (temperature 1, no filters), its likeliest
+    alternatives ``(text, logprob)`` and the character offset of its text in the choice's text."""
+
+    token: str
+    logprob: float
+    top: list[tuple[str, float]]
+    offset: int
 
 
 class Engine:
@@ -97,6 +140,7 @@ class Engine:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.decoder = BatchDecoder(generator.model, generator.tokenizer, generator.device)
+        self.token_text: Callable[[int], str] = generator.tokenizer.token_text
         # counters
         self.steps = 0
         self.tokens = 0
@@ -235,6 +279,10 @@ class Engine:
         for row, piece in self.decoder.step():
             job, choice = row.tag
             evs = events.setdefault(job, [])
+            if job.logprobs is not None and (job.stream or row.finish_reason is not None):
+                entries = job.take_logprobs(row, self.token_text)
+                if entries:
+                    evs.append(("logprobs", choice, entries))
             if job.stream and piece:
                 evs.append(("text", choice, piece))
             if row.finish_reason is not None:

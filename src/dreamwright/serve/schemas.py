@@ -61,7 +61,11 @@ class CompletionRequest(_Strict):
     stop: str | list[str] | None = Field(None, description="Stop before this string (up to 8).")
     seed: int | None = Field(None, description="Random seed for reproducible samples.")
     echo: bool = Field(False, description="Return the prompt in front of the completion.")
-    logprobs: int | None = Field(None, description="Not supported; must be null or 0.")
+    logprobs: int | None = Field(
+        None,
+        description="Return the log-probability of each generated token and of its N likeliest alternatives "
+        "(0..5), under the model's own distribution (temperature 1, no filters).",
+    )
     best_of: int | None = Field(None, description="Not supported beyond best_of = n.")
     frequency_penalty: float | None = Field(None, description="Not supported; must be 0.")
     presence_penalty: float | None = Field(None, description="Not supported; must be 0.")
@@ -77,10 +81,19 @@ class CompletionRequest(_Strict):
     )
 
 
+class CompletionLogprobs(BaseModel):
+    """Per generated token: its text, log-probability, likeliest alternatives and offset in ``text``."""
+
+    tokens: list[str]
+    token_logprobs: list[float]
+    top_logprobs: list[dict[str, float]]
+    text_offset: list[int]
+
+
 class CompletionChoice(BaseModel):
     index: int
     text: str
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
     finish_reason: Literal["stop", "length"] | None
 
 
@@ -97,6 +110,97 @@ class CompletionResponse(BaseModel):
     model: str
     choices: list[CompletionChoice]
     usage: Usage | None = None
+    system_fingerprint: str | None = None
+
+
+# --------------------------------------------------------------------------- chat completions
+class ContentPart(BaseModel):
+    """A content part of any type; only ``text`` parts are accepted (others get a 400 that names them)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str = Field(description="system, developer, user or assistant.")
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+class ChatCompletionRequest(_Strict):
+    """OpenAI's ``/v1/chat/completions`` body, plus ``top_k``, ``repetition_penalty`` and ``unknown``."""
+
+    model: str | None = Field(None, description="A model id from /v1/models (default: the first loaded).")
+    messages: list[ChatMessage] = Field(description="The conversation; rendered by the model's chat template.")
+    max_tokens: int | None = Field(None, description="Tokens to generate per choice (default 16).")
+    max_completion_tokens: int | None = Field(None, description="Same as max_tokens (OpenAI's newer name).")
+    temperature: float | None = Field(1.0, description="0 = greedy; higher = bolder.")
+    top_p: float | None = Field(None, description="Nucleus sampling mass in (0, 1].")
+    n: int = Field(1, description="Choices.")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = Field(None, description="Stop before this string (up to 8), besides the "
+                                         "template's next role line.")
+    seed: int | None = Field(None, description="Random seed for reproducible samples.")
+    logprobs: bool = Field(False, description="Return each generated token's log-probability (model's own).")
+    top_logprobs: int | None = Field(None, description="With logprobs: the N likeliest alternatives (0..20).")
+    frequency_penalty: float | None = Field(None, description="Not supported; must be 0.")
+    presence_penalty: float | None = Field(None, description="Not supported; must be 0.")
+    logit_bias: dict[str, float] | None = Field(None, description="Not supported; must be empty.")
+    response_format: ResponseFormat | None = Field(None, description="Only {\"type\": \"text\"}.")
+    tools: list[dict] | None = Field(None, description="Not supported.")
+    tool_choice: str | dict | None = Field(None, description="Not supported.")
+    parallel_tool_calls: bool | None = Field(None, description="Not supported.")
+    functions: list[dict] | None = Field(None, description="Not supported.")
+    function_call: str | dict | None = Field(None, description="Not supported.")
+    user: str | None = Field(None, description="Ignored.")
+    top_k: int | None = Field(None, description="dreamwright extra: sample only from the k most likely tokens.")
+    repetition_penalty: float | None = Field(1.0, description="dreamwright extra: > 1 discourages repeats.")
+    unknown: Literal["error", "skip"] = Field(
+        "error", description="dreamwright extra: message text missing from the vocabulary: error or skip."
+    )
+
+
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class ChatTokenLogprob(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChatLogprobs(BaseModel):
+    content: list[ChatTokenLogprob] | None
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: AssistantMessage
+    logprobs: ChatLogprobs | None = None
+    finish_reason: Literal["stop", "length"]
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
     system_fingerprint: str | None = None
 
 

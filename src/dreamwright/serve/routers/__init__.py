@@ -2,6 +2,7 @@
 
 - :mod:`.catalog`: ``GET /healthz``, ``GET /v1/models``, ``GET /v1/models/{id}``
 - :mod:`.completions`: ``POST /v1/completions`` (OpenAI's, JSON or Server-Sent Events)
+- :mod:`.chat`: ``POST /v1/chat/completions`` (OpenAI's chat, through the model's chat template)
 - :mod:`.next_token`: ``POST /v1/next-token`` (the temperature lens)
 - :mod:`.page`: ``GET /`` (the web page; its assets are mounted at ``/static``)
 - :mod:`.poetry`: ``POST /v1/poems`` and the 作诗姬 page at ``GET /poetry``

@@ -8,125 +8,80 @@ turns into a response.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from dreamwright._validate import positive_int
 from dreamwright.errors import InvalidArgument
-from dreamwright.generation import Generator, SamplingParams
-from dreamwright.serve.engine import Engine, EngineClosed, Job, QueueFull, RequestTimeout
-from dreamwright.serve.errors import ERROR_RESPONSES, APIError, from_exception
-from dreamwright.serve.schemas import CompletionChoice, CompletionRequest, CompletionResponse, Usage
+from dreamwright.generation import Generator
+from dreamwright.serve.engine import Job, TokenLogprob
+from dreamwright.serve.errors import ERROR_RESPONSES, APIError
+from dreamwright.serve.jobs import (
+    STREAM_HEADERS,
+    ClientGone,
+    EventStream,
+    collect,
+    new_job,
+    start,
+    stop_list,
+    unsupported,
+    wait_disconnect,
+)
+from dreamwright.serve.schemas import (
+    CompletionChoice,
+    CompletionLogprobs,
+    CompletionRequest,
+    CompletionResponse,
+    Usage,
+)
 from dreamwright.serve.state import Server, ServerState
 
-MAX_STOPS = 8
+#: OpenAI's limit on ``logprobs`` for completions
+MAX_LOGPROBS = 5
 
 router = APIRouter()
 
 
-class _ClientGone(Exception):
-    """The client closed the connection."""
-
-
 def build_job(body: CompletionRequest, generator: Generator, server: ServerState) -> Job:
     """Validate a request against the server's limits and turn it into a job for the engine."""
-    settings = server.settings
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
     if not prompts:
         raise InvalidArgument("prompt must not be an empty list", param="prompt")
-    max_tokens = settings.default_max_tokens if body.max_tokens is None else body.max_tokens
-    positive_int("max_tokens", max_tokens)
-    if max_tokens > settings.max_tokens:
-        raise APIError(
-            400,
-            f"max_tokens is {max_tokens}; this server allows at most {settings.max_tokens}",
-            param="max_tokens",
-            code="max_tokens_exceeded",
-        )
-    positive_int("n", body.n)
-    if body.n * len(prompts) > settings.max_n:
-        raise APIError(
-            400,
-            f"n × number of prompts is {body.n * len(prompts)}; this server allows at most {settings.max_n}",
-            param="n",
-            code="invalid_value",
-        )
-    stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
-    if any(not s for s in stops):
-        raise InvalidArgument("stop strings must not be empty", param="stop")
-    if len(stops) > MAX_STOPS:
-        raise InvalidArgument(f"at most {MAX_STOPS} stop strings are allowed", param="stop")
-    unsupported = [
-        ("logprobs", body.logprobs not in (None, 0)),
+    stops = stop_list(body.stop)
+    unsupported([
         ("best_of", body.best_of not in (None, body.n)),
         ("frequency_penalty", body.frequency_penalty not in (None, 0)),
         ("presence_penalty", body.presence_penalty not in (None, 0)),
         ("logit_bias", bool(body.logit_bias)),
         ("suffix", bool(body.suffix)),
-    ]
-    for name, bad in unsupported:
-        if bad:
-            raise APIError(400, f"{name} is not supported by dreamwright", param=name, code="unsupported")
-    params = SamplingParams(
-        temperature=1.0 if body.temperature is None else body.temperature,
-        top_k=body.top_k,
-        top_p=body.top_p,
-        repetition_penalty=1.0 if body.repetition_penalty is None else body.repetition_penalty,
-    )
+    ])
+    if body.logprobs is not None:
+        if not 0 <= body.logprobs <= MAX_LOGPROBS:
+            raise InvalidArgument(f"logprobs must be in 0..{MAX_LOGPROBS}, got {body.logprobs}", param="logprobs")
+        if body.echo:
+            raise APIError(400, "logprobs with echo (the prompt's log-probabilities) is not supported by dreamwright",
+                           param="logprobs", code="unsupported")
     ids = [server.encode(generator, p, body.unknown, "prompt") for p in prompts]
-    limit = getattr(generator.model, "context_limit", None)
-    if limit is not None and max(map(len, ids)) + max_tokens > limit:
-        raise APIError(
-            400,
-            f"prompt tokens + max_tokens exceed the model's context of {limit}",
-            param="max_tokens",
-            code="context_length_exceeded",
-        )
-    seed = None if body.seed is None else body.seed % (2**63)
-    return Job(
-        prompts=ids, params=params, max_tokens=max_tokens, n=body.n, stops=stops, seed=seed, stream=body.stream
+    return new_job(
+        server, generator, ids, max_tokens=body.max_tokens, n=body.n, stops=stops, seed=body.seed,
+        stream=body.stream, temperature=body.temperature, top_p=body.top_p, top_k=body.top_k,
+        repetition_penalty=body.repetition_penalty, logprobs=body.logprobs,
     )
 
 
-def start(job: Job, engine: Engine, request_timeout: float) -> None:
-    """Give ``job`` an event queue on this event loop and a deadline, and queue it (429/503 at once)."""
-    job.loop = asyncio.get_running_loop()
-    job.queue = asyncio.Queue()
-    job.deadline = time.monotonic() + request_timeout
-    try:
-        engine.submit(job)
-    except (QueueFull, EngineClosed) as exc:
-        raise from_exception(exc) from None
-
-
-async def wait_disconnect(request: Request) -> None:
-    """Return when the client disconnects."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-async def next_events(job: Job, gone: asyncio.Future) -> list[tuple]:
-    """The engine's next batch of events for ``job``; raise when the client left or time ran out."""
-    assert job.queue is not None
-    if not job.queue.empty():
-        return job.queue.get_nowait()
-    getter = asyncio.ensure_future(job.queue.get())
-    timeout = max(job.deadline - time.monotonic(), 0) + 5.0
-    done, _ = await asyncio.wait({getter, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    if getter in done:
-        return getter.result()
-    getter.cancel()
-    if gone in done:
-        raise _ClientGone()
-    raise RequestTimeout("the request ran past the server's time limit")
+def completion_logprobs(entries: list[TokenLogprob] | None) -> CompletionLogprobs | None:
+    """OpenAI's completions ``logprobs`` object (``top_logprobs`` is a ``{token: logprob}`` per token)."""
+    if entries is None:
+        return None
+    return CompletionLogprobs(
+        tokens=[e.token for e in entries],
+        token_logprobs=[e.logprob for e in entries],
+        top_logprobs=[dict(e.top) for e in entries],
+        text_offset=[e.offset for e in entries],
+    )
 
 
 @router.post(
@@ -161,111 +116,50 @@ async def completions(body: CompletionRequest, request: Request, server: Server)
     gone = asyncio.ensure_future(wait_disconnect(request))
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _Stream(completion_id, now, name, include_usage)
-        return StreamingResponse(
-            stream.events(job, gone, prompts if body.echo else None, prompt_tokens, request),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
-        )
-    texts: dict[int, str] = {}
-    reasons: dict[int, str] = {}
-    tokens = 0
+        stream = _Stream(completion_id, now, name, include_usage, prompt_tokens, prompts if body.echo else None)
+        return StreamingResponse(stream.events(job, gone, request), media_type="text/event-stream",
+                                 headers=STREAM_HEADERS)
     try:
-        while True:
-            events = await next_events(job, gone)
-            for ev in events:
-                if ev[0] == "done":
-                    _, choice, text, reason, n_tokens = ev
-                    texts[choice] = (prompts[choice // job.n] + text) if body.echo else text
-                    reasons[choice] = reason
-                    tokens += n_tokens
-                elif ev[0] == "error":
-                    raise from_exception(ev[1])
-            if any(ev[0] == "end" for ev in events):
-                break
-    except _ClientGone:
+        done = await collect(job, gone)
+    except ClientGone:
         request.state.log["disconnected"] = True
         return Response(status_code=499)
-    finally:
-        job.cancel()
-        gone.cancel()
-    request.state.log["completion_tokens"] = tokens
+    request.state.log["completion_tokens"] = done.tokens
     return CompletionResponse(
         id=completion_id,
         created=now,
         model=name,
-        choices=[CompletionChoice(index=i, text=texts[i], finish_reason=reasons[i]) for i in sorted(texts)],
-        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=tokens, total_tokens=prompt_tokens + tokens),
+        choices=[
+            CompletionChoice(
+                index=i,
+                text=(prompts[i // job.n] + text) if body.echo else text,
+                logprobs=completion_logprobs(done.logprobs.get(i, []) if job.logprobs is not None else None),
+                finish_reason=done.reasons[i],
+            )
+            for i, text in sorted(done.texts.items())
+        ],
+        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=done.tokens,
+                    total_tokens=prompt_tokens + done.tokens),
     )
 
 
-def _sse(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data)}\n\n"
+class _Stream(EventStream):
+    """Completion chunks: ``{"text", "logprobs", "finish_reason"}`` per choice."""
 
+    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool, prompt_tokens: int,
+                 echo: list[str] | None) -> None:
+        super().__init__(completion_id, created, model, include_usage, prompt_tokens)
+        self.echo = echo
 
-class _Stream:
-    """Server-Sent Events framing of one streamed completion."""
+    def opening(self, job: Job) -> list[str]:
+        if self.echo is None:
+            return []
+        return [self.chunk([self.text_choice(i, self.echo[i // job.n], None)]) for i in range(job.rows)]
 
-    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
-        self.completion_id, self.created, self.model = completion_id, created, model
-        self.include_usage = include_usage
+    def text_choice(self, index: int, text: str, logprobs: list[TokenLogprob] | None) -> dict:
+        lp = completion_logprobs(logprobs)
+        return {"index": index, "text": text, "logprobs": lp and lp.model_dump(), "finish_reason": None}
 
-    def chunk(self, choices: list[dict], usage: dict | None = None) -> str:
-        data: dict[str, Any] = {
-            "id": self.completion_id,
-            "object": "text_completion",
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-        }
-        if self.include_usage:
-            data["usage"] = usage
-        return _sse(data)
-
-    @staticmethod
-    def choice(index: int, text: str, reason: str | None = None) -> dict:
-        return {"index": index, "text": text, "logprobs": None, "finish_reason": reason}
-
-    async def events(
-        self, job: Job, gone: asyncio.Future, echo: list[str] | None, prompt_tokens: int, request: Request
-    ) -> AsyncIterator[str]:
-        """The event stream: text chunks, one final chunk per choice, usage (if asked) and ``[DONE]``."""
-        tokens = 0
-        try:
-            if echo is not None:
-                yield "".join(self.chunk([self.choice(i, echo[i // job.n])]) for i in range(job.rows))
-            while True:
-                events = await next_events(job, gone)
-                out = []
-                for ev in events:
-                    if ev[0] == "text":
-                        out.append(self.chunk([self.choice(ev[1], ev[2])]))
-                    elif ev[0] == "done":
-                        tokens += ev[4]
-                        out.append(self.chunk([self.choice(ev[1], "", ev[3])]))
-                    elif ev[0] == "error":
-                        out.append(_sse(from_exception(ev[1]).body()))
-                        request.state.log["error"] = type(ev[1]).__name__
-                        yield "".join(out)
-                        return
-                    elif ev[0] == "end":
-                        if self.include_usage:
-                            usage = {
-                                "prompt_tokens": prompt_tokens,
-                                "completion_tokens": tokens,
-                                "total_tokens": prompt_tokens + tokens,
-                            }
-                            out.append(self.chunk([], usage))
-                        out.append("data: [DONE]\n\n")
-                        yield "".join(out)
-                        return
-                if out:
-                    yield "".join(out)
-        except _ClientGone:
-            request.state.log["disconnected"] = True
-        except RequestTimeout as exc:
-            yield _sse(from_exception(exc).body())
-        finally:
-            job.cancel()
-            gone.cancel()
-            request.state.log["completion_tokens"] = tokens
+    def final_choice(self, index: int, reason: str, logprobs: list[TokenLogprob] | None) -> dict:
+        lp = completion_logprobs(logprobs) if logprobs else None
+        return {"index": index, "text": "", "logprobs": lp and lp.model_dump(), "finish_reason": reason}
