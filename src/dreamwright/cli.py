@@ -54,6 +54,8 @@ def train(
                                                     "(shakespeare, nietzsche, ptb, wikitext-2, tang).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/CORPUS-TIME).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
+    init_from: Annotated[str | None, typer.Option("--init-from", help="Fine-tune: start from this run's or "
+                                                  "bundled model's weights (see `dreamwright models`).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
     preset: Annotated[str | None, typer.Option(help="Named settings; see `dreamwright presets`.")] = None,
     lower: Annotated[bool | None, typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
@@ -127,11 +129,12 @@ def train(
     if resume is not None:
         if corpus is not None and Path(corpus).resolve() != resume.resolve():
             raise DreamwrightError("give either a corpus or --resume RUN_DIR, not both")
-        result = run_training(resume=resume, quiet=quiet, **options)
+        result = run_training(resume=resume, quiet=quiet, init_from=init_from, **options)
     else:
         if corpus is None:
             raise DreamwrightError("give a corpus to train on, or --resume RUN_DIR")
-        result = run_training(corpus, out, force=force, preset=preset, quiet=quiet, **options)
+        result = run_training(corpus, out, force=force, preset=preset, quiet=quiet, init_from=init_from,
+                              **options)
     if quiet:
         typer.echo(str(result))
 

@@ -26,6 +26,7 @@ class TrainConfig:
     corpus: str = ""
     preset: str | None = None
     task: str = "text"  # how the corpus is read and scored (dreamwright.training.tasks): text | poems
+    init_from: dict[str, Any] | None = None  # fine-tuning: the source model (dreamwright.training.finetune)
     # data
     lower: bool = False
     encoding: str = "utf-8"

@@ -104,15 +104,16 @@ def get_task(name: str) -> Task:
 
 
 # ---------------------------------------------------------------------- text
-def prepare_text(source: CorpusSource, data_dir: Path, config: TrainConfig) -> tuple[Tokenizer, EncodedCorpus]:
-    """Fit the configured tokenizer and encode the corpus as contiguous token arrays."""
+def prepare_text(source: CorpusSource, data_dir: Path, config: TrainConfig, *,
+                 tokenizer: Tokenizer | None = None) -> tuple[Tokenizer, EncodedCorpus]:
+    """Fit the configured tokenizer (unless one is given) and encode the corpus as contiguous token arrays."""
     if config.min_count is not None:
         raise InvalidArgument("--min-count applies to poem corpora only; use --vocab-size", param="min_count")
     tokenizer_options: dict[str, Any] = {"vocab_size": config.vocab_size} if config.vocab_size else {}
     if config.tokenizer == "word" and "vocab_size" not in tokenizer_options:
         tokenizer_options["vocab_size"] = 10_000
     tokenizer, encoded = encode_corpus(
-        source, data_dir, tokenizer_kind=config.tokenizer, tokenizer_options=tokenizer_options,
+        source, data_dir, tokenizer=tokenizer, tokenizer_kind=config.tokenizer, tokenizer_options=tokenizer_options,
         lower=config.lower, encoding=config.encoding, valid_fraction=config.valid_fraction,
         documents=config.documents,
     )

@@ -37,6 +37,7 @@ from dreamwright.training import checkpoint as ckpt
 from dreamwright.training import distributed
 from dreamwright.training.config import TrainConfig, make_config
 from dreamwright.training.evaluate import Score
+from dreamwright.training.finetune import InitSource
 from dreamwright.training.optim import make_optimizer, make_schedule
 from dreamwright.training.plots import plot_loss_curve, read_metrics
 from dreamwright.training.tasks import IGNORE, get_task
@@ -89,10 +90,12 @@ def _prepare_new_run_dir(out: Path, force: bool) -> None:
 
 def train(corpus: str | Path | None = None, out: str | Path | None = None, *, force: bool = False,
           resume: str | Path | None = None, preset: str | None = None, quiet: bool = False,
-          **options: Any) -> TrainResult:
+          init_from: str | Path | None = None, **options: Any) -> TrainResult:
     """Train a language model on ``corpus`` (a file, a folder of .txt files, or a built-in name).
 
     ``resume=RUN_DIR`` continues a stopped run exactly where it stopped (budget options may be raised).
+    ``init_from=RUN_OR_BUNDLED`` fine-tunes: the new run starts from that model's weights and architecture
+    with the ``finetune`` preset's defaults (:mod:`dreamwright.training.finetune`).
     Other keyword arguments are :class:`~dreamwright.training.config.TrainConfig` fields or model
     arguments (``n_layer``, ``hidden_size``, ...). The corpus's task decides how it is read (the ``tang``
     corpus trains poem by poem). Returns a :class:`TrainResult`.
@@ -100,19 +103,30 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
     distributed.init()
     plugins.load()  # corpora and tasks of optional parts (poetry's ``tang``)
     if resume is not None:
+        if init_from is not None:
+            raise InvalidArgument("--init-from cannot change when resuming: a fine-tuned run resumes from its "
+                                  "own checkpoint", param="init_from")
         return Trainer.resume(Path(resume), quiet=quiet, **options).run()
     if corpus is None:
         raise InvalidArgument("give a corpus to train on (a file, a folder or a built-in name)", param="corpus")
     rank, world = distributed.rank_world()
+    init = InitSource.open(init_from) if init_from is not None else None
     source = resolve_corpus(corpus)
     task = get_task(options.pop("task", None) or source.task)
+    if init is not None:
+        preset, options = init.options(preset, options)
     config = make_config(str(corpus), preset=preset, default_tokenizer=source.default_tokenizer,
                          default_preset=task.default_preset, task=task.name, **options)
+    if init is not None:
+        config.init_from = init.record()
     run_dir = Path(out) if out is not None else default_run_dir(source.name)
     if rank == 0:
         _prepare_new_run_dir(run_dir, force)
         try:
-            tokenizer, encoded = task.prepare(source, run_dir / DATA_DIR, config)
+            if init is not None:
+                tokenizer, encoded = init.prepare(task, source, run_dir / DATA_DIR, config)
+            else:
+                tokenizer, encoded = task.prepare(source, run_dir / DATA_DIR, config)
             ckpt.atomic_write_json(run_dir / DATA_DIR / "tokenizer.json", tokenizer.to_dict())
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was written yet
@@ -124,6 +138,10 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
         encoded = EncodedCorpus.open(run_dir / DATA_DIR)
         tokenizer = tokenizer_from_dict(json.loads((run_dir / DATA_DIR / "tokenizer.json").read_text()))
     trainer = Trainer(config, run_dir, tokenizer, encoded, quiet=quiet)
+    if init is not None:
+        note = init.load_into(trainer.model, tokenizer)
+        if rank == 0 and not quiet:
+            console.print(f"fine-tuning from {init.name}: {note}")
     trainer.write_config()
     return trainer.run()
 
@@ -425,6 +443,7 @@ class Trainer:
             "tokenizer": self.tokenizer.to_dict(),
             "train": self.config.to_dict(),
             "corpus": self.encoded.meta,
+            **({"init_from": self.config.init_from} if self.config.init_from else {}),
             **self.source.config_extra(),
             "metrics": {
                 "steps": self.step, "epochs": self.epoch, "elapsed_s": round(self.elapsed, 2),
