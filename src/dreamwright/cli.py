@@ -347,21 +347,25 @@ def presets() -> None:
 def models(
     runs: Annotated[Path, typer.Option(help="Folder to look for local runs in.")] = Path("runs"),
 ) -> None:
-    """List the bundled models and the runs under ./runs."""
+    """List the bundled models (with what they were trained on) and the runs under ./runs."""
     import json
 
     from dreamwright import bundled
 
     for path in bundled.available():
-        typer.echo(f"bundled  {path.name}")
+        about = bundled.describe(path)
+        typer.echo(f"bundled  {path.name:<18} {about['architecture']}; trained on {about['trained_on']}")
     if runs.is_dir():
         for path in sorted(runs.iterdir()):
             cfg = path / "config.json"
             if cfg.is_file():
                 try:
-                    metrics = json.loads(cfg.read_text()).get("metrics", {})
-                    best = metrics.get("best_val_loss")
+                    data = json.loads(cfg.read_text())
+                    best = data.get("metrics", {}).get("best_val_loss")
                     info = f"best val loss {best:.4f}" if best is not None else "no evaluation yet"
+                    source = data.get("init_from")
+                    if source:
+                        info += f"; fine-tuned from {source.get('name')}"
                 except (json.JSONDecodeError, AttributeError, TypeError):
                     info = "unreadable config.json"
                 typer.echo(f"local    {path}  ({info})")

@@ -215,3 +215,18 @@ def test_cli_errors_are_one_line(tmp_path, corpus_file, args, needles):
     proc = run_dreamwright("train", str(corpus_file), "--out", str(tmp_path / "x"), *args)
     assert_one_line_error(proc, *needles)
     assert not (tmp_path / "x").exists()
+
+
+def test_models_lists_what_bundled_models_were_trained_on(tmp_path, base_run):
+    (tmp_path / "runs").mkdir()
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_text(60, seed=1), encoding="utf-8")
+    dreamwright.train(corpus, tmp_path / "runs" / "ft", init_from=base_run, steps=1, eval_interval=1, samples=False,
+                      quiet=True, threads=1)
+    proc = run_dreamwright("models", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    shakespeare = next(line for line in lines if line.startswith("bundled  shakespeare-char"))
+    assert "LSTM 1×384" in shakespeare and "trained on tiny Shakespeare" in shakespeare
+    assert all("trained on " in line and not line.endswith("trained on ") for line in lines if "bundled" in line)
+    assert any(line.startswith("local") and f"fine-tuned from {base_run}" in line for line in lines)
