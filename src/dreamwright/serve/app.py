@@ -21,6 +21,7 @@ from dreamwright.errors import InvalidArgument
 from dreamwright.generation.generator import Generator
 from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
+from dreamwright.serve.metrics import Metrics
 from dreamwright.serve.middleware import AccessLogMiddleware, BearerAuthMiddleware, BodyLimitMiddleware
 from dreamwright.serve.routers import catalog, chat, completions, next_token, page, poetry
 from dreamwright.serve.settings import ServeSettings
@@ -70,7 +71,9 @@ def create_app(
         description="Generate text with dreamwright models through an OpenAI-compatible API.",
         lifespan=lifespan,
     )
-    app.state.server = ServerState(settings=settings, engines=engines, created=int(time.time()))
+    metrics = Metrics()
+    metrics.watch(engines)
+    app.state.server = ServerState(settings=settings, engines=engines, created=int(time.time()), metrics=metrics)
     app.state.settings = settings
     app.state.engines = engines
     install_handlers(app)
@@ -90,8 +93,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
             expose_headers=["x-request-id"],
         )
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(AccessLogMiddleware, metrics=metrics)
     return app

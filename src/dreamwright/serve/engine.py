@@ -65,6 +65,7 @@ class Job:
     queue: asyncio.Queue | None = None
     logprobs: int | None = None
     cancelled: bool = False
+    submitted: float = 0.0
     remaining: int = 0
     #: per choice: logprob entries sent so far and the character offset where the next token's text starts
     lp_sent: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -141,9 +142,13 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.decoder = BatchDecoder(generator.model, generator.tokenizer, generator.device)
         self.token_text: Callable[[int], str] = generator.tokenizer.token_text
-        # counters
+        # counters, and optional observers called on the worker thread (the server's metrics)
         self.steps = 0
         self.tokens = 0
+        #: ``on_step(seconds, rows)`` after each decoding step; ``on_first_token(seconds since submit)``
+        self.on_step: Callable[[float, int], None] | None = None
+        self.on_first_token: Callable[[float], None] | None = None
+        self._fresh: list[Job] = []  # jobs admitted whose first token the next step chooses
 
     # ------------------------------------------------------------------ public, any thread
     def start(self) -> None:
@@ -178,6 +183,7 @@ class Engine:
         """Queue a job; raise :class:`QueueFull` at once when the queue is full."""
         self.start()
         job.remaining = job.rows
+        job.submitted = time.monotonic()
         with self._cond:
             if self._stopping:
                 raise EngineClosed("the server is shutting down")
@@ -259,6 +265,8 @@ class Engine:
             prompts += job_prompts
             rows += job_rows
         self.decoder.admit(prompts, rows)
+        if self.on_first_token is not None:
+            self._fresh += jobs
 
     def _step(self) -> None:
         now = time.monotonic()
@@ -276,7 +284,16 @@ class Engine:
             if not self.decoder.rows:
                 return
         active = len(self.decoder.rows)
-        for row, piece in self.decoder.step():
+        started = time.perf_counter()
+        step_events = self.decoder.step()
+        if self.on_step is not None:
+            self.on_step(time.perf_counter() - started, active)
+        if self._fresh:
+            now = time.monotonic()
+            for job in self._fresh:
+                self.on_first_token(now - job.submitted)
+            self._fresh = []
+        for row, piece in step_events:
             job, choice = row.tag
             evs = events.setdefault(job, [])
             if job.logprobs is not None and (job.stream or row.finish_reason is not None):
@@ -311,6 +328,7 @@ class Engine:
     def _fail_all(self, exc: BaseException) -> None:
         jobs = {row.tag[0]: [("error", exc), ("end",)] for row in self.decoder.rows}
         self.decoder.keep([])
+        self._fresh = []
         self._deliver(jobs)
 
     def _shutdown(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -23,23 +24,42 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 access_log = logging.getLogger("dreamwright.serve.access")
+#: an incoming X-Request-ID is kept when it looks like an id (a proxy's or a client's), else a fresh one is made
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's ``X-Request-ID`` header when it is a plausible id, else a fresh random one."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+            return value.decode()
+    return uuid.uuid4().hex[:16]
+
+
+def route_of(scope: Scope) -> str:
+    """The path template of the route that answered (``/v1/models/{model_id}``), so labels stay few."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
 
 
 class AccessLogMiddleware:
-    """One JSON line per request on the ``dreamwright.serve.access`` logger; adds ``x-request-id``.
+    """One JSON line per request on the ``dreamwright.serve.access`` logger; echoes or adds ``x-request-id``.
 
     Handlers may add fields (model, token counts) to ``scope["state"]["log"]``; prompts are never logged.
+    With ``metrics`` (a :class:`~dreamwright.serve.metrics.Metrics`), each request is counted by route and status.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Any = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = uuid.uuid4().hex[:16]
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 0
         sent = 0
@@ -71,6 +91,8 @@ class AccessLogMiddleware:
             if isinstance(extra, dict):
                 record.update(extra)
             access_log.info(json.dumps(record))
+            if self.metrics is not None:
+                self.metrics.request(route_of(scope), str(scope.get("method")), status or 499)
 
 
 class BodyLimitMiddleware:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -16,11 +16,12 @@ from dreamwright.serve.settings import ServeSettings
 
 @dataclass
 class ServerState:
-    """The server's settings, its engines by model id (in load order) and its start time."""
+    """The server's settings, its engines by model id (in load order), its start time and its metrics."""
 
     settings: ServeSettings
     engines: dict[str, Engine]
     created: int
+    metrics: Any = None  # a dreamwright.serve.metrics.Metrics
 
     def engine_for(self, model: str | None) -> tuple[str, Engine]:
         """The model id and engine a request names (the first loaded when it names none); 404 otherwise."""

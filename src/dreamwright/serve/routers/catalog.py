@@ -1,8 +1,9 @@
-"""``GET /healthz`` and the models: ``GET /v1/models``, ``GET /v1/models/{id}``."""
+"""``GET /healthz`` (and ``/health``), ``GET /metrics`` and the models: ``GET /v1/models``, ``GET /v1/models/{id}``."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from dreamwright.generation.generator import Generator
 from dreamwright.serve.errors import ERROR_RESPONSES
@@ -30,14 +31,24 @@ def _card(name: str, g: Generator, created: int) -> ModelCard:
 
 
 @router.get("/healthz", response_model=Health, tags=["server"])
+@router.get("/health", response_model=Health, tags=["server"])
 async def healthz(server: Server) -> Health:
-    """Liveness: the loaded models and the current load."""
+    """Liveness: the loaded models and the current load (``/health`` and ``/healthz`` are the same)."""
     engines = server.engines
     return Health(
         models=list(engines),
         active_rows=sum(e.active_rows for e in engines.values()),
         waiting=sum(e.waiting for e in engines.values()),
     )
+
+
+@router.get("/metrics", tags=["server"], response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}})
+async def metrics(server: Server) -> Response:
+    """Prometheus metrics: requests by route and status, tokens, queue depth, active rows, latencies."""
+    from dreamwright.serve.metrics import CONTENT_TYPE
+
+    return Response(server.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES, tags=["openai"])

@@ -1,0 +1,61 @@
+"""Prometheus metrics for ``GET /metrics``: requests, tokens, load and latency, one registry per app.
+
+=========================================================  ===========================================
+``dreamwright_requests_total{route,method,status}``        HTTP requests answered (route = its template)
+``dreamwright_generated_tokens_total{model}``              tokens generated
+``dreamwright_queue_depth{model}``                         requests waiting for a batch slot
+``dreamwright_active_rows{model}``                         rows being decoded
+``dreamwright_time_to_first_token_seconds{model}``         histogram: queued → first token chosen
+``dreamwright_token_latency_seconds{model}``               histogram: one decoding step (a token per row)
+=========================================================  ===========================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from dreamwright.serve.engine import Engine
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STEP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Metrics:
+    """The server's metrics; engines report steps and first tokens through :meth:`watch`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("dreamwright_requests", "HTTP requests answered, by route template, method and "
+                                "status.", ["route", "method", "status"], registry=r)
+        self.tokens = Counter("dreamwright_generated_tokens", "Tokens generated.", ["model"], registry=r)
+        self.queue = Gauge("dreamwright_queue_depth", "Requests waiting for a batch slot.", ["model"], registry=r)
+        self.active = Gauge("dreamwright_active_rows", "Rows (choices) being decoded.", ["model"], registry=r)
+        self.ttft = Histogram("dreamwright_time_to_first_token_seconds", "From queueing a request to choosing its "
+                              "first token.", ["model"], buckets=TTFT_BUCKETS, registry=r)
+        self.step = Histogram("dreamwright_token_latency_seconds", "One decoding step, which gives every active "
+                              "row its next token.", ["model"], buckets=STEP_BUCKETS, registry=r)
+
+    def watch(self, engines: Mapping[str, Engine]) -> None:
+        """Report the engines' load, tokens and latencies under their model ids."""
+        for name, engine in engines.items():
+            self.queue.labels(name).set_function(lambda e=engine: e.waiting)
+            self.active.labels(name).set_function(lambda e=engine: e.active_rows)
+            tokens, step, ttft = self.tokens.labels(name), self.step.labels(name), self.ttft.labels(name)
+
+            def on_step(seconds: float, rows: int, tokens=tokens, step=step) -> None:
+                tokens.inc(rows)
+                step.observe(seconds)
+
+            engine.on_step = on_step
+            engine.on_first_token = ttft.observe
+
+    def request(self, route: str, method: str, status: int) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)
