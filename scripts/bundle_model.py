@@ -1,0 +1,39 @@
+"""Turn a run directory into a bundled model: its config.json (with a ``trained_on`` line) and its best weights
+in float16 — half the size, and what ``dreamwright generate``/``--init-from`` read back as float32.
+
+    python scripts/bundle_model.py RUN_DIR src/dreamwright/bundled/NAME --trained-on "what it read"
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dreamwright.runs import WEIGHTS, atomic_save_tensors, load_tensors, read_config, write_config
+
+
+def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
+    """Write ``dest/config.json`` and a float16 ``dest/model.safetensors`` from ``run_dir``."""
+    config = read_config(run_dir)
+    tensors, metadata = load_tensors(run_dir / WEIGHTS)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    dest.mkdir(parents=True, exist_ok=True)
+    atomic_save_tensors(dest / WEIGHTS, half, {**metadata, "dtype": "float16"})
+    body = {k: v for k, v in config.items() if k not in ("format", "format_version")}
+    write_config(dest, {"trained_on": trained_on, **body, "weights": "float16"})
+    size = sum(p.stat().st_size for p in dest.iterdir())
+    print(f"{dest}: {size / 1e6:.1f} MB", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--trained-on", required=True, help="one line: what the model was trained on")
+    args = parser.parse_args(argv)
+    bundle(args.run_dir, args.dest, args.trained_on)
+
+
+if __name__ == "__main__":
+    main()
