@@ -146,3 +146,92 @@ def test_page_streams_and_the_lens_follows_the_slider(browser, live_server):
 
     assert errors == []
     page.close()
+
+
+def open_page(browser, url: str, errors: list[str]):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    return page
+
+
+def test_poetry_page_writes_poems_with_marks(browser, live_server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    page = open_page(browser, live_server.url + "/poetry", errors)
+    # the same layout and styles as the text page, one navigation across the three pages
+    assert page.locator("link[href='/static/style.css']").count() == 1
+    nav = page.locator("header.site nav a").all_text_contents()
+    assert nav[:3] == ["Text", "作诗姬", "Images"]
+    assert page.get_attribute("nav a[aria-current='page']", "href") == "/poetry"
+    assert "Noto Serif CJK SC" in page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--cjk-serif')")
+    # fill the form from the keyboard: acrostic, tones switch, seed, then Ctrl+Enter
+    page.focus("#acrostic")
+    page.keyboard.type("春山")
+    page.check("input[name=tones][value=strict]")
+    page.fill("#seed", "3")
+    page.fill("#num-samples", "1")
+    page.select_option("#form", "五绝")
+    page.focus("#seed")
+    page.keyboard.press("Control+Enter")
+    wait_js(page, "document.querySelector('#poem-status').textContent.includes('done')", timeout=120)
+    poems = page.locator("#poems .poem")
+    assert poems.count() == 1
+    lines = poems.first.locator(".poem-line")
+    assert lines.count() == 4
+    assert lines.nth(0).locator(".char").first.text_content() == "春"
+    assert lines.nth(1).locator(".char").first.text_content() == "山"
+    for i in range(4):
+        chars = lines.nth(i).locator(".char").all_text_contents()
+        marks = lines.nth(i).locator(".mark").all_text_contents()
+        assert len(chars) == len(marks) == 5
+        assert set(marks) <= {"平", "仄", "中", "？"} and set(marks) & {"平", "仄"}
+    assert poems.first.locator(".rhyme-tag").count() >= 1  # the rhyme group beside a rhyming line
+    assert poems.first.locator(".rhyme-char").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "poetry-page.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def _png(path: Path, seed: int) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:64, 0:64]
+    base = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) + rng.integers(0, 40, (64, 64, 3))
+    Image.fromarray(np.clip(base, 0, 255).astype("uint8")).save(path)
+    return path
+
+
+def test_image_page_paints_and_offers_a_download(browser, live_server, tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    page = open_page(browser, live_server.url + "/images", errors)
+    assert page.get_attribute("nav a[aria-current='page']", "href") == "/images"
+    page.set_input_files("#content-file", str(_png(tmp_path / "content.png", 0)))
+    page.set_input_files("#style-file", str(_png(tmp_path / "style.png", 1)))
+    page.wait_for_selector("#previews img >> nth=1")
+    page.fill("#size", "64")
+    page.fill("#iterations", "4")
+    page.click("#paint")
+    page.wait_for_selector("#result-image", timeout=120_000)
+    wait_js(page, "document.querySelector('#result-image').naturalWidth > 0", timeout=30)
+    assert page.evaluate("document.querySelector('#result-image').naturalWidth") == 64
+    assert page.evaluate("document.querySelector('#image-progress').value") == 1
+    link = page.locator("#download")
+    assert link.get_attribute("download") == "dreamwright-style.png"
+    assert link.get_attribute("href").startswith("/v1/images/")
+    page.screenshot(path=str(ARTIFACTS / "image-page.png"), full_page=True)
+    # DeepDream needs no style image
+    page.check("input[name=mode][value=dream]")
+    assert page.is_hidden("#style-field")
+    page.fill("#steps", "2")
+    page.click("#paint")
+    wait_js(page, "document.querySelector('#image-status').textContent.startsWith('Done')", timeout=120)
+    assert page.get_attribute("#download", "download") == "dreamwright-dream.png"
+    assert errors == []
+    page.close()

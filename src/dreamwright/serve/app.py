@@ -23,7 +23,7 @@ from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
 from dreamwright.serve.metrics import Metrics
 from dreamwright.serve.middleware import AccessLogMiddleware, BearerAuthMiddleware, BodyLimitMiddleware
-from dreamwright.serve.routers import catalog, chat, completions, next_token, page, poetry
+from dreamwright.serve.routers import catalog, chat, completions, images, next_token, page, poetry
 from dreamwright.serve.settings import ServeSettings
 from dreamwright.serve.state import ServerState
 
@@ -83,9 +83,13 @@ def create_app(
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     # the 作诗姬 page and POST /v1/poems (the bundled poetry model, loaded on first use)
     app.include_router(poetry.router())
+    # the image page and POST /v1/images (style transfer, DeepDream; one job at a time, bounded size)
+    app.include_router(images.router())
 
     # middleware: the last added is the outermost
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, larger={"/v1/images": images.BODY_LIMIT}
+    )
     if settings.api_key:
         app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key)
     if settings.cors_origins:

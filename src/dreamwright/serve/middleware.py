@@ -96,19 +96,24 @@ class AccessLogMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Answer 413 to request bodies over ``max_bytes`` (by Content-Length, or while reading the body)."""
+    """Answer 413 to request bodies over ``max_bytes`` (by Content-Length, or while reading the body).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``larger`` raises the limit for paths under some prefixes (image uploads)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        max_bytes = max([self.max_bytes, *(n for p, n in self.larger.items() if path.startswith(p))])
         too_large = APIError(
             413,
-            f"the request body is larger than the server's limit of {self.max_bytes} bytes",
+            f"the request body is larger than the server's limit of {max_bytes} bytes",
             code="request_too_large",
         )
         for name, value in scope.get("headers", []):
@@ -117,7 +122,7 @@ class BodyLimitMiddleware:
                     length = int(value)
                 except ValueError:
                     length = 0
-                if length > self.max_bytes:
+                if length > max_bytes:
                     await too_large.response()(scope, receive, send)
                     return
         # read the whole (small) body first, then replay it to the app
@@ -129,7 +134,7 @@ class BodyLimitMiddleware:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 await too_large.response()(scope, receive, send)
                 return
             chunks.append(body)

@@ -1,0 +1,199 @@
+"""Images on the server: style transfer and DeepDream behind ``POST /v1/images``, and the page at ``GET /images``.
+
+``POST /v1/images`` takes JSON ``{"mode": "style" | "dream", "content": DATA_URL, "style": DATA_URL, "size": 128,
+"iterations": 30, "steps": 10, "octaves": 2, "seed": null}`` (images as ``data:image/png;base64,…`` or JPEG) and
+answers 202 ``{"id", "status", ...}`` at once; the work runs on one background thread, one job at a time, and
+``GET /v1/images/{id}`` reports ``status`` (queued, running, done, error), ``done``/``total`` steps (style
+transfer counts iterations; DeepDream reports none until it finishes) and, when done, ``result``: the URL of
+the PNG (``GET /v1/images/{id}/result.png``). Sizes are bounded (long side ≤ :data:`MAX_SIDE`), the backbone is
+``auto`` (VGG19 when its weights are here, else EfficientNet-Lite0, which works offline).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from dreamwright.errors import DreamwrightError, InvalidArgument
+from dreamwright.serve.errors import ERROR_RESPONSES, APIError, from_exception
+from dreamwright.serve.routers.page import PAGE_HEADERS, STATIC_DIR
+
+#: largest long side of a result, in pixels (the page's work must stay short on a CPU)
+MAX_SIDE = 256
+#: largest upload (each image, after base64 decoding)
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+#: jobs that may wait behind the running one; finished jobs kept for download
+MAX_WAITING, MAX_KEPT = 4, 16
+#: the request body limit for this route (two base64 images)
+BODY_LIMIT = 12 * 1024 * 1024
+
+
+class ImageRequest(BaseModel):
+    """``POST /v1/images``."""
+
+    model_config = {"extra": "forbid"}
+    mode: Literal["style", "dream"] = "style"
+    content: str = Field(description="The content image as a data: URL (PNG or JPEG).")
+    style: str | None = Field(None, description="The style image as a data: URL (style transfer only).")
+    size: int = Field(128, ge=32, le=MAX_SIDE, description=f"Long side of the result, 32..{MAX_SIDE}.")
+    iterations: int = Field(30, ge=1, le=200, description="Style transfer: optimizer iterations.")
+    steps: int = Field(10, ge=1, le=50, description="DeepDream: gradient steps per octave.")
+    octaves: int = Field(2, ge=1, le=4, description="DeepDream: octaves.")
+    seed: int | None = None
+
+
+@dataclass
+class ImageJob:
+    id: str
+    mode: str
+    status: str = "queued"
+    done: int = 0
+    total: int | None = None
+    error: str | None = None
+    png: bytes | None = None
+    seconds: float | None = None
+    created: float = field(default_factory=time.time)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "image_job",
+            "mode": self.mode,
+            "status": self.status,
+            "done": self.done,
+            "total": self.total,
+            "error": self.error,
+            "seconds": self.seconds,
+            "result": f"/v1/images/{self.id}/result.png" if self.png is not None else None,
+        }
+
+
+def decode_image(data_url: str, param: str) -> Any:
+    """A PIL image from a ``data:image/...;base64,`` URL (or bare base64); a 400 naming ``param`` otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    from dreamwright.image.io import load_image
+
+    payload = data_url.split(",", 1)[1] if data_url.startswith("data:") and "," in data_url else data_url
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument(f"{param} must be a base64 data: URL of a PNG or JPEG image", param=param) from None
+    if len(raw) > MAX_IMAGE_BYTES:
+        raise InvalidArgument(f"{param} is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB", param=param)
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.width * img.height > 40_000_000:
+                raise InvalidArgument(f"{param} has too many pixels", param=param)
+            img.load()
+            return load_image(img.copy(), name=param)
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise InvalidArgument(f"{param} is not an image Pillow can read; send a PNG or JPEG", param=param) from None
+
+
+def router() -> APIRouter:
+    """The image routes, with their own job table and one worker thread."""
+    api = APIRouter(tags=["images"])
+    jobs: OrderedDict[str, ImageJob] = OrderedDict()
+    lock = threading.Lock()
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreamwright-images")
+
+    def run(job: ImageJob, body: ImageRequest, content: Any, style: Any) -> None:
+        from dreamwright.image import run_deep_dream, run_style_transfer
+
+        job.status = "running"
+        start = time.perf_counter()
+        try:
+            if body.mode == "style":
+                job.total = body.iterations
+
+                def on_frame(iteration: int, _image: Any) -> None:
+                    job.done = iteration
+
+                result = run_style_transfer(
+                    content, style, size=body.size, iterations=body.iterations, scales=[body.size],
+                    backbone="auto", seed=body.seed, save_every=1, on_frame=on_frame, progress=False,
+                )
+            else:  # DeepDream reports no steps while it runs: the page shows an indeterminate bar
+                result = run_deep_dream(
+                    content, size=body.size, steps=body.steps, octaves=body.octaves, backbone="auto",
+                    seed=body.seed, progress=False,
+                )
+                job.total = body.octaves * body.steps
+            buf = io.BytesIO()
+            result.image.save(buf, format="PNG")
+            job.png = buf.getvalue()
+            job.done = job.total or 0
+            job.status = "done"
+        except DreamwrightError as exc:
+            job.status, job.error = "error", from_exception(exc).message
+        except Exception:  # noqa: BLE001 - reported to the page, and logged
+            import logging
+
+            logging.getLogger("dreamwright.serve").exception("image job failed")
+            job.status, job.error = "error", "internal server error"
+        finally:
+            job.seconds = round(time.perf_counter() - start, 2)
+
+    @api.post("/v1/images", status_code=202, responses=ERROR_RESPONSES)
+    def create(body: ImageRequest) -> dict[str, Any]:  # sync: decoding images runs in FastAPI's thread pool
+        """Queue a style transfer or DeepDream job; poll ``GET /v1/images/{id}`` for its progress."""
+        content = decode_image(body.content, "content")
+        style = None
+        if body.mode == "style":
+            if not body.style:
+                raise InvalidArgument("style transfer needs a style image", param="style")
+            style = decode_image(body.style, "style")
+        job = ImageJob(id=f"img-{uuid.uuid4().hex[:16]}", mode=body.mode)
+        with lock:
+            if sum(j.status in ("queued", "running") for j in jobs.values()) > MAX_WAITING:
+                raise APIError(429, "the image queue is full; retry shortly", "rate_limit_error",
+                               code="queue_full", headers={"retry-after": "5"})
+            jobs[job.id] = job
+            while len(jobs) > MAX_KEPT + MAX_WAITING + 1:
+                oldest = next(iter(jobs))
+                if jobs[oldest].status in ("queued", "running"):
+                    break
+                jobs.pop(oldest)
+        worker.submit(run, job, body, content, style)
+        return job.view()
+
+    def find(job_id: str) -> ImageJob:
+        job = jobs.get(job_id)
+        if job is None:
+            raise APIError(404, f"no image job {job_id!r} (finished jobs are kept for a while)", "not_found_error",
+                           param="id", code="not_found")
+        return job
+
+    @api.get("/v1/images/{job_id}", responses=ERROR_RESPONSES)
+    async def status(job_id: str) -> dict[str, Any]:
+        """An image job's status and progress; ``result`` is the PNG's URL once it is done."""
+        return find(job_id).view()
+
+    @api.get("/v1/images/{job_id}/result.png", response_class=Response,
+             responses={**ERROR_RESPONSES, 200: {"content": {"image/png": {}}, "description": "The image."}})
+    async def result(job_id: str) -> Response:
+        """The finished image (PNG)."""
+        job = find(job_id)
+        if job.png is None:
+            raise APIError(409, f"image job {job_id} is {job.status}", code="not_ready")
+        return Response(job.png, media_type="image/png",
+                        headers={"content-disposition": f'inline; filename="dreamwright-{job.mode}-{job.id}.png"'})
+
+    @api.get("/images", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "images.html", media_type="text/html", headers=PAGE_HEADERS)
+
+    return api
