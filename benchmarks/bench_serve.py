@@ -1,6 +1,11 @@
 """Load test of `dreamwright serve` on loopback: 1, 8 and 32 concurrent clients asking for 200-token
 completions for a fixed time each. Reports requests/s, tokens/s, p50/p99 latency and errors (429s apart).
 
+Three kinds of request are measured at each level, one after the other (``--kinds``): plain completions,
+chat completions (``/v1/chat/completions``, the prompt as one user message) and completions with
+``logprobs: 5``; each row also gives its tokens/s as a ratio to plain completions at the same level, in the
+same run.
+
     flock /tmp/dreamwright-bench.lock python benchmarks/bench_serve.py [RUN_DIR] [--seconds 30]
 
 Starts its own server (``python -m dreamwright.serve``) on a free port unless ``--url`` is given; the bundled
@@ -24,9 +29,24 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+KINDS = ("completions", "chat", "logprobs")
+
+
+def request_for(kind: str, model: str, prompt: str, max_tokens: int) -> tuple[str, dict]:
+    """The path and body of one request of ``kind`` (completions, chat or logprobs)."""
+    common = {"model": model, "max_tokens": max_tokens, "temperature": 0.8}
+    if kind == "chat":
+        return "/v1/chat/completions", {**common, "messages": [{"role": "user", "content": prompt}]}
+    if kind == "logprobs":
+        return "/v1/completions", {**common, "prompt": prompt, "logprobs": 5}
+    if kind == "completions":
+        return "/v1/completions", {**common, "prompt": prompt}
+    raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+
 
 @dataclass
 class Level:
+    kind: str
     clients: int
     seconds: float
     requests: int
@@ -58,6 +78,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run_level(
     url: str,
+    kind: str,
     model: str,
     clients: int,
     seconds: float,
@@ -69,7 +90,7 @@ async def run_level(
     """``clients`` workers, each sending one request after another until ``seconds`` have passed."""
     latencies: list[float] = []
     counts = {"tokens": 0, "ok": 0, "429": 0, "4xx": 0, "5xx": 0, "fail": 0, "requests": 0}
-    body = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.8}
+    path, body = request_for(kind, model, prompt, max_tokens)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, headers=headers) as client:
         start = time.perf_counter()
@@ -82,7 +103,7 @@ async def run_level(
                 t0 = time.perf_counter()
                 counts["requests"] += 1
                 try:
-                    r = await client.post("/v1/completions", json=body)
+                    r = await client.post(path, json=body)
                 except httpx.HTTPError:
                     counts["fail"] += 1
                     await asyncio.sleep(0.05)
@@ -103,6 +124,7 @@ async def run_level(
 
         await asyncio.gather(*(worker() for _ in range(clients)))
     return Level(
+        kind=kind,
         clients=clients,
         seconds=last_end - start,
         requests=counts["requests"],
@@ -183,15 +205,23 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPU cores, no GPU" if cpu else f"{os.cpu_count()} CPU cores"
 
 
+def ratio(lv: Level, levels: list[Level]) -> float | None:
+    """``lv``'s tokens/s over plain completions' at the same number of clients (None: not measured)."""
+    base = next((b for b in levels if b.kind == "completions" and b.clients == lv.clients), None)
+    return lv.tps / base.tps if base is not None and base.tps > 0 else None
+
+
 def table(levels: list[Level]) -> str:
     rows = [
-        "| clients | requests OK | requests/s | tokens/s | p50 latency | p99 latency | 429s | other 4xx "
-        "| 5xx | failed |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| kind | clients | requests OK | requests/s | tokens/s | vs completions | p50 latency | p99 latency "
+        "| 429s | other 4xx | 5xx | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for lv in levels:
+    for lv in sorted(levels, key=lambda lv: (KINDS.index(lv.kind), lv.clients)):
+        r = ratio(lv, levels)
         rows.append(
-            f"| {lv.clients} | {lv.ok} | {lv.rps:.2f} | {lv.tps:,.0f} | {lv.p50_ms / 1000:.2f} s | "
+            f"| {lv.kind} | {lv.clients} | {lv.ok} | {lv.rps:.2f} | {lv.tps:,.0f} | "
+            f"{'—' if r is None else f'{r:.2f}×'} | {lv.p50_ms / 1000:.2f} s | "
             f"{lv.p99_ms / 1000:.2f} s | {lv.rejected_429} | {lv.errors_4xx} | {lv.errors_5xx} | "
             f"{lv.failures} |"
         )
@@ -206,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--api-key", default=os.environ.get("DREAMWRIGHT_API_KEY"))
     ap.add_argument("--seconds", type=float, default=30.0, help="duration of each level [30]")
     ap.add_argument("--clients", default="1,8,32", help="concurrency levels [1,8,32]")
+    ap.add_argument("--kinds", default=",".join(KINDS), help=f"request kinds [{','.join(KINDS)}]")
     ap.add_argument("--max-tokens", type=int, default=200, help="tokens per completion [200]")
     ap.add_argument("--prompt", default="ROMEO:")
     ap.add_argument("--timeout", type=float, default=120.0, help="per-request client timeout [120]")
@@ -215,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the results as JSON here")
     args = ap.parse_args(argv)
     levels_wanted = [int(x) for x in args.clients.split(",") if x.strip()]
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if not kinds or any(k not in KINDS for k in kinds):
+        ap.error(f"--kinds must name some of {', '.join(KINDS)}")
     if args.seconds <= 0 or args.seconds > 600 or not levels_wanted or max(levels_wanted) > 256:
         ap.error("--seconds must be in (0, 600] and clients in 1..256")
 
@@ -227,29 +261,28 @@ def main(argv: list[str] | None = None) -> int:
         models = httpx.get(url + "/v1/models", headers=headers, timeout=10).json()["data"]
         model = args.model or models[0]["id"]
         card = next(m for m in models if m["id"] == model)
-        # warm up (first-call allocations), then measure each level
-        httpx.post(
-            url + "/v1/completions",
-            headers=headers,
-            timeout=args.timeout,
-            json={"model": model, "prompt": args.prompt, "max_tokens": args.max_tokens},
-        )
+        # warm up (first-call allocations) with each kind, then measure each level, kinds side by side
+        for kind in kinds:
+            path, body = request_for(kind, model, args.prompt, args.max_tokens)
+            httpx.post(url + path, headers=headers, timeout=args.timeout, json=body)
         load_before = os.getloadavg()[0]
         levels = []
         for clients in levels_wanted:
-            lv = asyncio.run(
-                run_level(
-                    url, model, clients, args.seconds, args.max_tokens, args.prompt, headers, args.timeout
+            for kind in kinds:
+                lv = asyncio.run(
+                    run_level(
+                        url, kind, model, clients, args.seconds, args.max_tokens, args.prompt, headers,
+                        args.timeout,
+                    )
                 )
-            )
-            levels.append(lv)
-            print(
-                f"{clients:>3} clients: {lv.ok} OK, {lv.rps:.2f} req/s, {lv.tps:,.0f} tokens/s, "
-                f"p50 {lv.p50_ms:.0f} ms, p99 {lv.p99_ms:.0f} ms, 429s {lv.rejected_429}, "
-                f"5xx {lv.errors_5xx}, other errors {lv.errors_4xx + lv.failures}",
-                file=sys.stderr,
-                flush=True,
-            )
+                levels.append(lv)
+                print(
+                    f"{kind:>11} {clients:>3} clients: {lv.ok} OK, {lv.rps:.2f} req/s, {lv.tps:,.0f} tokens/s, "
+                    f"p50 {lv.p50_ms:.0f} ms, p99 {lv.p99_ms:.0f} ms, 429s {lv.rejected_429}, "
+                    f"5xx {lv.errors_5xx}, other errors {lv.errors_4xx + lv.failures}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         load_after = os.getloadavg()[0]
     finally:
         if proc is not None:
@@ -261,21 +294,23 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"Model: `{model}` ({card.get('family')}, {card.get('parameters', 0):,} parameters, "
-        f"{card.get('tokenizer')} tokenizer), {args.max_tokens}-token completions of {args.prompt!r}, "
-        f"temperature 0.8, {args.seconds:g} s per level."
+        f"{card.get('tokenizer')} tokenizer), {args.max_tokens}-token completions of {args.prompt!r} "
+        f"({', '.join(kinds)}), temperature 0.8, {args.seconds:g} s per level and kind."
     )
     print(
         f"Machine: {machine()}; server PyTorch threads: {args.threads or 'default'}; "
         f"load average {load_before:.1f} before, {load_after:.1f} after.\n"
     )
     print(table(levels))
-    by_clients = {lv.clients: lv for lv in levels}
-    if 1 in by_clients and max(by_clients) > 1 and by_clients[1].tps > 0:
-        top = max(by_clients)
-        print(
-            f"\nAggregate tokens/s at {top} clients = {by_clients[top].tps / by_clients[1].tps:.1f}× "
-            f"the single-client figure; 5xx responses: {sum(lv.errors_5xx for lv in levels)}."
-        )
+    for kind in kinds:
+        by_clients = {lv.clients: lv for lv in levels if lv.kind == kind}
+        if 1 in by_clients and max(by_clients) > 1 and by_clients[1].tps > 0:
+            top = max(by_clients)
+            print(
+                f"\n{kind}: aggregate tokens/s at {top} clients = {by_clients[top].tps / by_clients[1].tps:.1f}× "
+                f"the single-client figure."
+            )
+    print(f"\n5xx responses: {sum(lv.errors_5xx for lv in levels)}.")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(
@@ -283,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                     "model": model,
                     "machine": machine(),
                     "levels": [
-                        {**asdict(lv), "requests_per_s": lv.rps, "tokens_per_s": lv.tps} for lv in levels
+                        {**asdict(lv), "requests_per_s": lv.rps, "tokens_per_s": lv.tps,
+                         "tokens_per_s_vs_completions": ratio(lv, levels)}
+                        for lv in levels
                     ],
                 },
                 f,
