@@ -213,18 +213,6 @@ def _load_model(run: str | None, device: str | None):
     return dreamwright.load(run, device=device)
 
 
-def _first_event_checked(events):
-    """``events`` with its first item already taken, so a bad request fails before anything is written."""
-    from itertools import chain
-
-    iterator = iter(events)
-    try:
-        first = next(iterator)
-    except StopIteration:
-        return iter(())
-    return chain([first], iterator)
-
-
 @app.command()
 def generate(
     run: Annotated[str | None, typer.Argument(help="Run directory or bundled model (default: the "
@@ -263,30 +251,25 @@ def generate(
     if output is not None:
         _check_output_file(output)
     generator = _load_model(run, device)
-    events = _first_event_checked(generator.stream(
+    request = generator.request(
         text, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
         repetition_penalty=repetition_penalty, num_samples=num_samples, seed=seed, stop=stops,
-        unknown=unknown.value))
+        unknown=unknown.value)
     if run is None:
         typer.echo(f"using the bundled model {generator.name}", err=True)
     with (open(output, "w", encoding="utf-8") if output is not None else nullcontext(sys.stdout)) as out:
         if stream and num_samples == 1:
             out.write(text)
-            for item in events:
+            for item in generator.stream_request(request):
                 if not isinstance(item, list):
                     out.write(item[1])
                     out.flush()
             out.write("\n")
             return
-        completions = []
-        for item in events:
-            if isinstance(item, list):
-                completions = item
-        for i, completion in enumerate(completions):
+        for i, completion in enumerate(generator.complete_request(request)):
             if as_json:
                 record = {"text": completion.text, "prompt": text, "tokens": completion.completion_tokens,
-                          "finish_reason": completion.finish_reason,
-                          "seed": getattr(completion, "seed", seed if num_samples == 1 else None),
+                          "finish_reason": completion.finish_reason, "seed": completion.seed,
                           "model": generator.name}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 continue

@@ -131,9 +131,12 @@ class Generator:
     def stream(self, prompt: str = "", **kwargs) -> Iterator[tuple[int, str] | list[Completion]]:
         """Yield ``(sample_index, new_text)`` as text is produced, then the list of :class:`Completion`.
 
-        Takes the keyword arguments of :meth:`generate`.
+        Takes the keyword arguments of :meth:`generate`; the request is validated before this returns.
         """
-        req = self.request(prompt, **kwargs)
+        return self.stream_request(self.request(prompt, **kwargs))
+
+    def stream_request(self, req: Request) -> Iterator[tuple[int, str] | list[Completion]]:
+        """:meth:`stream` for a request built with :meth:`request`."""
         return self.run([req.ids] * req.num_samples, req.rows(watch_text=True), stream=True)
 
     def stream_rows(self, prompts: Sequence[Sequence[int]], params: Sequence[SamplingParams], max_new_tokens: int,
@@ -147,7 +150,10 @@ class Generator:
 
     def complete(self, prompt: str = "", **kwargs) -> list[Completion]:
         """Like :meth:`generate` but returns :class:`Completion` records (text, finish reason, token counts, seed)."""
-        req = self.request(prompt, **kwargs)
+        return self.complete_request(self.request(prompt, **kwargs))
+
+    def complete_request(self, req: Request) -> list[Completion]:
+        """:meth:`complete` for a request built with :meth:`request`."""
         *_, completions = self.run([req.ids] * req.num_samples, req.rows())
         return completions
 
