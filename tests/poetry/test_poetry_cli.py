@@ -77,11 +77,26 @@ def test_poem_samples_and_json(cli, run_dir):
         (("--form", "六绝"), "unknown form"),
         (("--tones", "sometimes"), "strict, loose or off"),
         (("--acrostic", "春夏秋冬风"), "at most 4"),
+        (("--candidates", "0"), "candidates must be >= 1"),
+        (("--theme", "㐀"), "theme characters not in the model's vocabulary: 「㐀」"),
+        (("--keywords", "月,山,花,雪,风"), "give at most 4"),
     ],
 )
 def test_poem_errors(cli, run_dir, args, message):
     out = cli("poem", run_dir, *args)
     assert out.exit_code == 2 and message in out.output
+
+
+def test_poem_theme_and_candidates(cli, run_dir):
+    out = cli("poem", run_dir, "--theme", "秋月", "--candidates", "3", "--seed", "2", "--json")
+    assert out.exit_code == 0, out.output
+    poem = json.loads(out.stdout)
+    assert poem["theme"] == "秋月" and len(poem["plan"]) == 4 and poem["candidates"] == 3
+    assert 0 <= poem["candidate"] < 3 and poem["score"] < 0
+    again = json.loads(cli("poem", run_dir, "--theme", "秋月", "-c", "3", "--seed", "2", "--json").stdout)
+    assert again == {**poem, "seconds": again["seconds"]}  # reproducible from the seed
+    marked = cli("poem", run_dir, "--theme", "秋月", "--seed", "2").stdout
+    assert "主题 秋月：计划 " + "｜".join(k or "–" for k in poem["plan"]) in marked
 
 
 def test_poetry_check(cli, table):

@@ -199,3 +199,40 @@ def _spec(writer, tones="strict", rhyme="strict"):
     from dreamwright.poetry.decode import _Spec
 
     return _Spec("五绝", 5, 4, {}, [], rhyme, tones, SamplingParams(), 0.0, 0.0, 0.0, 10, "")
+
+
+def _mean_logprob(writer: PoemWriter, form: str, text: str) -> float:
+    """The model's mean log-probability of the poem's Han characters after ``\\n【form】`` (one forward pass)."""
+    ids = [writer.index[c] for c in f"\n【{form}】{text}"]
+    with torch.no_grad():
+        logits, _ = writer.model(torch.tensor([ids]))
+    logp = torch.log_softmax(logits[0, :-1].float(), -1).gather(-1, torch.tensor(ids[1:])[:, None])[:, 0]
+    start = len(f"\n【{form}】") - 1
+    picked = [float(lp) for lp, c in zip(logp[start:], text, strict=True) if is_han(c)]
+    return sum(picked) / len(picked)
+
+
+def test_candidates_keep_the_likeliest(tiny):
+    for seed in SEEDS[:3]:
+        (one,) = tiny.write("五绝", seed=seed, candidates=1, temperature=1.5)
+        (best,) = tiny.write("五绝", seed=seed, candidates=5, temperature=1.5)
+        assert one.candidates == 1 and one.candidate == 0 and best.candidates == 5
+        # the score is the model's own mean log-probability per character of the text it kept
+        assert best.score == pytest.approx(_mean_logprob(tiny, "五绝", best.text), abs=1e-4)
+        assert one.score == pytest.approx(_mean_logprob(tiny, "五绝", one.text), abs=1e-4)
+        assert best.score >= one.score  # candidate 0 is the candidates=1 poem, and it was in the running
+        if best.candidate == 0:
+            assert best.text == one.text
+        assert check_poem(best.text, tiny.table, "五绝").regulated
+        (again,) = tiny.write("五绝", seed=seed, candidates=5, temperature=1.5)
+        assert (again.text, again.candidate) == (best.text, best.candidate)
+
+
+def test_candidate_seed_rule(tiny):
+    from dreamwright.poetry.decode import candidate_seed
+
+    assert candidate_seed(7, 0, 0) == 7 and candidate_seed(7, 2, 0) == 9
+    assert candidate_seed(7, 2, 3) == 9 + 3 * 2**32
+    assert candidate_seed(2**64 - 1, 1, 0) == 0  # modulo 2**64
+    with pytest.raises(InvalidArgument, match="candidates must be >= 1"):
+        tiny.write("五绝", candidates=0)

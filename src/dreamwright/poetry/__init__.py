@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from dreamwright.poetry.prosody import PoemReport, RhymeTable
 
 BUNDLED_MODEL = "tang-poetry"
-__all__ = ["BUNDLED_MODEL", "check_poem", "load_writer", "prepare", "rhyme_table", "write_poems"]
+#: candidates written per poem by default (the likeliest per character is kept); timing in docs/poetry.md
+DEFAULT_CANDIDATES = 4
+__all__ = ["BUNDLED_MODEL", "DEFAULT_CANDIDATES", "check_poem", "load_writer", "prepare", "rhyme_table", "write_poems"]
 
 
 def register_corpora() -> None:
@@ -84,6 +86,6 @@ def write_poems(
     form: str = "五绝", run_dir: str | None = None, *, device: str | None = None, **options: Any
 ) -> list[Poem]:
     """Poems of ``form`` (五绝, 七绝, 五律, 七律); options as :meth:`PoemWriter.write`
-    (``acrostic``, ``start``, ``keywords``, ``rhyme``, ``tones``, ``num_samples``, ``temperature``,
-    ``seed``)."""
+    (``acrostic``, ``start``, ``keywords``, ``rhyme``, ``tones``, ``num_samples``, ``candidates``,
+    ``temperature``, ``seed``)."""
     return load_writer(run_dir, device).write(form, **options)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from dreamwright.errors import DreamwrightError
+from dreamwright.poetry import DEFAULT_CANDIDATES
 
 FORM_HELP = "五绝 | 七绝 | 五律 | 七律"
 
@@ -35,10 +36,25 @@ def poem(
         str | None, typer.Option(help="藏头: the first character of each line, e.g. 春夏秋冬.")
     ] = None,
     start: Annotated[str | None, typer.Option(help="The poem begins with these characters.")] = None,
-    keywords: Annotated[str | None, typer.Option(help="Comma-separated words to favour, e.g. 月,山.")] = None,
+    keywords: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated keywords, one per line in order (e.g. 明月,故乡); the plan fills the rest."),
+    ] = None,
+    theme: Annotated[
+        str | None,
+        typer.Option(help="A theme, e.g. 秋思: planned into one keyword per line from Tang co-occurrence (PMI)."),
+    ] = None,
     rhyme: Annotated[str, typer.Option(help="strict | loose | off.")] = "strict",
     tones: Annotated[str, typer.Option(help="strict | loose | off.")] = "strict",
     num_samples: Annotated[int, typer.Option("--num-samples", "-n", help="How many poems.")] = 1,
+    candidates: Annotated[
+        int,
+        typer.Option(
+            "--candidates",
+            "-c",
+            help="Candidates written per poem; the one the model finds likeliest per character is kept.",
+        ),
+    ] = DEFAULT_CANDIDATES,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature.")] = 0.8,
     seed: Annotated[int | None, typer.Option(help="Random seed (repeatable output).")] = None,
     marks: Annotated[
@@ -58,9 +74,11 @@ def poem(
             acrostic=acrostic,
             start=start,
             keywords=keywords,
+            theme=theme,
             rhyme=rhyme,
             tones=tones,
             num_samples=num_samples,
+            candidates=candidates,
             temperature=temperature,
             seed=seed,
         )

@@ -13,6 +13,12 @@ The model reads ``\\n【五绝】`` and then one slot at a time: a Han character
 When the mask leaves nothing (or, with ``min_mass``, almost nothing the model believes in), the decoder backs
 off: it returns to the previous free slot, bans the character it chose there and samples again
 (depth-first backtracking, with a budget).
+
+With ``candidates`` > 1 each poem is written that many times under the same constraints, from different
+random streams, and the candidate whose characters the model finds likeliest on average (mean log-probability
+per character under the model's own distribution, before temperature, masks and biases) is kept. Candidate
+``j`` of poem ``i`` of a request seeded ``seed`` draws from the stream :func:`candidate_seed` gives,
+``seed + i + j·2³²`` (mod 2⁶⁴): candidate 0 is the poem ``candidates=1`` writes.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import torch
 
 from dreamwright.decoding import AvoidRepeats, BatchDecoder, Bias, Mask, Row, SamplingParams, fresh_seed, row_seed
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
+from dreamwright.poetry import DEFAULT_CANDIDATES
+from dreamwright.poetry.plan import Plan
 from dreamwright.poetry.prosody import (
     BOTH,
     PING,
@@ -46,6 +54,12 @@ MODES = ("strict", "loose", "off")
 MIN_GROUP = 12
 
 
+def candidate_seed(seed: int, index: int, candidate: int) -> int:
+    """The random-stream seed of candidate ``candidate`` of poem ``index`` of a request seeded ``seed``."""
+    return (row_seed(seed, index) + (candidate << 32)) & ((1 << 64) - 1)
+
+
+
 @dataclass
 class Poem:
     """One generated poem and why it scans."""
@@ -57,9 +71,14 @@ class Poem:
     rhyme_group: RhymeGroup | None = None
     acrostic: str = ""
     keywords_used: list[str] = field(default_factory=list)
+    plan: Plan | None = None  # one keyword per line, when a theme or keywords were given
     backtracks: int = 0
     seconds: float = 0.0
     report: PoemReport | None = None
+    #: mean log-probability per character under the model (its own distribution), the candidates' ranking
+    score: float = 0.0
+    candidate: int = 0  # which candidate was kept
+    candidates: int = 1  # how many were written
 
     def render(self, table: RhymeTable | None = None, marks: bool = True) -> str:
         """The poem, one line per row; with ``marks``, each line's tones (平/仄/中 = either) and the rhyme."""
@@ -82,6 +101,8 @@ class Poem:
             info.append("平仄不合")
         if info:
             rows.append("（" + "，".join(info) + "）")
+        if self.plan is not None:
+            rows.append(self.plan.render())
         return "\n".join(rows)
 
     def to_dict(self) -> dict:
@@ -93,8 +114,13 @@ class Poem:
             "rhyme_group": self.rhyme_group.name if self.rhyme_group else None,
             "acrostic": self.acrostic,
             "keywords_used": self.keywords_used,
+            "theme": self.plan.theme if self.plan else None,
+            "plan": list(self.plan.keywords) if self.plan else None,
             "backtracks": self.backtracks,
             "seconds": round(self.seconds, 4),
+            "score": round(self.score, 4),
+            "candidate": self.candidate,
+            "candidates": self.candidates,
         }
 
 
@@ -196,9 +222,11 @@ class PoemWriter:
         acrostic: str | None = None,
         start: str | None = None,
         keywords: Sequence[str] | str | None = None,
+        theme: str | None = None,
         rhyme: str = "strict",
         tones: str = "strict",
         num_samples: int = 1,
+        candidates: int = DEFAULT_CANDIDATES,
         temperature: float = 0.8,
         top_k: int | None = None,
         top_p: float | None = None,
@@ -208,13 +236,19 @@ class PoemWriter:
         min_mass: float = 0.0,
         max_backtracks: int = 300,
     ) -> list[Poem]:
-        """``num_samples`` poems of ``form`` under the given constraints."""
+        """``num_samples`` poems of ``form`` under the given constraints; each the best of ``candidates``.
+
+        With ``theme`` or ``keywords`` each poem follows a plan (:mod:`dreamwright.poetry.plan`): one keyword
+        per line, the user's keywords first, each line's characters nudged toward its keyword by
+        ``keyword_bonus`` logits until they appear in it."""
         length, n_lines = check_form(form)
         for name, mode in (("rhyme", rhyme), ("tones", tones)):
             if mode not in MODES:
                 raise InvalidArgument(f"--{name} must be strict, loose or off, got {mode!r}", param=name)
         if num_samples < 1:
             raise InvalidArgument(f"num_samples must be >= 1, got {num_samples}", param="num_samples")
+        if candidates < 1:
+            raise InvalidArgument(f"candidates must be >= 1, got {candidates}", param="candidates")
         params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p)
         heads = han_only(acrostic or "")
         if acrostic is not None and not heads:
@@ -231,9 +265,19 @@ class PoemWriter:
         if isinstance(keywords, str):
             keywords = [k for k in keywords.replace("，", ",").split(",")]
         kws = [han_only(k) for k in (keywords or []) if han_only(k)]
+        topic = han_only(theme or "")
+        if theme is not None and not topic:
+            raise InvalidArgument(f"theme {theme!r} has no Chinese characters", param="theme")
         self.check_chars(heads, "acrostic")
         self.check_chars(begin, "start")
         self.check_chars("".join(kws), "keywords")
+        self.check_chars(topic, "theme")
+        planner = None
+        if topic or kws:
+            from dreamwright.poetry.plan import Planner
+
+            planner = Planner.load()
+            planner.plan(n_lines, theme=topic or None, keywords=kws)  # user errors before any decoding
         forced: dict[tuple[int, int], int] = {}
         for k, ch in enumerate(begin):
             forced[divmod(k, length)] = self.index[ch]
@@ -271,9 +315,34 @@ class PoemWriter:
         start = decoder.snapshot()  # the tag is read once for every poem
         poems = []
         for i in range(num_samples):
-            decoder.restore(start)
-            decoder.reseed([row_seed(seed, i)])
-            poems.append(self._one(spec, decoder))
+            t0 = time.perf_counter()
+            if planner is not None:
+                spec.plan = planner.plan(
+                    n_lines,
+                    theme=topic or None,
+                    keywords=kws,
+                    seed=row_seed(seed, i),
+                    allowed=lambda w: all(c in self.index for c in w),
+                )
+            best: Poem | None = None
+            error: DreamwrightError | None = None
+            for j in range(candidates):
+                decoder.restore(start)
+                decoder.reseed([candidate_seed(seed, i, j)])
+                try:
+                    poem = self._one(spec, decoder)
+                except DreamwrightError as exc:  # this candidate ran out of backoffs; others may not
+                    error = exc
+                    continue
+                poem.candidate = j
+                if best is None or poem.score > best.score:
+                    best = poem
+            if best is None:
+                assert error is not None
+                raise error
+            best.candidates = candidates
+            best.seconds = time.perf_counter() - t0
+            poems.append(best)
         return poems
 
     def _tone_mask(self, allowed: frozenset[str]) -> torch.Tensor | None:
@@ -291,6 +360,7 @@ class PoemWriter:
         # per slot: [decoder snapshot, candidate patterns, rhyme groups, banned ids] on arrival; chosen ids
         saved: list[list] = []
         chosen: list[int] = []
+        logps: list[float] = []  # the model's log-probability of each chosen character
         cand = frozenset(range(len(pats)))
         groups: frozenset[int] | None = None
         backtracks = 0
@@ -334,18 +404,22 @@ class PoemWriter:
                 saved[j][3].add(chosen[j])
                 del saved[j + 1 :]
                 del chosen[j:]
+                del logps[j:]
                 rhyme_slots = [k for k in rhyme_slots if k < j]
                 i = j
                 continue
             extra = []
             if chosen and spec.repeat_penalty:
                 extra.append(AvoidRepeats(spec.repeat_penalty))
-            if spec.keywords:
-                text = self.tokenizer.decode(chosen)
-                unused = [kw for kw in spec.keywords if kw not in text]
-                extra += [Bias([self.index[c] for c in kw], spec.keyword_bonus) for kw in unused]
+            goal = spec.plan.keywords[line] if spec.plan is not None else None
+            if goal:
+                here = {self.chars[t] for t in chosen[line * spec.length :]}
+                missing = [self.index[c] for c in goal if c not in here]
+                if missing:
+                    extra.append(Bias(missing, spec.keyword_bonus))
             extra.append(Mask(mask))
             tok = int(decoder.choose(extra)[0])
+            logps.append(float(torch.log_softmax(decoder.logits[0].float(), -1)[tok]))
             cand, groups = self._update(spec, pats, cand, groups, line, pos, chosen, tok, rhyme_here)
             chosen.append(tok)
             if rhyme_here:
@@ -367,6 +441,8 @@ class PoemWriter:
             acrostic=spec.heads,
             backtracks=backtracks,
             keywords_used=[k for k in spec.keywords if k in text],
+            plan=spec.plan,
+            score=sum(logps) / max(len(logps), 1),
         )
         if self._masks_ready:
             poem.report = check_poem(text_lines, self.table, spec.form)
@@ -479,3 +555,4 @@ class _Spec:
     min_mass: float
     max_backtracks: int
     heads: str
+    plan: Plan | None = None
