@@ -127,6 +127,9 @@ def test_chat_logprobs_are_the_models_and_match_next_token(client, live_server):
 def test_completion_logprobs(client, live_server):
     r = client.completions.create(model="tiny", prompt="ROMEO: ", max_tokens=12, seed=3, logprobs=2)
     choice = r.choices[0]
+    # asking for log-probabilities does not change the sample
+    plain = client.completions.create(model="tiny", prompt="ROMEO: ", max_tokens=12, seed=3)
+    assert choice.text == plain.choices[0].text
     lp = choice.logprobs
     assert "".join(lp.tokens) == choice.text
     assert len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == 12
