@@ -2,8 +2,9 @@
 
 Random-number convention (the same for the CLI, the Python API, the server and 作诗姬): sample ``i`` of a
 request with seed ``s`` draws from its own SplitMix64 stream seeded with ``s + i``; its ``k``-th draw is
-the uniform ``mix64(s + i + k·γ) / 2⁶⁴`` (top 53 bits). A row's text therefore depends only on its own seed,
-never on which other rows share its batch, and ``--seed s+i`` alone reproduces sample ``i``. A request
+the uniform ``mix64(s + i + (k+1)·γ) / 2⁶⁴`` (top 53 bits). A row's random numbers therefore depend only on its
+own seed, never on which other rows share its batch, and ``--seed s+i`` alone draws the numbers of sample
+``i`` (its text is the same unless a batched step's last-bit rounding flips a near-tie). A request
 without a seed gets one from :func:`fresh_seed`. All rows' uniforms are made in one vectorised call.
 """
 

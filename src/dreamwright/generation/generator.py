@@ -31,7 +31,7 @@ class Completion:
     finish_reason: str  # "stop" (a stop string was hit) or "length" (max_new_tokens reached)
     prompt_tokens: int
     completion_tokens: int
-    #: the seed that reproduces this sample alone (``num_samples=1``)
+    #: the seed of this sample's random stream (with ``num_samples=1`` it reproduces the sample alone)
     seed: int | None = None
     token_ids: list[int] = field(default_factory=list, repr=False)
 
@@ -161,8 +161,8 @@ class Generator:
         """Continuations of ``prompt`` (without the prompt), one string per sample.
 
         Keyword arguments follow Hugging Face ``generate()``: ``max_new_tokens``, ``temperature`` (0 = greedy),
-        ``top_k``, ``top_p``, ``repetition_penalty``, ``num_samples``, ``seed`` (sample ``i`` is reproduced
-        alone by ``seed + i``), ``stop``, and ``unknown`` ('error' or 'skip' for prompt pieces missing from
+        ``top_k``, ``top_p``, ``repetition_penalty``, ``num_samples``, ``seed`` (sample ``i`` draws from the
+        random stream of ``seed + i``), ``stop``, and ``unknown`` ('error' or 'skip' for prompt pieces missing from
         the vocabulary).
         """
         return [c.text for c in self.complete(prompt, **kwargs)]
