@@ -116,7 +116,7 @@ def test_fine_tuned_run_records_its_source_and_keeps_every_character(tmp_path, b
     assert config["train"]["init_from"] == record and config["train"]["preset"] == "finetune"
     # the architecture is the source's, the fine-tuning defaults apply, the generator loads it
     assert config["model"]["hidden_size"] == base_config["model"]["hidden_size"]
-    assert config["train"]["lr"] == 1e-3 and config["train"]["model_args"]["dropout"] == 0.2
+    assert config["train"]["lr"] == 2e-3 and config["train"]["model_args"]["dropout"] == 0.2
     gen = dreamwright.load(out)
     assert gen.generate("The ", max_new_tokens=5, seed=0)[0]
 
