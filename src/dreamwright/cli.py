@@ -320,7 +320,7 @@ def presets() -> None:
         vocab = 10_000 if words else 65
         try:
             n = build_model(overrides.get("model", "lstm"), vocab, **overrides.get("model_args", {})).num_parameters()
-            size = f"{n / 1e6:6.2f}M params (vocab {vocab:,})"
+            size = f"{n / 1e6:6.2f}M params (vocab {vocab:,})" if "model" in overrides else "the source's size"
         except DreamwrightError:
             size = ""
         typer.echo(f"{name:<18} {size:<28} {description}")

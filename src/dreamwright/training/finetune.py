@@ -26,20 +26,12 @@ import torch
 from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.runs import WEIGHTS, load_tensors, read_config
 from dreamwright.tokenizers import Tokenizer, tokenizer_from_dict
-from dreamwright.training.presets import preset_overrides, register_preset
+from dreamwright.training.presets import FINETUNE_PRESET, preset_overrides
 
 #: options that shape the network; with ``--init-from`` they come from the source
 ARCHITECTURE_KEYS = ("model", "cell", "n_layer", "hidden_size", "embedding_size", "n_head", "n_embd",
                      "block_size", "tie_weights", "init_range")
-FINETUNE_PRESET = "finetune"
 
-register_preset(
-    FINETUNE_PRESET,
-    "the defaults of --init-from (small corpora): lr 2e-3, warm-up 20 steps, evaluation every 100 steps, "
-    "patience 4, dropout 0.2; the architecture is the source model's",
-    {"lr": 2e-3, "warmup_steps": 20, "eval_interval": 100, "patience": 4, "min_lr_ratio": 0.1,
-     "model_args": {"dropout": 0.2}},
-)
 
 
 def resolve_source(init_from: str | Path) -> Path:

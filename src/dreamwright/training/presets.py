@@ -111,3 +111,13 @@ register_preset(
                                     "dropout": 0.2, "tie_weights": True},
      "seq_len": 128, "batch_size": 16, "lr": 1e-3, "weight_decay": 0.1, "warmup_steps": 100},
 )
+
+#: the defaults of ``--init-from`` (:mod:`dreamwright.training.finetune`): optimisation only, no architecture
+FINETUNE_PRESET = "finetune"
+register_preset(
+    FINETUNE_PRESET,
+    "the defaults of --init-from (small corpora): lr 2e-3, warm-up 20 steps, evaluation every 100 steps, "
+    "patience 4, dropout 0.2; the architecture is the source model's",
+    {"lr": 2e-3, "warmup_steps": 20, "eval_interval": 100, "patience": 4, "min_lr_ratio": 0.1,
+     "model_args": {"dropout": 0.2}},
+)
