@@ -15,9 +15,9 @@ def test_draw_follows_the_distribution_and_skips_zero_mass():
 
 
 def test_draw_at_the_edges_of_the_unit_interval():
-    probs = torch.tensor([[0.0, 0.25, 0.75, 0.0]] * 3)
-    u = torch.tensor([0.0, 0.25 - 1e-9, 1.0 - 2.0**-53], dtype=torch.float64)
-    assert draw(probs, u).tolist() == [1, 1, 2]
+    probs = torch.tensor([[0.0, 0.25, 0.75, 0.0]] * 4)
+    u = torch.tensor([2.0**-24, 0.25, 0.25 + 2.0**-24, 1.0])
+    assert draw(probs, u).tolist() == [1, 1, 2, 2]
 
 
 def test_a_row_stream_depends_only_on_its_seed():
@@ -37,10 +37,10 @@ def test_streams_are_uniform_in_the_unit_interval_and_snapshots_restore():
     streams = RowStreams()
     streams.add([row_seed(-5, i) for i in range(1000)] + [2**70 + 12345])  # any int is a seed (taken modulo 2**64)
     u = np.concatenate([streams.uniforms().numpy() for _ in range(20)])
-    assert u.min() >= 0 and u.max() < 1
+    assert u.min() > 0 and u.max() <= 1 and u.dtype == np.float32
     assert abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
     snap = streams.snapshot()
     first = streams.uniforms()
     streams.restore(snap)
     assert torch.equal(streams.uniforms(), first)
-    assert len(set(u[:1001].tolist())) == 1001  # neighbouring seeds give unrelated streams
+    assert len(set(u[:1001].tolist())) > 990  # neighbouring seeds give unrelated streams (24-bit uniforms)

@@ -1,8 +1,10 @@
 """The one sampler: a random stream per row and the inverse-CDF draw.
 
 Random-number convention (the same for the CLI, the Python API, the server and 作诗姬): sample ``i`` of a
-request with seed ``s`` draws from its own SplitMix64 stream seeded with ``s + i``; its ``k``-th draw is
-the uniform ``mix64(s + i + (k+1)·γ) / 2⁶⁴`` (top 53 bits). A row's random numbers therefore depend only on its
+request with seed ``s`` draws from its own SplitMix64 stream seeded with ``s + i``; its ``k``-th draw takes
+the top 24 bits ``b`` of ``mix64(s + i + (k+1)·γ)`` as the uniform ``u = (2²⁴ − b) / 2²⁴`` in (0, 1] (exact in
+float32), and the token drawn is the first whose cumulative probability reaches ``u`` times the total. A row's
+random numbers therefore depend only on its
 own seed, never on which other rows share its batch, and ``--seed s+i`` alone draws the numbers of sample
 ``i`` (its text is the same unless a batched step's last-bit rounding flips a near-tie). A request
 without a seed gets one from :func:`fresh_seed`. All rows' uniforms are made in one vectorised call.
@@ -47,7 +49,7 @@ def _splitmix(states: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     z = z ^ (z >> np.uint64(31))
-    return advanced, (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return advanced, (np.float32(2**24) - (z >> np.uint64(40)).astype(np.float32)) * np.float32(2.0**-24)
 
 
 class RowStreams:
@@ -59,7 +61,7 @@ class RowStreams:
 
     def __init__(self) -> None:
         self._state = np.zeros(0, dtype=np.uint64)  # each row's SplitMix64 state after the block's draws
-        self._block = np.zeros((BLOCK, 0))  # [step in block, row] uniforms
+        self._block = np.zeros((BLOCK, 0), dtype=np.float32)  # [step in block, row] uniforms
         self._next = BLOCK  # the block row the next step reads
 
     def __len__(self) -> int:
@@ -81,7 +83,7 @@ class RowStreams:
         self._block = self._block[:, index]
 
     def uniforms(self) -> torch.Tensor:
-        """The next uniform in [0, 1) of every row, as float64 ``[B]``."""
+        """The next uniform in (0, 1] of every row, as float32 ``[B]``."""
         if self._next == BLOCK:
             with np.errstate(over="ignore"):
                 self._state, self._block = _splitmix(self._state, BLOCK)
@@ -101,12 +103,13 @@ class RowStreams:
 def draw(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     """One index per row of ``probs [B, V]`` by inverting its cumulative distribution at ``uniforms [B]``.
 
-    Picks the first token whose cumulative mass exceeds ``u · total``; with ``u`` in [0, 1) a token of zero
-    probability (filtered out by top-k, top-p or a mask) is never chosen.
+    Picks the first token whose cumulative mass reaches ``u · total``; with ``u`` in (0, 1] the target is above
+    zero and at most the total, so a token of zero probability (filtered out by top-k, top-p or a mask) is never
+    chosen.
     """
-    cdf = probs.double().cumsum(dim=-1)
-    target = (uniforms.to(cdf.device) * cdf[:, -1]).unsqueeze(-1)
-    return torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp_(max=probs.size(-1) - 1)
+    cdf = probs.cumsum(dim=-1)
+    target = uniforms.to(device=cdf.device, dtype=cdf.dtype)[:, None] * cdf[:, -1:]
+    return torch.searchsorted(cdf, target).squeeze(-1).clamp_(max=probs.size(-1) - 1)
 
 
 def choose(

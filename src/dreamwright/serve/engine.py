@@ -86,8 +86,9 @@ class Job:
             for j in range(self.n):
                 choice = p * self.n + j
                 prompts.append(prompt)
+                # a whole (non-streamed) answer without stop strings is decoded to text once, at its end
                 rows.append(Row(self.params, row_seed(seed, choice), self.max_tokens, self.stops,
-                                watch_text=True, logprobs=self.logprobs, tag=(self, choice)))
+                                watch_text=self.stream, logprobs=self.logprobs, tag=(self, choice)))
         return prompts, rows
 
     def take_logprobs(self, row: Row, token_text: Callable[[int], str]) -> list[TokenLogprob]:
@@ -295,7 +296,7 @@ class Engine:
             self._fresh = []
         for row, piece in step_events:
             job, choice = row.tag
-            evs = events.setdefault(job, [])
+            evs: list[tuple] = []
             if job.logprobs is not None and (job.stream or row.finish_reason is not None):
                 entries = job.take_logprobs(row, self.token_text)
                 if entries:
@@ -307,6 +308,8 @@ class Engine:
                 job.remaining -= 1
                 if job.remaining == 0:
                     evs.append(("end",))
+            if evs:  # a step that brings a job nothing does not wake its event loop
+                events.setdefault(job, []).extend(evs)
         self.steps += 1
         self.tokens += active
         self._deliver(events)
