@@ -236,3 +236,20 @@ def test_candidate_seed_rule(tiny):
     assert candidate_seed(2**64 - 1, 1, 0) == 0  # modulo 2**64
     with pytest.raises(InvalidArgument, match="candidates must be >= 1"):
         tiny.write("五绝", candidates=0)
+
+
+@pytest.mark.parametrize(
+    "form, opts", [("五绝", {}), ("七律", {"acrostic": "春夏秋冬"}), ("五绝", {"keywords": "明月,山,花,雪"})]
+)
+def test_lockstep_candidates_match_writing_each_alone(tiny, form, opts):
+    """The candidates written side by side in one batch are the poems each seed writes alone."""
+    from dreamwright.poetry.decode import candidate_seed
+
+    poems = [tiny.write(form, seed=11, candidates=1, temperature=1.3, **opts)[0]]  # candidate 0 alone
+    # write candidates 1..3 alone by shifting the request seed so that candidate 0 lands on their streams
+    for j in range(1, 4):
+        shifted = candidate_seed(11, 0, j)
+        poems.append(tiny.write(form, seed=shifted, candidates=1, temperature=1.3, **opts)[0])
+    (best,) = tiny.write(form, seed=11, candidates=4, temperature=1.3, **opts)
+    assert best.text == poems[best.candidate].text
+    assert best.score == pytest.approx(max(p.score for p in poems), abs=1e-5)

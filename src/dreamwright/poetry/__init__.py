@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 BUNDLED_MODEL = "tang-poetry"
 #: candidates written per poem by default (the likeliest per character is kept); timing in docs/poetry.md
-DEFAULT_CANDIDATES = 4
+DEFAULT_CANDIDATES = 8
 __all__ = ["BUNDLED_MODEL", "DEFAULT_CANDIDATES", "check_poem", "load_writer", "prepare", "rhyme_table", "write_poems"]
 
 

@@ -62,11 +62,19 @@ def poem(
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per poem.")] = False,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    threads: Annotated[
+        int, typer.Option(help="CPU threads for the model (one is fastest for a model this small).")
+    ] = 1,
 ) -> None:
     """Write 绝句/律诗 with form, acrostic, rhyme and tones enforced while decoding."""
 
     def go() -> None:
+        import torch
+
+        from dreamwright._validate import positive_int
         from dreamwright.poetry import load_writer
+
+        torch.set_num_threads(positive_int("threads", threads))
 
         writer = load_writer(run_dir, device)
         poems = writer.write(

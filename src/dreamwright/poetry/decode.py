@@ -29,7 +29,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dreamwright.decoding import AvoidRepeats, BatchDecoder, Bias, Mask, Row, SamplingParams, fresh_seed, row_seed
+from dreamwright.decoding import (
+    AvoidRepeats,
+    BatchDecoder,
+    LogitsProcessor,
+    Mask,
+    Row,
+    SamplingParams,
+    fresh_seed,
+    row_seed,
+)
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
 from dreamwright.poetry import DEFAULT_CANDIDATES
 from dreamwright.poetry.plan import Plan
@@ -310,9 +319,9 @@ class PoemWriter:
             max_backtracks,
             heads,
         )
-        decoder = BatchDecoder(self.model, self.tokenizer, self.device, needs=frozenset({"generated"}))
-        decoder.admit([prompt], [Row(spec.params, seed, spec.length * spec.n_lines)])
+        decoder = self._decoder(prompt, spec, seed, 1)
         start = decoder.snapshot()  # the tag is read once for every poem
+        lockstep = candidates > 1 and not min_mass  # candidates side by side in one batch
         poems = []
         for i in range(num_samples):
             t0 = time.perf_counter()
@@ -326,14 +335,22 @@ class PoemWriter:
                 )
             best: Poem | None = None
             error: DreamwrightError | None = None
+            seeds = [candidate_seed(seed, i, j) for j in range(candidates)]
+            batch: list[Poem | None] = [None] * candidates
+            if lockstep:
+                many = self._decoder(prompt, spec, seed, candidates)  # rows leave it, so one per poem
+                many.reseed(seeds)
+                batch = self._lockstep(spec, many)
             for j in range(candidates):
-                decoder.restore(start)
-                decoder.reseed([candidate_seed(seed, i, j)])
-                try:
-                    poem = self._one(spec, decoder)
-                except DreamwrightError as exc:  # this candidate ran out of backoffs; others may not
-                    error = exc
-                    continue
+                poem = batch[j]
+                if poem is None:  # written alone: no lockstep batch, or its row met a dead end there
+                    decoder.restore(start)
+                    decoder.reseed([seeds[j]])
+                    try:
+                        poem = self._one(spec, decoder)
+                    except DreamwrightError as exc:  # this candidate ran out of backoffs; others may not
+                        error = exc
+                        continue
                 poem.candidate = j
                 if best is None or poem.score > best.score:
                     best = poem
@@ -342,8 +359,89 @@ class PoemWriter:
                 raise error
             best.candidates = candidates
             best.seconds = time.perf_counter() - t0
+            self._report(best)
             poems.append(best)
         return poems
+
+    def _decoder(self, prompt: list[int], spec: _Spec, seed: int, rows: int) -> BatchDecoder:
+        """A decoder holding ``rows`` copies of the tag prompt (read once)."""
+        decoder = BatchDecoder(self.model, self.tokenizer, self.device, needs=frozenset({"generated"}))
+        decoder.admit([prompt] * rows, [Row(spec.params, seed, spec.length * spec.n_lines) for _ in range(rows)])
+        return decoder
+
+    def _extra(self, spec: _Spec, line: int, rows_chosen: Sequence[list[int]]) -> list:
+        """The processors before the mask: avoid repeats, and the line's planned keyword (per row)."""
+        extra: list = []
+        if rows_chosen[0] and spec.repeat_penalty:
+            extra.append(AvoidRepeats(spec.repeat_penalty))
+        goal = spec.plan.keywords[line] if spec.plan is not None else None
+        if goal:
+            bias = torch.zeros(len(rows_chosen), len(self.chars), device=self.device)
+            for r, chosen in enumerate(rows_chosen):
+                here = {self.chars[t] for t in chosen[line * spec.length :]}
+                missing = [self.index[c] for c in goal if c not in here]
+                bias[r, missing] = spec.keyword_bonus
+            if bool(bias.any()):
+                extra.append(_AddBias(bias))
+        return extra
+
+    def _lockstep(self, spec: _Spec, decoder: BatchDecoder) -> list[Poem | None]:
+        """Every row of ``decoder`` writes one candidate, all slots in step: one model call per slot for all.
+
+        Each row draws from its own stream and sees exactly the masks and biases :meth:`_one` would give it,
+        so a row that never meets a dead end writes what :meth:`_one` writes from its seed. A row that meets
+        one leaves the batch (``None`` in the result) and is written alone by :meth:`_one`, with backtracking.
+        """
+        t0 = time.perf_counter()
+        n = len(decoder.rows)
+        pats: list[Pattern | None] = list(patterns(spec.form)) if spec.tones != "off" else [None]
+        base = self.han.clone()
+        comma, stop = self.index["，"], self.index["。"]
+        live = list(range(n))  # candidate index of each decoder row
+        cands = [frozenset(range(len(pats)))] * n
+        groups: list[frozenset[int] | None] = [None] * n
+        chosen: list[list[int]] = [[] for _ in range(n)]
+        logps: list[list[float]] = [[] for _ in range(n)]
+        for line in range(spec.n_lines):
+            for pos in range(spec.length):
+                masks, rhyming, keep = [], [], []
+                for k, r in enumerate(live):
+                    mask, rhyme_here = self._slot_mask(spec, pats, cands[r], groups[r], line, pos, chosen[r], base)
+                    if (line, pos) in spec.forced:
+                        only = torch.zeros_like(mask)
+                        only[spec.forced[(line, pos)]] = True
+                        mask &= only
+                    if bool(mask.any()):
+                        masks.append(mask)
+                        rhyming.append(rhyme_here)
+                        keep.append(k)
+                if len(keep) < len(live):
+                    live = [live[k] for k in keep]
+                    if not live:
+                        return [None] * n
+                    decoder.keep(keep)
+                extra = self._extra(spec, line, [chosen[r] for r in live])
+                extra.append(Mask(torch.stack(masks)))
+                tokens = decoder.choose(extra)
+                lp = torch.log_softmax(decoder.logits.float(), -1).gather(-1, tokens[:, None])[:, 0].tolist()
+                toks = tokens.tolist()
+                for k, r in enumerate(live):
+                    tok = toks[k]
+                    cands[r], groups[r] = self._update(
+                        spec, pats, cands[r], groups[r], line, pos, chosen[r], tok, rhyming[k]
+                    )
+                    chosen[r].append(tok)
+                    logps[r].append(lp[k])
+                feed = tokens[:, None]
+                if pos == spec.length - 1:
+                    punct = torch.full_like(feed, comma if line % 2 == 0 else stop)
+                    feed = torch.cat([feed, punct], dim=1)
+                decoder.feed(feed)
+        out: list[Poem | None] = [None] * n
+        for r in live:
+            out[r] = self._poem(spec, pats, cands[r], groups[r], chosen[r], logps[r], 0)
+            out[r].seconds = (time.perf_counter() - t0) / n
+        return out
 
     def _tone_mask(self, allowed: frozenset[str]) -> torch.Tensor | None:
         if allowed == BOTH:
@@ -408,15 +506,7 @@ class PoemWriter:
                 rhyme_slots = [k for k in rhyme_slots if k < j]
                 i = j
                 continue
-            extra = []
-            if chosen and spec.repeat_penalty:
-                extra.append(AvoidRepeats(spec.repeat_penalty))
-            goal = spec.plan.keywords[line] if spec.plan is not None else None
-            if goal:
-                here = {self.chars[t] for t in chosen[line * spec.length :]}
-                missing = [self.index[c] for c in goal if c not in here]
-                if missing:
-                    extra.append(Bias(missing, spec.keyword_bonus))
+            extra = self._extra(spec, line, [chosen])
             extra.append(Mask(mask))
             tok = int(decoder.choose(extra)[0])
             logps.append(float(torch.log_softmax(decoder.logits[0].float(), -1)[tok]))
@@ -429,6 +519,12 @@ class PoemWriter:
                 feed.append(comma if line % 2 == 0 else stop)
             decoder.feed(torch.tensor([feed], device=self.device))
             i += 1
+        poem = self._poem(spec, pats, cand, groups, chosen, logps, backtracks)
+        poem.seconds = time.perf_counter() - t0
+        return poem
+
+    def _poem(self, spec, pats, cand, groups, chosen, logps, backtracks) -> Poem:
+        """The :class:`Poem` of the characters ``chosen`` (the report is added for the kept candidate only)."""
         text_lines = [
             "".join(self.chars[t] for t in chosen[k : k + spec.length])
             for k in range(0, len(chosen), spec.length)
@@ -444,16 +540,20 @@ class PoemWriter:
             plan=spec.plan,
             score=sum(logps) / max(len(logps), 1),
         )
-        if self._masks_ready:
-            poem.report = check_poem(text_lines, self.table, spec.form)
-            live = [pats[k] for k in sorted(cand) if pats[k] is not None]
-            poem.pattern = poem.report.pattern or (live[0] if live and poem.report.tone_ok else None)
-            if groups and spec.rhyme != "off":
-                poem.rhyme_group = self.groups[min(groups)]
-            elif poem.report.rhyme_ok:
-                poem.rhyme_group = poem.report.rhyme_group
-        poem.seconds = time.perf_counter() - t0
+        poem._live = [pats[k] for k in sorted(cand) if pats[k] is not None]  # type: ignore[attr-defined]
+        if groups and spec.rhyme != "off" and self._masks_ready:
+            poem.rhyme_group = self.groups[min(groups)]
         return poem
+
+    def _report(self, poem: Poem) -> None:
+        """Check the kept poem and name its pattern and rhyme group."""
+        if not self._masks_ready:
+            return
+        poem.report = check_poem(poem.lines, self.table, poem.form)
+        live = getattr(poem, "_live", [])
+        poem.pattern = poem.report.pattern or (live[0] if live and poem.report.tone_ok else None)
+        if poem.rhyme_group is None and poem.report.rhyme_ok:
+            poem.rhyme_group = poem.report.rhyme_group
 
     def _rhyme_slot(self, spec: _Spec, pat: Pattern | None, line: int, pos: int) -> bool:
         if spec.rhyme == "off" or pos != spec.length - 1:
@@ -538,6 +638,16 @@ class PoemWriter:
         for _ in decoder.run():
             pass
         return row.text
+
+
+class _AddBias(LogitsProcessor):
+    """Add a ``[B, V]`` tensor to the logits: each row's own keyword bonus."""
+
+    def __init__(self, bias: torch.Tensor) -> None:
+        self.bias = bias
+
+    def __call__(self, history, logits: torch.Tensor) -> torch.Tensor:
+        return logits + self.bias
 
 
 @dataclass
