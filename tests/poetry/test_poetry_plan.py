@@ -87,3 +87,16 @@ def test_theme_errors_name_missing_characters(tiny):
         tiny.write("五绝", theme="㐀")
     with pytest.raises(InvalidArgument, match="no Chinese"):
         tiny.write("五绝", theme="!!")
+
+
+def test_keyword_is_nudged_as_one_word():
+    from dreamwright.poetry.decode import PoemWriter
+
+    nxt = PoemWriter._next_of
+    assert nxt("秋风", "", 5) == "秋"  # room for the word: start it
+    assert nxt("秋风", "白日秋", 5) == "风"  # right after its first character: finish it
+    assert nxt("秋风", "白日", 5) == "秋"
+    assert nxt("秋风", "白日依山", 5) is None  # one slot left: no room for two characters
+    assert nxt("秋风", "秋风白", 5) is None  # already written
+    assert nxt("秋风", "秋日", 5) == "秋"  # the word broke off: start it again
+    assert nxt("月", "白日", 5) == "月"

@@ -241,7 +241,7 @@ class PoemWriter:
         top_p: float | None = None,
         seed: int | None = None,
         repeat_penalty: float = 1.5,
-        keyword_bonus: float = 3.0,
+        keyword_bonus: float = 7.0,
         min_mass: float = 0.0,
         max_backtracks: int = 300,
     ) -> list[Poem]:
@@ -378,12 +378,24 @@ class PoemWriter:
         if goal:
             bias = torch.zeros(len(rows_chosen), len(self.chars), device=self.device)
             for r, chosen in enumerate(rows_chosen):
-                here = {self.chars[t] for t in chosen[line * spec.length :]}
-                missing = [self.index[c] for c in goal if c not in here]
-                bias[r, missing] = spec.keyword_bonus
+                want = self._next_of(goal, "".join(self.chars[t] for t in chosen[line * spec.length :]), spec.length)
+                if want is not None:
+                    bias[r, self.index[want]] = spec.keyword_bonus
             if bool(bias.any()):
                 extra.append(_AddBias(bias))
         return extra
+
+    @staticmethod
+    def _next_of(goal: str, line: str, length: int) -> str | None:
+        """The character of keyword ``goal`` to nudge next in a line begun as ``line``, so that the keyword is
+        written as one word: its next character right after the part already written, else its first one
+        while the rest of the line still has room for it; None when it is written or cannot fit."""
+        if goal in line:
+            return None
+        for m in range(min(len(goal) - 1, len(line)), 0, -1):
+            if line.endswith(goal[:m]):
+                return goal[m]
+        return goal[0] if length - len(line) >= len(goal) else None
 
     def _lockstep(self, spec: _Spec, decoder: BatchDecoder) -> list[Poem | None]:
         """Every row of ``decoder`` writes one candidate, all slots in step: one model call per slot for all.
