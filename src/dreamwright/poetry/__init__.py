@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from dreamwright.poetry.decode import Poem, PoemWriter
     from dreamwright.poetry.prosody import PoemReport, RhymeTable
 
+from dreamwright.poetry.defaults import DEFAULT_CANDIDATES
+
 BUNDLED_MODEL = "tang-poetry"
-#: candidates written per poem by default (the likeliest per character is kept); timing in docs/poetry.md
-DEFAULT_CANDIDATES = 8
 __all__ = ["BUNDLED_MODEL", "DEFAULT_CANDIDATES", "check_poem", "load_writer", "prepare", "rhyme_table", "write_poems"]
 
 

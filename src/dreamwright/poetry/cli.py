@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dreamwright.errors import DreamwrightError
-from dreamwright.poetry import DEFAULT_CANDIDATES
+from dreamwright.poetry.defaults import DEFAULT_CANDIDATES
 
 FORM_HELP = "五绝 | 七绝 | 五律 | 七律"
 

@@ -40,7 +40,7 @@ from dreamwright.decoding import (
     row_seed,
 )
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
-from dreamwright.poetry import DEFAULT_CANDIDATES
+from dreamwright.poetry.defaults import DEFAULT_CANDIDATES
 from dreamwright.poetry.plan import Plan
 from dreamwright.poetry.prosody import (
     BOTH,
@@ -166,7 +166,7 @@ class PoemWriter:
             if needed not in self.index:
                 raise VocabularyError(
                     f"the model's vocabulary has no {needed!r}: it was not trained on poems; "
-                    "train one with `dreamwright poetry prepare` + `python -m dreamwright.poetry.train`"
+                    "train one with `dreamwright train tang`"
                 )
         self.han = torch.tensor([is_han(c) for c in self.chars], device=self.device)
         self._tone_cache: dict[int, frozenset[str]] = {}
