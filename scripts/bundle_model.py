@@ -22,6 +22,8 @@ def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
     atomic_save_tensors(dest / WEIGHTS, half, {**metadata, "dtype": "float16"})
     body = {k: v for k, v in config.items() if k not in ("format", "format_version")}
     write_config(dest, {"trained_on": trained_on, **body, "weights": "float16"})
+    for path in dest.iterdir():
+        path.chmod(0o644)  # readable by everyone once installed (the atomic writes create 0600 files)
     size = sum(p.stat().st_size for p in dest.iterdir())
     print(f"{dest}: {size / 1e6:.1f} MB", file=sys.stderr)
 
