@@ -68,7 +68,11 @@ def test_avoid_repeats_subtracts_from_generated_tokens_only():
 
 def test_bias_and_mask():
     logits = torch.zeros(2, 4)
-    assert Bias([1, 3], 2.0)(History(), logits).tolist() == [[0, 2, 0, 2]] * 2
+    assert Bias(torch.tensor([0.0, 2.0, 0.0, 2.0]))(History(), logits).tolist() == [[0, 2, 0, 2]] * 2
+    per_row = torch.tensor([[1.0, 0, 0, 0], [0, 0, 0, -1.0]])
+    assert Bias(per_row)(History(), logits).tolist() == [[1, 0, 0, 0], [0, 0, 0, -1]]
+    with pytest.raises(InvalidArgument):
+        Bias(torch.tensor([float("inf")]))
     assert logits.tolist() == [[0.0] * 4] * 2  # the input is not modified
     masked = Mask(torch.tensor([True, False, True, False]))(History(), logits)
     assert torch.isfinite(masked).tolist() == [[True, False, True, False]] * 2

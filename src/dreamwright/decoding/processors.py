@@ -126,20 +126,15 @@ class AvoidRepeats(LogitsProcessor):
 
 
 class Bias(LogitsProcessor):
-    """Add ``amount`` to the logits of ``token_ids`` (作诗姬's keywords)."""
+    """Add ``bias`` (``[V]``, or ``[B, V]`` for a bias per row) to the logits (作诗姬's planned keywords)."""
 
-    def __init__(self, token_ids: Sequence[int], amount: float) -> None:
-        self.token_ids = list(token_ids)
-        self.amount = float(amount)
-        if math.isnan(self.amount) or math.isinf(self.amount):
-            raise InvalidArgument(f"bias must be a finite number, got {amount!r}", param="bias")
+    def __init__(self, bias: torch.Tensor) -> None:
+        if not torch.is_floating_point(bias) or not bool(torch.isfinite(bias).all()):
+            raise InvalidArgument("a bias must be a tensor of finite numbers", param="bias")
+        self.bias = bias
 
     def __call__(self, history: History, logits: torch.Tensor) -> torch.Tensor:
-        if not self.token_ids:
-            return logits
-        logits = logits.clone()
-        logits[..., self.token_ids] += self.amount
-        return logits
+        return logits + self.bias
 
 
 class Mask(LogitsProcessor):

@@ -32,7 +32,7 @@ import torch
 from dreamwright.decoding import (
     AvoidRepeats,
     BatchDecoder,
-    LogitsProcessor,
+    Bias,
     Mask,
     Row,
     SamplingParams,
@@ -382,7 +382,7 @@ class PoemWriter:
                 if want is not None:
                     bias[r, self.index[want]] = spec.keyword_bonus
             if bool(bias.any()):
-                extra.append(_AddBias(bias))
+                extra.append(Bias(bias))
         return extra
 
     @staticmethod
@@ -650,16 +650,6 @@ class PoemWriter:
         for _ in decoder.run():
             pass
         return row.text
-
-
-class _AddBias(LogitsProcessor):
-    """Add a ``[B, V]`` tensor to the logits: each row's own keyword bonus."""
-
-    def __init__(self, bias: torch.Tensor) -> None:
-        self.bias = bias
-
-    def __call__(self, history, logits: torch.Tensor) -> torch.Tensor:
-        return logits + self.bias
 
 
 @dataclass
