@@ -11,7 +11,7 @@ and reports the best validation bits per character of each (full context, the tr
 zero-shot figure of the base model on the same held-out text, and samples at T=0.5 from the 2-minute models.
 
 Usage: DREAMWRIGHT_DATA=../shared/data nice -n 5 python benchmarks/bench_finetune.py [--budgets 2,1,5]
-           [--sizes 50,150] [--base english-char] [--threads 2] [--out build/bench_finetune]
+           [--sizes 50,150] [--base english-char] [--threads 1] [--out build/bench_finetune]
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def main() -> None:
     parser.add_argument("--budgets", default="2,1,5", help="minutes, comma-separated, run in this order")
     parser.add_argument("--sizes", default="50,150", help="KB of Nietzsche, comma-separated")
     parser.add_argument("--base", default="english-char", help="model to fine-tune from")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="1 is steadier than 2 on a shared CPU (a stalled second thread stalls both)")
     parser.add_argument("--out", type=Path, default=Path("build/bench_finetune"))
     args = parser.parse_args()
     budgets = [float(b) for b in args.budgets.split(",")]
