@@ -125,6 +125,28 @@ def start(job: Job, engine: Engine, request_timeout: float) -> None:
         raise from_exception(exc) from None
 
 
+@dataclass
+class Launched:
+    """A queued job and what its response needs."""
+
+    model: str
+    job: Job
+    gone: asyncio.Future  # done when the client disconnects
+    created: int
+    prompt_tokens: int
+
+
+def launch(body: Any, request: Request, server: ServerState, build) -> Launched:
+    """Build ``body``'s job with ``build(body, generator, server)``, log it, queue it, and watch the client."""
+    name, engine = server.engine_for(body.model)
+    job = build(body, engine.generator, server)
+    prompt_tokens = sum(len(p) for p in job.prompts)
+    request.state.log = {"model": name, "choices": job.rows, "max_tokens": job.max_tokens, "stream": body.stream,
+                         "prompt_tokens": prompt_tokens}
+    start(job, engine, server.settings.request_timeout)
+    return Launched(name, job, asyncio.ensure_future(wait_disconnect(request)), int(time.time()), prompt_tokens)
+
+
 async def wait_disconnect(request: Request) -> None:
     """Return when the client disconnects."""
     while True:

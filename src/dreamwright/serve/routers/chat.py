@@ -7,8 +7,6 @@ and the reply stops at the template's next role line (besides the request's own 
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -26,11 +24,10 @@ from dreamwright.serve.jobs import (
     ClientGone,
     EventStream,
     collect,
+    launch,
     new_job,
-    start,
     stop_list,
     unsupported,
-    wait_disconnect,
 )
 from dreamwright.serve.schemas import (
     AssistantMessage,
@@ -152,20 +149,10 @@ def chat_logprobs(entries: list[TokenLogprob] | None) -> ChatLogprobs | None:
 )
 async def chat_completions(body: ChatCompletionRequest, request: Request, server: Server) -> Any:
     """OpenAI's chat endpoint: the messages are rendered by the model's chat template."""
-    name, engine = server.engine_for(body.model)
-    job = build_job(body, engine.generator, server)
-    prompt_tokens = len(job.prompts[0])
-    request.state.log = {
-        "model": name,
-        "choices": job.rows,
-        "max_tokens": job.max_tokens,
-        "stream": body.stream,
-        "prompt_tokens": prompt_tokens,
-    }
+    launched = launch(body, request, server, build_job)
+    name, job, gone, now, prompt_tokens = (launched.model, launched.job, launched.gone, launched.created,
+                                           launched.prompt_tokens)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    now = int(time.time())
-    start(job, engine, server.settings.request_timeout)
-    gone = asyncio.ensure_future(wait_disconnect(request))
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stream = _ChatStream(completion_id, now, name, include_usage, prompt_tokens)

@@ -7,8 +7,6 @@ turns into a response.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -24,11 +22,10 @@ from dreamwright.serve.jobs import (
     ClientGone,
     EventStream,
     collect,
+    launch,
     new_job,
-    start,
     stop_list,
     unsupported,
-    wait_disconnect,
 )
 from dreamwright.serve.schemas import (
     CompletionChoice,
@@ -99,21 +96,11 @@ def completion_logprobs(entries: list[TokenLogprob] | None) -> CompletionLogprob
 )
 async def completions(body: CompletionRequest, request: Request, server: Server) -> Any:
     """OpenAI's completions endpoint (``top_k``, ``repetition_penalty`` and ``unknown`` are extras)."""
-    name, engine = server.engine_for(body.model)
-    job = build_job(body, engine.generator, server)
+    launched = launch(body, request, server, build_job)
+    name, job, gone, now, prompt_tokens = (launched.model, launched.job, launched.gone, launched.created,
+                                           launched.prompt_tokens)
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
-    prompt_tokens = sum(len(p) for p in job.prompts)
-    request.state.log = {
-        "model": name,
-        "choices": job.rows,
-        "max_tokens": job.max_tokens,
-        "stream": body.stream,
-        "prompt_tokens": prompt_tokens,
-    }
     completion_id = f"cmpl-{uuid.uuid4().hex}"
-    now = int(time.time())
-    start(job, engine, server.settings.request_timeout)
-    gone = asyncio.ensure_future(wait_disconnect(request))
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stream = _Stream(completion_id, now, name, include_usage, prompt_tokens, prompts if body.echo else None)
