@@ -59,3 +59,11 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, env: dict
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "dreamwright", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=full_env)
+
+
+def metrics_events(run_dir, event: str) -> list[dict]:
+    """The ``event`` lines ("train", "eval", ...) of a run's metrics.jsonl."""
+    import json
+
+    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["event"] == event]

@@ -15,17 +15,15 @@ from dreamwright.runs import load_tensors
 from dreamwright.tokenizers.char import CharTokenizer
 from dreamwright.training.finetune import InitSource, map_char_tensors
 from tests.cli.helpers import assert_one_line_error, run_dreamwright
-from tests.conftest import TINY_MODEL, make_text
+from tests.conftest import TINY_MODEL, make_text, metrics_events
 
 
 def _evals(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in rows if r["event"] == "eval"]
+    return metrics_events(run_dir, "eval")
 
 
 def _train_losses(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in rows if r["event"] == "train"}
+    return {r["step"]: r["loss"] for r in metrics_events(run_dir, "train")}
 
 
 @pytest.fixture(scope="module")

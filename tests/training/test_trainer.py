@@ -13,17 +13,15 @@ import dreamwright
 from dreamwright import runs
 from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.training import checkpoint as ckpt
-from tests.conftest import TINY_MODEL
+from tests.conftest import TINY_MODEL, metrics_events
 
 
 def _evals(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in rows if r["event"] == "eval"]
+    return metrics_events(run_dir, "eval")
 
 
 def _train_losses(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in rows if r["event"] == "train"}
+    return {r["step"]: r["loss"] for r in metrics_events(run_dir, "train")}
 
 
 @pytest.mark.parametrize("cell", ["simplernn", "lstm", "gru"])
