@@ -36,8 +36,11 @@ class Bar:
 
 
 @contextmanager
-def progress_bar(description: str, total: float | None, unit: str = "", enabled: bool = True) -> Iterator[Bar]:
-    """A live progress bar on stderr (quiet when stderr is not a terminal or ``enabled`` is False)."""
+def progress_bar(
+    description: str, total: float | None, unit: str = "", enabled: bool = True, counts: bool = True
+) -> Iterator[Bar]:
+    """A live progress bar on stderr (quiet when stderr is not a terminal or ``enabled`` is False);
+    ``counts=False`` hides the done/total column (for totals in units a user does not count, such as pixels)."""
     if not enabled or not sys.stderr.isatty():
         yield Bar(None, None)
         return
@@ -45,7 +48,7 @@ def progress_bar(description: str, total: float | None, unit: str = "", enabled:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        MofNCompleteColumn() if unit != "B" else TextColumn(""),
+        MofNCompleteColumn() if unit != "B" and counts else TextColumn(""),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),

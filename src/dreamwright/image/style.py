@@ -7,7 +7,9 @@ content loss at a layer is ``mse(F(x), F(c)) / mean(F(c)^2)`` and the style loss
 with ``G = F F^T / (H W)``, each averaged over its layers; the total-variation loss is the mean squared
 difference of neighbouring pixels. For backbones other than VGG the activations pass through a softmax
 before the Gram matrix (Wang et al., "Rethinking and Improving the Robustness of Image Style Transfer",
-CVPR 2021), which is what makes their style features usable.
+CVPR 2021), which is what makes their style features usable. Each backbone carries its own *recipe*
+(style weight, colour matching, softmax temperature: ``FeatureNet.style_recipe``), measured by
+``benchmarks/bench_style.py`` with networks the optimiser does not use.
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ INITS = ("content", "style", "noise")
 OPTIMIZERS = ("lbfgs", "adam")
 LBFGS_HISTORY = 50
 MIN_TILE = 64
+#: iterations at the coarsest scale by default (halved at each finer scale, down to MIN_FINE_ITERATIONS)
+DEFAULT_ITERATIONS = 100
+MIN_FINE_ITERATIONS = 20
+#: the default time budget for a 512-px result, in seconds (scaled by area above 512 px)
+DEFAULT_SECONDS = 60.0
+#: iterations every pass gets even when the time budget has run out
+MIN_BUDGET_ITERATIONS = 5
+#: ``--preview``: long side and iterations of a quick look
+PREVIEW_SIZE = 128
+PREVIEW_ITERATIONS = 60
 FrameCallback = Callable[[int, "Image.Image"], None]
 
 
@@ -52,6 +64,10 @@ class StyleResult:
     peak_estimate_bytes: int = 0
     #: losses of the returned image (best seen) in the last pass (last tile when tiled)
     final: dict[str, float] = field(default_factory=dict)
+    #: iterations planned at each scale (per tile)
+    iterations: list[int] = field(default_factory=list)
+    #: True when the time budget (``max_seconds``) cut some scale's iterations short
+    stopped_early: bool = False
 
 
 # ------------------------------------------------------------------------------------------ losses
@@ -83,8 +99,15 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
 class _Targets:
     """Content features and blended style Grams, with the loss of an image against them."""
 
-    def __init__(self, net: FeatureNet, content_layers: list[str], style_layers: list[str]) -> None:
+    def __init__(self, net: FeatureNet, content_layers: list[str], style_layers: list[str],
+                 style_layer_weights: Sequence[float] | None = None, temperature: float = 1.0,
+                 softmax: bool | None = None) -> None:
         self.net, self.content_layers, self.style_layers = net, content_layers, style_layers
+        weights = list(style_layer_weights) if style_layer_weights else [1.0] * len(style_layers)
+        total = sum(weights)
+        self.style_weights = {k: w / total for k, w in zip(style_layers, weights, strict=True)}
+        self.temperature = temperature
+        self.softmax = net.softmax_gram if softmax is None else softmax
         self.layers = list(dict.fromkeys(content_layers + style_layers))
         self.content: dict[str, torch.Tensor] = {}
         self.content_scale: dict[str, float] = {}
@@ -108,9 +131,9 @@ class _Targets:
             for img, w in zip(styles, blend, strict=True):
                 feats = self.net(img, self.style_layers)
                 if not self.temps:
-                    self.temps = {k: float(feats[k].std()) + 1e-6 for k in self.style_layers}
+                    self.temps = {k: self.temperature * float(feats[k].std()) + 1e-6 for k in self.style_layers}
                 for k in self.style_layers:
-                    g = gram(feats[k], self.net.softmax_gram, self.temps[k]) * w
+                    g = gram(feats[k], self.softmax, self.temps[k]) * w
                     grams[k] = g if k not in grams else grams[k] + g
         self.grams = grams
         self.gram_scale = {k: float(g.pow(2).mean()) + 1e-12 for k, g in grams.items()}
@@ -121,11 +144,11 @@ class _Targets:
             (feats[k] - self.content[k]).pow(2).mean() / self.content_scale[k] for k in self.content_layers
         )
         s = sum(
-            (gram(feats[k], self.net.softmax_gram, self.temps[k]) - self.grams[k]).pow(2).mean()
-            / self.gram_scale[k]
+            (gram(feats[k], self.softmax, self.temps[k]) - self.grams[k]).pow(2).mean()
+            / self.gram_scale[k] * self.style_weights[k]
             for k in self.style_layers
         )
-        return c / len(self.content_layers), s / len(self.style_layers), tv_loss(x)
+        return c / len(self.content_layers), s, tv_loss(x)
 
 
 # ------------------------------------------------------------------------------------- colour helpers
@@ -173,6 +196,30 @@ def recolor(output_grey: torch.Tensor, content_rgb: torch.Tensor) -> torch.Tenso
     yiq = rgb_to_yiq(content_rgb)
     y = rgb_to_yiq(output_grey)[:, :1]
     return yiq_to_rgb(torch.cat([y, yiq[:, 1:]], dim=1)).clamp(0, 1)
+
+
+def colour_transfer(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float]) -> torch.Tensor:
+    """``content`` (1, 3, H, W) with its RGB mean and covariance moved to the styles' (blended), by the
+    affine map ``x -> S^1/2 C^-1/2 (x - m_c) + m_s`` (Gatys et al. 2016, "Preserving colour", run the
+    other way: the photo takes the painting's palette)."""
+    import torch
+
+    def stats(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pix = t.reshape(3, -1).double()
+        mean = pix.mean(1, keepdim=True)
+        centred = pix - mean
+        return mean, centred @ centred.t() / pix.shape[1] + 1e-5 * torch.eye(3, dtype=pix.dtype, device=pix.device)
+
+    def sqrtm(m: torch.Tensor, power: float) -> torch.Tensor:
+        vals, vecs = torch.linalg.eigh(m)
+        return vecs @ torch.diag(vals.clamp_min(1e-8) ** power) @ vecs.t()
+
+    mc, cc = stats(content)
+    ms = sum(w * stats(s)[0] for s, w in zip(styles, blend, strict=True))
+    cs = sum(w * stats(s)[1] for s, w in zip(styles, blend, strict=True))
+    a = sqrtm(cs, 0.5) @ sqrtm(cc, -0.5)
+    out = a @ (content.reshape(3, -1).double() - mc) + ms
+    return out.reshape(content.shape).to(content.dtype).clamp(0, 1)
 
 
 # ----------------------------------------------------------------------------------------- memory
@@ -287,22 +334,58 @@ def auto_scales(size: int, smallest: int = 256) -> list[int]:
     return out
 
 
+def iteration_schedule(iterations: int | Sequence[int] | None, scales: Sequence[int]) -> list[int]:
+    """Iterations per scale: an int is used at every scale, a list gives one per scale, and None is the
+    default schedule: :data:`DEFAULT_ITERATIONS` at the coarsest scale, halved at each finer one (each finer
+    iteration costs about four coarse ones, and starts from an already styled picture)."""
+    from dreamwright._validate import positive_int
+
+    if iterations is None:
+        return [max(MIN_FINE_ITERATIONS, DEFAULT_ITERATIONS >> i) for i in range(len(scales))]
+    if isinstance(iterations, (list, tuple)):
+        values = [int(positive_int("iterations", i)) for i in iterations]
+        if len(values) != len(scales):
+            raise InvalidArgument(
+                f"iterations lists {len(values)} numbers for {len(scales)} scales "
+                f"({','.join(map(str, scales))}); give one per scale, or one number for all",
+                param="iterations",
+            )
+        return values
+    return [int(positive_int("iterations", iterations))] * len(scales)
+
+
+def time_budget(max_seconds: float | None, size: int) -> float | None:
+    """Seconds allowed (None: no limit): ``max_seconds``, 0 for no limit, or by default
+    :data:`DEFAULT_SECONDS` for a 512-px result, scaled by area for larger ones."""
+    if max_seconds is None:
+        return DEFAULT_SECONDS * max(1.0, (size / 512) ** 2)
+    value = float(max_seconds)
+    if not math.isfinite(value) or value < 0:
+        raise InvalidArgument(f"max_seconds must be >= 0 (0: no limit), got {max_seconds!r}", param="max_seconds")
+    return value or None
+
+
 def run_style_transfer(
     content: iio.ImageLike,
     styles: iio.ImageLike | Sequence[iio.ImageLike],
     *,
-    size: int = 256,
-    iterations: int = 100,
+    size: int = 512,
+    iterations: int | Sequence[int] | None = None,
     optimizer: str = "lbfgs",
     learning_rate: float | None = None,
     content_weight: float = 1.0,
-    style_weight: float = 100.0,
+    style_weight: float | None = None,
     tv_weight: float = 10.0,
     init: str = "content",
     style_blend: Sequence[float] | str | None = None,
     style_scale: float = 1.0,
     preserve_color: bool = False,
+    match_colors: bool | None = None,
+    style_layer_weights: Sequence[float] | None = None,
+    gram_temperature: float | None = None,
+    softmax_gram: bool | None = None,
     scales: Sequence[int] | None = None,
+    max_seconds: float | None = None,
     max_memory: int | None = None,
     backbone: str = "auto",
     weights: str | os.PathLike | None = None,
@@ -323,7 +406,6 @@ def run_style_transfer(
 
     # ---- validate options before any heavy work
     size = iio.check_size("size", size)
-    iterations = int(positive_int("iterations", iterations))
     optimizer = (optimizer or "lbfgs").lower()
     if optimizer not in OPTIMIZERS:
         raise InvalidArgument(
@@ -333,7 +415,10 @@ def run_style_transfer(
     if init not in INITS:
         raise InvalidArgument(f"init must be one of {', '.join(INITS)}, got {init!r}", param="init")
     content_weight = non_negative_float("content_weight", content_weight)
-    style_weight = non_negative_float("style_weight", style_weight)
+    if style_weight is not None:
+        style_weight = non_negative_float("style_weight", style_weight)
+    if gram_temperature is not None and (not math.isfinite(gram_temperature) or gram_temperature <= 0):
+        raise InvalidArgument(f"gram_temperature must be > 0, got {gram_temperature!r}", param="gram_temperature")
     tv_weight = non_negative_float("tv_weight", tv_weight)
     style_scale = float(style_scale)
     if not math.isfinite(style_scale) or not 0.05 <= style_scale <= 8:
@@ -346,7 +431,9 @@ def run_style_transfer(
     if not math.isfinite(learning_rate) or learning_rate <= 0:
         raise InvalidArgument(f"learning_rate must be > 0, got {learning_rate!r}", param="learning_rate")
     save_every = positive_int("save_every", save_every, allow_none=True)
-    scale_list = _check_scales(scales, size)
+    scale_list = _check_scales(scales, size) if scales else auto_scales(size)
+    schedule = iteration_schedule(iterations, scale_list)
+    budget_seconds = time_budget(max_seconds, size)
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not style_list:
         raise InvalidArgument("give at least one style image", param="styles")
@@ -365,6 +452,16 @@ def run_style_transfer(
     c_layers = net.check_layers(content_layers or net.default_content_layers, option="content layers")
     s_layers = net.check_layers(style_layers or net.default_style_layers, option="style layers")
     all_layers = list(dict.fromkeys(c_layers + s_layers))
+    if style_layer_weights is not None and len(style_layer_weights) != len(s_layers):
+        raise InvalidArgument(
+            f"style layer weights has {len(style_layer_weights)} numbers for {len(s_layers)} style layers "
+            f"({','.join(s_layers)}); give one per layer",
+            param="style_layer_weights",
+        )
+    recipe = net.style_recipe
+    style_weight = recipe["style_weight"] if style_weight is None else style_weight
+    match_colors = recipe["match_colors"] if match_colors is None else match_colors
+    gram_temperature = recipe["gram_temperature"] if gram_temperature is None else gram_temperature
 
     # ---- memory: the coarsest pass must fit whole; finer passes may be tiled
     w0, h0 = iio.fit_size(content_img.width, content_img.height, scale_list[0])
@@ -380,7 +477,7 @@ def run_style_transfer(
 
     seed = iio.seed_everything(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    targets = _Targets(net, c_layers, s_layers)
+    targets = _Targets(net, c_layers, s_layers, style_layer_weights, gram_temperature, softmax_gram)
     result = StyleResult(
         image=content_img,
         seed=seed,
@@ -415,7 +512,10 @@ def run_style_transfer(
         boxes = [(y, x, th, tw) for y in _tiles(h, th, overlap) for x in _tiles(w, tw, overlap)]
         plans.append((s, w, h, boxes))
     result.tiles = [len(p[3]) for p in plans]
-    total_iters = iterations * sum(len(p[3]) for p in plans)
+    result.iterations = schedule
+    # progress and the time budget count work in pixels: an iteration at 512 px costs about four at 256 px
+    work = [n * sum(th * tw for _, _, th, tw in p[3]) for n, p in zip(schedule, plans, strict=True)]
+    total_work, work_done = float(sum(work)), 0.0
     if on_start is not None:
         on_start(net)
 
@@ -424,14 +524,16 @@ def run_style_transfer(
             out = recolor(img_t, content_rgb) if preserve_color else img_t
             on_frame(it_global, iio.to_image(out))
 
-    with progress_bar("style transfer", total_iters, enabled=progress) as bar:
-        for scale_idx, (s, w, h, boxes) in enumerate(plans):
+    with progress_bar("style transfer", total_work, enabled=progress, counts=False) as bar:
+        for scale_idx, ((s, w, h, boxes), iterations) in enumerate(zip(plans, schedule, strict=True)):
             content_rgb = iio.to_tensor(iio.resize_long(content_img, s), dev)
             content_t = luminance(content_rgb) if preserve_color else content_rgb
             style_ts = []
             for simg in style_imgs:
                 st = iio.to_tensor(iio.resize_long(simg, max(iio.MIN_SIZE, round(s * style_scale))), dev)
                 style_ts.append(match_luminance(luminance(st), content_t) if preserve_color else st)
+            if match_colors and not preserve_color:
+                content_t = colour_transfer(content_t, style_ts, blend)
             targets.set_styles(style_ts, blend)
 
             if current is None:
@@ -481,7 +583,14 @@ def run_style_transfer(
                         best.update(total=last["total"], image=img.detach().clone(), losses=dict(last))
                     return total
 
-                for _ in range(iterations):
+                # this tile's share of the time budget ends when its share of the work would
+                work_done += iterations * th * tw
+                deadline = None if budget_seconds is None else start + budget_seconds * work_done / total_work
+                for i in range(iterations):
+                    if deadline is not None and i >= MIN_BUDGET_ITERATIONS and time.perf_counter() > deadline:
+                        result.stopped_early = True
+                        bar.advance(th * tw * (iterations - i))
+                        break
                     opt.step(closure)
                     with torch.no_grad():
                         img.clamp_(0, 1)
@@ -492,10 +601,10 @@ def run_style_transfer(
                         )
                     it_global += 1
                     result.history.append({**last, "scale": float(s), "time": time.perf_counter() - start})
-                    bar.advance(1)
+                    bar.advance(th * tw)
                     bar.update(
-                        info=f"{w}x{h} content {last['content']:.3g} style {last['style']:.3g} "
-                        f"tv {last['tv']:.3g}"
+                        info=f"{w}x{h} {i + 1}/{iterations}  content {last['content']:.3g} "
+                        f"style {last['style']:.3g}"
                     )
                     if save_every and it_global % save_every == 0:
                         if whole:
@@ -538,13 +647,18 @@ def style_transfer(
 ) -> Image.Image:
     """Repaint ``content`` in the style of ``styles`` and return the result as a PIL image.
 
-    Options (all keyword): ``size`` (long side, default 256), ``iterations`` (per scale/tile, default 100),
-    ``optimizer`` ("lbfgs" or "adam"), ``learning_rate``, ``content_weight`` (1), ``style_weight`` (100),
-    ``tv_weight`` (10), ``init`` ("content", "style", "noise"), ``style_blend`` (one weight per style),
-    ``style_scale`` (style image size relative to the output), ``preserve_color`` (luminance-only transfer),
-    ``scales`` (coarse-to-fine long sides, e.g. [256, 512, 1024]; finer passes are tiled when they do not
-    fit in memory), ``max_memory`` (bytes), ``backbone`` ("auto", "vgg19", "efficientnet-lite0"), ``weights``
-    (path, ``"random"`` or None), ``content_layers``, ``style_layers``, ``device``, ``seed``,
-    ``save_every`` with ``on_frame(iteration, image)``, ``progress``.
+    Options (all keyword): ``size`` (long side, default 512), ``scales`` (coarse-to-fine long sides; default
+    halving down to 256, e.g. [256, 512]; finer passes are tiled when they do not fit in memory),
+    ``iterations`` (per scale and tile: an int, one per scale, or None for 100 at the coarsest scale halved at
+    each finer one), ``max_seconds`` (time budget; None: 60 s for 512 px, scaled by area; 0: no limit),
+    ``optimizer`` ("lbfgs" or "adam"), ``learning_rate``, ``content_weight`` (1), ``style_weight`` (None: the
+    backbone's recipe, VGG-19 100, EfficientNet-Lite0 1000), ``tv_weight`` (10), ``init`` ("content", "style",
+    "noise"), ``style_blend`` (one weight per style), ``style_scale`` (style image size relative to the output),
+    ``preserve_color`` (luminance-only transfer), ``match_colors`` (move the photo's colour mean and covariance
+    to the style's first; None: the recipe's, on for EfficientNet-Lite0), ``gram_temperature`` (softmax-Gram
+    temperature relative to the style activations' spread; None: the recipe's), ``style_layer_weights``,
+    ``max_memory`` (bytes), ``backbone`` ("auto", "vgg19", "efficientnet-lite0"), ``weights`` (path,
+    ``"random"`` or None), ``content_layers``, ``style_layers``, ``device``, ``seed``, ``save_every`` with
+    ``on_frame(iteration, image)``, ``progress``.
     """
     return run_style_transfer(content, styles, **options).image
