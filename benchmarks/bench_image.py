@@ -25,53 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# ----------------------------------------------------------------------------------- test images
-
-
-def landscape(size: int = 512) -> Image.Image:
-    """A procedural 'photo': sky gradient, sun, two mountain ranges, a lake with ripples, grass texture."""
-    rng = np.random.default_rng(0)
-    h, w = size * 3 // 4, size
-    y, x = np.mgrid[0:h, 0:w] / np.array([h, w]).reshape(2, 1, 1)
-    img = np.zeros((h, w, 3))
-    sky = np.stack([0.35 + 0.5 * y, 0.55 + 0.35 * y, 0.95 - 0.1 * y], -1)
-    img[:] = sky
-    sun = (x - 0.72) ** 2 + ((y - 0.22) * h / w) ** 2 < 0.004
-    img[sun] = (1.0, 0.9, 0.5)
-    ridge1 = 0.45 + 0.08 * np.sin(9 * x[0] + 1) + 0.04 * np.sin(23 * x[0])
-    ridge2 = 0.58 + 0.05 * np.sin(5 * x[0] + 2) + 0.02 * np.sin(31 * x[0] + 1)
-    far = y > ridge1[None, :]
-    img[far] = np.array([0.45, 0.5, 0.6]) * (0.9 + 0.1 * rng.random((far.sum(), 1)))
-    near = y > ridge2[None, :]
-    shade = (0.25 + 0.25 * (1 - y))[near][:, None]
-    img[near] = np.concatenate([shade * 0.6, shade * 1.4, shade * 0.5], 1) * (0.8 + 0.4 * rng.random((near.sum(), 1)))
-    lake = (y > 0.78) & (np.abs(x - 0.4) < 0.35 - (y - 0.78))
-    ripples = 0.5 + 0.5 * np.sin(180 * y + 6 * np.sin(20 * x))
-    img[lake] = np.array([0.2, 0.35, 0.6]) + 0.15 * ripples[lake][:, None]
-    return Image.fromarray((img.clip(0, 1) * 255).astype(np.uint8))
-
-
-def swirls(size: int = 512) -> Image.Image:
-    """A procedural 'painting': brush-stroke bands flowing around vortices in blue and yellow."""
-    y, x = np.mgrid[0:size, 0:size] / size
-    angle = np.zeros_like(x)
-    for cx, cy, s in ((0.3, 0.3, 1.0), (0.7, 0.35, -0.8), (0.5, 0.75, 0.9), (0.15, 0.8, -0.6)):
-        r = np.sqrt((x - cx) ** 2 + (y - cy) ** 2) + 0.03
-        angle += s * np.arctan2(y - cy, x - cx) * np.exp(-r * 3)
-        angle += s * 0.15 / r * 0.05
-    strokes = 0.5 + 0.5 * np.sin(60 * (np.sqrt((x - 0.5) ** 2 + (y - 0.5) ** 2) + 0.25 * angle))
-    fine = 0.5 + 0.5 * np.sin(220 * (x * np.cos(angle) + y * np.sin(angle)))
-    t = (0.7 * strokes + 0.3 * fine)[..., None]
-    deep, light, gold = (
-        np.array([0.08, 0.15, 0.45]),
-        np.array([0.35, 0.55, 0.85]),
-        np.array([0.95, 0.8, 0.25]),
-    )
-    img = deep * (1 - t) + light * t
-    stars = ((strokes > 0.93) & (fine > 0.6))[..., None]
-    img = np.where(stars, gold, img)
-    return Image.fromarray((img.clip(0, 1) * 255).astype(np.uint8))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from style_pairs import landscape, swirls  # noqa: E402  (the procedural content and style images)
 
 # ------------------------------------------------------------------------------------------ metrics
 
