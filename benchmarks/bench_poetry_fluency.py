@@ -10,8 +10,10 @@ char-gpt-small --out RUN``). For each form it scores, as per-character perplexit
 - ``n`` real held-out poems of the form (``random.Random(0)`` shuffle of the validation split);
 - ``n`` constrained poems (rhyme and tones strict, seeds 0..n-1) for each ``--candidates`` setting.
 
-and prints the ratio generated / real beside distinct-2 (distinct in-line character bigrams / all) and the
-share of generated lines found verbatim in the training split.
+and prints the ratio generated / real beside distinct-2 (distinct in-line character bigrams / all), the
+share of generated lines found verbatim in the training split, and the share of poems that pass every rule
+of the independent checker ``poetry_strict.py`` (strict %). ``--run-dir`` may be repeated, as ``LABEL=PATH``,
+to put generators side by side (e.g. the bundled model before and after retraining).
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_poetry import distinct2  # noqa: E402
+from poetry_strict import SimpleTable, check  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ref", required=True, help="reference model run directory (trained on the training split)")
     p.add_argument("--data", default="runs/tang-data")
-    p.add_argument("--run-dir", default=None, help="generator (default: the bundled tang-poetry)")
+    p.add_argument("--run-dir", action="append", default=None,
+                   help="generator, PATH or LABEL=PATH; repeat to compare (default: the bundled tang-poetry)")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--forms", default="五绝,七绝,五律,七律")
     p.add_argument("--candidates", default="1,8", help="comma-separated --candidates settings to compare")
@@ -50,10 +54,17 @@ def main(argv: list[str] | None = None) -> None:
     train_lines = {line for _, text in read_corpus(data / TRAIN_FILE) for line in split_lines(text)}
     valid = read_corpus(data / VALID_FILE)
     ref = Generator.load(a.ref, device="cpu")
-    writer = load_writer(a.run_dir)
+    table = SimpleTable.read()
+    writers = []
+    for spec in a.run_dir or ["bundled"]:
+        label, _, path = spec.rpartition("=") if "=" in spec else (spec, "", spec)
+        writers.append((label, load_writer(None if path == "bundled" else path)))
 
     def ppl(form: str, texts: list[str]) -> float:
         return math.exp(poem_loss(ref.model, [(form, t) for t in texts], ref.tokenizer, "cpu"))
+
+    def strict(texts: list[str]) -> float:
+        return 100 * sum(check(t, table).ok for t in texts) / max(len(texts), 1)
 
     def copy(texts: list[str]) -> float:
         lines = [line for t in texts for line in split_lines(t)]
@@ -66,21 +77,24 @@ def main(argv: list[str] | None = None) -> None:
         real = real[: a.n]
         base = ppl(form, real)
         rows.append((form, f"real held-out poems ({len(real)})", base, 1.0, distinct2([split_lines(t) for t in real]),
-                     copy(real), None))
-        for c in (int(x) for x in a.candidates.split(",")):
-            t0 = time.perf_counter()
-            texts = [writer.write(form, seed=s, candidates=c)[0].text for s in range(a.n)]
-            per = (time.perf_counter() - t0) / a.n
-            value = ppl(form, texts)
-            rows.append((form, f"constrained, {c} candidate(s)", value, value / base,
-                         distinct2([split_lines(t) for t in texts]), copy(texts), per))
+                     copy(real), strict(real), None))
+        for label, writer in writers:
+            for c in (int(x) for x in a.candidates.split(",")):
+                t0 = time.perf_counter()
+                texts = [writer.write(form, seed=s, candidates=c)[0].text for s in range(a.n)]
+                per = (time.perf_counter() - t0) / a.n
+                value = ppl(form, texts)
+                name = f"{label}, {c} candidate{'s' if c > 1 else ''}" if len(writers) > 1 else (
+                    f"constrained, {c} candidate(s)")
+                rows.append((form, name, value, value / base, distinct2([split_lines(t) for t in texts]), copy(texts),
+                             strict(texts), per))
         print(f"{form} done", file=sys.stderr)
     print(f"\nreference model: {a.ref}; n = {a.n} per row\n")
-    print("| form | poems | reference ppl / char | ratio to real | distinct-2 | copy % | s / poem |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for form, label, value, ratio, d2, cp, per in rows:
+    print("| form | poems | strict % | reference ppl / char | ratio to real | distinct-2 | copy % | s / poem |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for form, label, value, ratio, d2, cp, ok, per in rows:
         speed = f"{per:.3f}" if per is not None else "–"
-        print(f"| {form} | {label} | {value:.1f} | {ratio:.2f} | {d2:.3f} | {cp:.1f} | {speed} |")
+        print(f"| {form} | {label} | {ok:.1f} | {value:.1f} | {ratio:.2f} | {d2:.3f} | {cp:.1f} | {speed} |")
 
 
 if __name__ == "__main__":
