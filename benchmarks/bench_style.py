@@ -20,6 +20,11 @@ Usage::
 
     PYTHONPATH=src python benchmarks/bench_style.py                    # the table, 512 px
     PYTHONPATH=src python benchmarks/bench_style.py --gallery docs/images/style   # also the gallery
+    PYTHONPATH=src python benchmarks/bench_style.py --timing    # the default's wall time, as a user runs it
+
+``--timing`` runs the installed ``dreamwright style`` command as a user would (defaults, its time budget on,
+every core), for each pair at 512 px, plus ``--preview`` and ``--size 1024`` on the first pair, and prints
+the wall time of each command (start-up included) and whether the budget cut any scale short.
 """
 
 from __future__ import annotations
@@ -117,6 +122,34 @@ def run(
     return r.image, r.seconds
 
 
+def timing() -> None:
+    """Wall time of the CLI's default runs (see the module docstring)."""
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    script = shutil.which("dreamwright") or sys.exit("the dreamwright command is not installed")
+    print("| pair | command | wall s | budget cut a scale short |\n|---|---|---:|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [(name, c, s, []) for name, c, s in PAIRS]
+        runs += [(PAIRS[0][0], PAIRS[0][1], PAIRS[0][2], ["--preview"]),
+                 (PAIRS[0][0], PAIRS[0][1], PAIRS[0][2], ["--size", "1024"])]
+        for name, content_fn, style_fn, extra in runs:
+            content, style = Path(tmp) / "content.png", Path(tmp) / "style.png"
+            content_fn(1024).save(content)
+            style_fn(1024).save(style)
+            argv = [script, "style", str(content), str(style), "-o", str(Path(tmp) / "out.jpg"), "--seed", "0", *extra]
+            t0 = time.perf_counter()
+            proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "DREAMWRIGHT_OFFLINE": "1"})
+            wall = time.perf_counter() - t0
+            if proc.returncode:
+                sys.exit(proc.stderr)
+            cut = "yes" if "stopped some scales early" in proc.stderr else "no"
+            label = "dreamwright style C S -o out.jpg " + " ".join(extra)
+            print(f"| {name} | `{label.strip()}` | {wall:.1f} | {cut} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=512)
@@ -126,7 +159,13 @@ def main() -> None:
     ap.add_argument("--extra", default="", help="JSON object: one more candidate's options, named 'extra'")
     ap.add_argument("--gallery", type=Path, default=None, help="write content, style and results here")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    ap.add_argument("--timing", action="store_true", help="time the CLI's default runs instead")
     args = ap.parse_args()
+    if args.timing:
+        model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+        print(f"Machine: {model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
+        timing()
+        return
 
     candidates = {k: CANDIDATES[k] for k in args.candidates.split(",") if k}
     if args.extra:
