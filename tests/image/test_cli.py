@@ -280,3 +280,21 @@ def test_preview_writes_a_128px_result_with_the_installed_command(images, tmp_pa
     assert Image.open(out).size == (128, 96) and Image.open(out).format == "JPEG"
     assert "backbone: efficientnet-lite0" in proc.stderr and "Traceback" not in proc.stderr
     assert elapsed < 120  # "a few seconds" on a quiet machine; generous for a shared one
+
+
+def test_default_threads_are_the_idle_cores(monkeypatch):
+    from dreamwright.image import cli as image_cli
+
+    monkeypatch.setattr(image_cli.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(image_cli.os, "getloadavg", lambda: (1.1, 0.0, 0.0))
+    assert image_cli.idle_cores() == 1  # one core busy elsewhere: one thread, not two fighting for it
+    monkeypatch.setattr(image_cli.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert image_cli.idle_cores() == 2
+    monkeypatch.setattr(image_cli.os, "getloadavg", lambda: (7.0, 0.0, 0.0))
+    assert image_cli.idle_cores() == 1  # never fewer than one
+
+    def unavailable():
+        raise OSError
+
+    monkeypatch.setattr(image_cli.os, "getloadavg", unavailable)
+    assert image_cli.idle_cores() == 2
