@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dreamwright.errors import DreamwrightError
-from dreamwright.poetry.defaults import DEFAULT_CANDIDATES
+from dreamwright.poetry.defaults import DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
 
 FORM_HELP = "五绝 | 七绝 | 五律 | 七律"
 
@@ -55,7 +55,9 @@ def poem(
             help="Candidates written per poem; the one the model finds likeliest per character is kept.",
         ),
     ] = DEFAULT_CANDIDATES,
-    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature.")] = 0.8,
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-t", help="Sampling temperature.")
+    ] = DEFAULT_TEMPERATURE,
     seed: Annotated[int | None, typer.Option(help="Random seed (repeatable output).")] = None,
     marks: Annotated[
         bool, typer.Option("--marks/--no-marks", help="Show tone marks and the rhyme group.")

@@ -40,7 +40,7 @@ from dreamwright.decoding import (
     row_seed,
 )
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
-from dreamwright.poetry.defaults import DEFAULT_CANDIDATES
+from dreamwright.poetry.defaults import DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
 from dreamwright.poetry.plan import Plan
 from dreamwright.poetry.prosody import (
     BOTH,
@@ -236,7 +236,7 @@ class PoemWriter:
         tones: str = "strict",
         num_samples: int = 1,
         candidates: int = DEFAULT_CANDIDATES,
-        temperature: float = 0.8,
+        temperature: float = DEFAULT_TEMPERATURE,
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
@@ -639,7 +639,7 @@ class PoemWriter:
     # ------------------------------------------------------------------ baseline
     @torch.inference_mode()
     def free_sample(
-        self, form: str, *, temperature: float = 0.8, seed: int | None = None, max_chars: int = 100
+        self, form: str, *, temperature: float = DEFAULT_TEMPERATURE, seed: int | None = None, max_chars: int = 100
     ) -> str:
         """Plain char-RNN sampling after ``【form】`` until a newline: the unconstrained baseline."""
         check_form(form)

@@ -195,7 +195,7 @@ def register() -> None:
         "poems (tang): the bundled tang-poetry recipe, 1×384 GRU, embedding 128 tied, □ below 5 sightings",
         {"model": "gru", "model_args": {"n_layer": 1, "hidden_size": 384, "embedding_size": 128, "dropout": 0.1,
                                         "tie_weights": True},
-         "min_count": 5, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.01, "warmup_steps": 50,
-         "min_lr_ratio": 0.05, "grad_clip": 1.0, "eval_interval": 300, "sample_length": 64},
+         "min_count": 5, "batch_size": 64, "lr": 3e-3, "weight_decay": 0.01, "warmup_steps": 50,
+         "min_lr_ratio": 0.05, "grad_clip": 1.0, "eval_interval": 500, "sample_length": 64},
     )
     register_task(Task("poems", prepare_poems, PoemSource, default_preset=PRESET))

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dreamwright.poetry.defaults import DEFAULT_TEMPERATURE as POEM_TEMPERATURE
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -251,5 +253,5 @@ class PoemRequest(BaseModel):
     rhyme: str = "strict"
     tones: str = "strict"
     num_samples: int = Field(1, ge=1, le=MAX_POEMS)
-    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    temperature: float = Field(POEM_TEMPERATURE, ge=0.0, le=5.0)
     seed: int | None = None

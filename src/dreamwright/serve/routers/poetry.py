@@ -1,7 +1,7 @@
 """作诗姬 on the server: ``POST /v1/poems`` and a small page at ``GET /poetry``.
 
 ``POST /v1/poems`` takes JSON ``{"form": "五绝", "acrostic": "春夏秋冬", "start": null, "keywords": "月,山",
-"rhyme": "strict", "tones": "strict", "num_samples": 1, "temperature": 0.8, "seed": null}`` and answers
+"rhyme": "strict", "tones": "strict", "num_samples": 1, "temperature": 0.9, "seed": null}`` and answers
 ``{"poems": [{"text", "lines", "pattern", "rhyme_group", "marked", "rows", ...}]}`` (``rows``: each line's
 ``text``, ``tones`` — one 平/仄/中 mark per character — and ``rhymes``); a user error is a 400 in OpenAI's
 error shape. The page (``static/poetry.html``, the text page's layout and styles) loads its script from
