@@ -6,8 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dreamwright.poetry.defaults import DEFAULT_TEMPERATURE as POEM_TEMPERATURE
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -253,5 +251,5 @@ class PoemRequest(BaseModel):
     rhyme: str = "strict"
     tones: str = "strict"
     num_samples: int = Field(1, ge=1, le=MAX_POEMS)
-    temperature: float = Field(POEM_TEMPERATURE, ge=0.0, le=5.0)
+    temperature: float | None = Field(None, ge=0.0, le=5.0, description="default: 作诗姬's (0.9)")
     seed: int | None = None

@@ -55,6 +55,8 @@ def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
 
     @api.post("/v1/poems")
     def poems(body: PoemRequest) -> Any:  # sync: FastAPI runs it in its thread pool
+        from dreamwright.poetry.defaults import DEFAULT_TEMPERATURE
+
         try:
             writer = factory()
             result = writer.write(
@@ -65,7 +67,7 @@ def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
                 rhyme=body.rhyme,
                 tones=body.tones,
                 num_samples=body.num_samples,
-                temperature=body.temperature,
+                temperature=DEFAULT_TEMPERATURE if body.temperature is None else body.temperature,
                 seed=body.seed,
             )
             table = writer.table if writer._masks_ready else None
