@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--forms", default="五绝,七绝,五律,七律")
     p.add_argument("--candidates", default="1,8", help="comma-separated --candidates settings to compare")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the writer's)")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
         for label, writer in writers:
             for c in (int(x) for x in a.candidates.split(",")):
                 t0 = time.perf_counter()
-                texts = [writer.write(form, seed=s, candidates=c)[0].text for s in range(a.n)]
+                extra = {} if a.temperature is None else {"temperature": a.temperature}
+                texts = [writer.write(form, seed=s, candidates=c, **extra)[0].text for s in range(a.n)]
                 per = (time.perf_counter() - t0) / a.n
                 value = ppl(form, texts)
                 name = f"{label}, {c} candidate{'s' if c > 1 else ''}" if len(writers) > 1 else (
