@@ -103,9 +103,8 @@ class _Targets:
                  style_layer_weights: Sequence[float] | None = None, temperature: float = 1.0,
                  softmax: bool | None = None) -> None:
         self.net, self.content_layers, self.style_layers = net, content_layers, style_layers
-        weights = list(style_layer_weights) if style_layer_weights else [1.0] * len(style_layers)
-        total = sum(weights)
-        self.style_weights = {k: w / total for k, w in zip(style_layers, weights, strict=True)}
+        weights = _parse_blend(style_layer_weights, len(style_layers), "style layer", "style layer")
+        self.style_weights = dict(zip(style_layers, weights, strict=True))
         self.temperature = temperature
         self.softmax = net.softmax_gram if softmax is None else softmax
         self.layers = list(dict.fromkeys(content_layers + style_layers))
@@ -287,7 +286,11 @@ def _feather(
 # ------------------------------------------------------------------------------------------- API
 
 
-def _parse_blend(blend: Sequence[float] | str | None, n: int) -> list[float]:
+def _parse_blend(
+    blend: Sequence[float] | str | None, n: int, name: str = "style blend", per: str = "style image"
+) -> list[float]:
+    """Non-negative weights, one per ``per`` (``n`` of them), normalised to sum 1; None means equal."""
+    param = name.replace(" ", "_")
     if blend is None:
         return [1.0 / n] * n
     if isinstance(blend, str):
@@ -295,18 +298,18 @@ def _parse_blend(blend: Sequence[float] | str | None, n: int) -> list[float]:
             blend = [float(b) for b in blend.split(",") if b.strip()]
         except ValueError:
             raise InvalidArgument(
-                f"style blend must be comma-separated numbers like 0.7,0.3, got {blend!r}",
-                param="style_blend",
+                f"{name} must be comma-separated numbers like 0.7,0.3, got {blend!r}",
+                param=param,
             ) from None
     values = [float(b) for b in blend]
     if len(values) != n:
         raise InvalidArgument(
-            f"style blend has {len(values)} weights but there are {n} style images; give one "
-            "weight per style image",
-            param="style_blend",
+            f"{name} has {len(values)} weights but there are {n} {per}s; give one "
+            f"weight per {per}",
+            param=param,
         )
     if any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
-        raise InvalidArgument("style blend weights must be >= 0 with a positive sum", param="style_blend")
+        raise InvalidArgument(f"{name} weights must be >= 0 with a positive sum", param=param)
     total = sum(values)
     return [v / total for v in values]
 
@@ -452,12 +455,7 @@ def run_style_transfer(
     c_layers = net.check_layers(content_layers or net.default_content_layers, option="content layers")
     s_layers = net.check_layers(style_layers or net.default_style_layers, option="style layers")
     all_layers = list(dict.fromkeys(c_layers + s_layers))
-    if style_layer_weights is not None and len(style_layer_weights) != len(s_layers):
-        raise InvalidArgument(
-            f"style layer weights has {len(style_layer_weights)} numbers for {len(s_layers)} style layers "
-            f"({','.join(s_layers)}); give one per layer",
-            param="style_layer_weights",
-        )
+    _parse_blend(style_layer_weights, len(s_layers), "style layer", "style layer")  # fail before work
     recipe = net.style_recipe
     style_weight = recipe["style_weight"] if style_weight is None else style_weight
     match_colors = recipe["match_colors"] if match_colors is None else match_colors
@@ -514,8 +512,8 @@ def run_style_transfer(
     result.tiles = [len(p[3]) for p in plans]
     result.iterations = schedule
     # progress and the time budget count work in pixels: an iteration at 512 px costs about four at 256 px
-    work = [n * sum(th * tw for _, _, th, tw in p[3]) for n, p in zip(schedule, plans, strict=True)]
-    total_work, work_done = float(sum(work)), 0.0
+    total_work = float(sum(n * sum(th * tw for *_, th, tw in p[3]) for n, p in zip(schedule, plans, strict=True)))
+    work_done = 0.0
     if on_start is not None:
         on_start(net)
 
@@ -654,7 +652,8 @@ def style_transfer(
     ``optimizer`` ("lbfgs" or "adam"), ``learning_rate``, ``content_weight`` (1), ``style_weight`` (None: the
     backbone's recipe, VGG-19 100, EfficientNet-Lite0 1000), ``tv_weight`` (10), ``init`` ("content", "style",
     "noise"), ``style_blend`` (one weight per style), ``style_scale`` (style image size relative to the output),
-    ``preserve_color`` (luminance-only transfer), ``match_colors`` (move the photo's colour mean and covariance
+    ``preserve_color`` (luminance-only transfer), ``softmax_gram`` (None: the backbone's),
+    ``match_colors`` (move the photo's colour mean and covariance
     to the style's first; None: the recipe's, on for EfficientNet-Lite0), ``gram_temperature`` (softmax-Gram
     temperature relative to the style activations' spread; None: the recipe's), ``style_layer_weights``,
     ``max_memory`` (bytes), ``backbone`` ("auto", "vgg19", "efficientnet-lite0"), ``weights`` (path,
