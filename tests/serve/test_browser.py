@@ -231,6 +231,9 @@ def test_image_page_paints_and_offers_a_download(browser, live_server, tmp_path)
     assert page.is_hidden("#style-field")
     page.fill("#steps", "2")
     page.click("#paint")
+    # the old result and its "Done" go the moment the new job is submitted
+    assert not page.locator("#download").count()
+    assert not page.text_content("#image-status").startswith("Done")
     wait_js(page, "document.querySelector('#image-status').textContent.startsWith('Done')", timeout=120)
     assert page.get_attribute("#download", "download") == "dreamwright-dream.png"
     assert errors == []

@@ -70,6 +70,9 @@ async function paint(event) {
   const button = $("paint");
   const data = new FormData(form);
   const body = { mode: mode(), size: parseInt(data.get("size"), 10) };
+  // clear the last result before the first await, so nothing on the page describes an older job
+  result.replaceChildren();
+  setStatus("Reading the images…");
   try {
     if (!$("content-file").files.length) throw new Error("choose a content image");
     body.content = await readAsDataURL($("content-file").files[0]);
@@ -84,7 +87,6 @@ async function paint(event) {
     button.disabled = true;
     bar.hidden = false;
     bar.value = 0;
-    result.replaceChildren();
     setStatus("Uploading…");
     const r = await fetch("/v1/images", {
       method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
