@@ -115,8 +115,9 @@ def test_page_streams_and_the_lens_follows_the_slider(browser, live_server):
     token = bar.get_attribute("data-token")
     bar.click()
     assert page.input_value("#prompt") == prompt_before + token
-    # keyboard too: focus a bar and press Enter
-    page.wait_for_timeout(300)
+    # keyboard too, once the lens shows the candidates after the new prompt: focus a bar and press Enter
+    page.evaluate("(context) => { window.__context = context; }", prompt_before + token)
+    wait_js(page, "document.querySelector('#lens-chart svg')?.dataset.context === window.__context")
     page.locator("#lens-chart .bar-row").nth(1).focus()
     token2 = page.locator("#lens-chart .bar-row").nth(1).get_attribute("data-token")
     page.keyboard.press("Enter")
@@ -137,8 +138,7 @@ def test_page_streams_and_the_lens_follows_the_slider(browser, live_server):
 
     # readable on a phone-width screen: one column, nothing wider than the viewport
     page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_timeout(200)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    wait_js(page, "document.documentElement.scrollWidth <= 390")  # the lens redraws 100 ms after a resize
     box_prompt = page.locator("#prompt").bounding_box()
     box_lens = page.locator("#lens-chart").bounding_box()
     assert box_prompt["width"] <= 390 and box_lens["width"] <= 390

@@ -220,6 +220,7 @@ function renderLens(data) {
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "list",
     "aria-label": `Next-token candidates at temperature ${data.temperature}` });
   chart.dataset.temperature = String(data.temperature);
+  chart.dataset.context = data.context;
   rows.forEach((r, i) => {
     const y = i * rowH + 3;
     const g = svg("g", { class: "bar-row", role: "listitem", tabindex: 0,
@@ -251,11 +252,12 @@ async function updateLens() {
   const controller = new AbortController();
   lensController = controller;
   const t = Number(els.temperature.value);
+  const context = els.prompt.value;
   try {
     const data = await postJSON("/v1/next-token", {
-      model: els.model.value || undefined, context: els.prompt.value, temperature: t, top_n: LENS_TOP_N,
+      model: els.model.value || undefined, context, temperature: t, top_n: LENS_TOP_N,
     }, controller.signal);
-    if (controller === lensController) renderLens(data);
+    if (controller === lensController) renderLens({ ...data, context });
   } catch (err) {
     if (err.name === "AbortError") return;
     const p = document.createElement("p");
