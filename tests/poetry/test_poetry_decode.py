@@ -220,7 +220,9 @@ def test_candidates_keep_the_likeliest(tiny):
         # the score is the model's own mean log-probability per character of the text it kept
         assert best.score == pytest.approx(_mean_logprob(tiny, "五绝", best.text), abs=1e-4)
         assert one.score == pytest.approx(_mean_logprob(tiny, "五绝", one.text), abs=1e-4)
-        assert best.score >= one.score  # candidate 0 is the candidates=1 poem, and it was in the running
+        # candidate 0 is the candidates=1 poem, and it was in the running; a batch of 5 sums its log-probabilities
+        # in another order than a batch of 1, so the same text may score a few ulps apart
+        assert best.score >= one.score - 1e-6
         if best.candidate == 0:
             assert best.text == one.text
         assert check_poem(best.text, tiny.table, "五绝").regulated
