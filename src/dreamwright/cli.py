@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from dreamwright._cli_runner import run_typer_app
+from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
 from dreamwright.errors import DreamwrightError
 
 app = typer.Typer(
@@ -222,8 +223,9 @@ def generate(
     prompt_file: Annotated[Path | None, typer.Option("--prompt-file", help="Read the prompt from this UTF-8 "
                                                      "file.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", "--length", "-n",
-                                                help="Tokens to generate.")] = 400,
-    temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy; higher = bolder.")] = 0.8,
+                                                help="Tokens to generate.")] = DEFAULT_MAX_NEW_TOKENS,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy; higher = bolder.")]
+    = DEFAULT_TEMPERATURE,
     top_k: Annotated[int | None, typer.Option(help="Sample only from the k most likely tokens.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass in (0, 1].")] = None,
     repetition_penalty: Annotated[float, typer.Option(help="> 1 discourages repeating tokens.")] = 1.0,

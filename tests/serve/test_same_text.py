@@ -76,3 +76,22 @@ def test_unicode_stop_strings_in_the_api_and_the_server(thread_server):
             body = {"model": "uni", "prompt": "a", "max_tokens": 200, "temperature": 1.5, "seed": 3, "stop": [stop]}
             choice = httpx.post(srv.url + "/v1/completions", json=body, timeout=60).json()["choices"][0]
             assert choice["text"] == free[: free.find(stop)] and choice["finish_reason"] == "stop"
+
+
+def test_the_defaults_write_the_same_text_everywhere(tiny_run, tiny_generator, thread_server):
+    """No temperature given anywhere: the CLI, the API and the server share one default, so one seed gives one
+    text (the length is given only because the server's default is OpenAI's 16 tokens)."""
+    from dreamwright.decoding.defaults import DEFAULT_TEMPERATURE
+
+    api = tiny_generator.generate(PROMPT, max_new_tokens=40, seed=7)[0]
+    assert api == tiny_generator.generate(PROMPT, max_new_tokens=40, seed=7, temperature=DEFAULT_TEMPERATURE)[0]
+    assert api != tiny_generator.generate(PROMPT, max_new_tokens=40, seed=7, temperature=1.0)[0]
+    done = run_cli("generate", str(tiny_run), "-p", PROMPT, "--max-new-tokens", "40", "--seed", "7")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == PROMPT + api + "\n"
+    with thread_server({"tiny": tiny_generator}) as srv:
+        r = httpx.post(srv.url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 40, "seed": 7}, timeout=120)
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["text"] == api
+        page = httpx.get(srv.url + "/", timeout=30).text
+        assert f'value="{DEFAULT_TEMPERATURE:g}"' in page and "{{" not in page

@@ -2,26 +2,58 @@
 
 Everything that writes text — :class:`~dreamwright.generation.generator.Generator` (CLI and Python API), the
 server's engine, 作诗姬 and the trainer's samples — drives :class:`BatchDecoder`.
+
+Names are loaded on first use, so ``dreamwright.decoding.defaults`` can be read by the CLI without importing
+torch.
 """
 
-from dreamwright.decoding.batch import BatchDecoder, Row, Snapshot
-from dreamwright.decoding.params import SamplingParams
-from dreamwright.decoding.processors import (
-    AvoidRepeats,
-    Bias,
-    History,
-    LogitsProcessor,
-    Mask,
-    RepetitionPenalty,
-    Temperature,
-    TopK,
-    TopP,
-)
-from dreamwright.decoding.sampler import RowStreams, choose, draw, fresh_seed, row_seed
-from dreamwright.decoding.stops import StopWatcher, held_back
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_HOMES = {
+    "batch": ("BatchDecoder", "Row", "Snapshot", "sample_rows"),
+    "defaults": ("DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE"),
+    "params": ("SamplingParams",),
+    "processors": ("AvoidRepeats", "Bias", "History", "LogitsProcessor", "Mask", "RepetitionPenalty",
+                   "Temperature", "TopK", "TopP"),
+    "sampler": ("RowStreams", "choose", "draw", "fresh_seed", "resolve_seed", "row_seed"),
+    "stops": ("StopWatcher", "held_back"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
-    "AvoidRepeats", "BatchDecoder", "Bias", "History", "LogitsProcessor", "Mask", "RepetitionPenalty", "Row",
-    "RowStreams", "SamplingParams", "Snapshot", "StopWatcher", "Temperature", "TopK", "TopP", "choose", "draw",
-    "fresh_seed", "held_back", "row_seed",
+    "DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "AvoidRepeats", "BatchDecoder", "Bias", "History",
+    "LogitsProcessor", "Mask", "RepetitionPenalty", "Row", "RowStreams", "SamplingParams", "Snapshot",
+    "StopWatcher", "Temperature", "TopK", "TopP", "choose", "draw", "fresh_seed", "held_back", "resolve_seed",
+    "row_seed", "sample_rows",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from dreamwright.decoding.batch import BatchDecoder, Row, Snapshot, sample_rows
+    from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
+    from dreamwright.decoding.params import SamplingParams
+    from dreamwright.decoding.processors import (
+        AvoidRepeats,
+        Bias,
+        History,
+        LogitsProcessor,
+        Mask,
+        RepetitionPenalty,
+        Temperature,
+        TopK,
+        TopP,
+    )
+    from dreamwright.decoding.sampler import RowStreams, choose, draw, fresh_seed, resolve_seed, row_seed
+    from dreamwright.decoding.stops import StopWatcher, held_back

@@ -18,7 +18,7 @@ import torch
 
 from dreamwright.decoding.params import SamplingParams
 from dreamwright.decoding.processors import History, LogitsProcessor
-from dreamwright.decoding.sampler import RowStreams, choose
+from dreamwright.decoding.sampler import RowStreams, choose, row_seed
 from dreamwright.decoding.stops import StopWatcher
 from dreamwright.models.base import LanguageModel
 
@@ -58,6 +58,18 @@ class Row:
     @property
     def text(self) -> str:
         return self.watcher.text
+
+
+def sample_rows(params: SamplingParams, seed: int, count: int, max_new_tokens: int, stops: Sequence[str] = (), *,
+                watch_text: bool = False, logprobs: int | None = None, tags: Sequence[Any] | None = None
+                ) -> list[Row]:
+    """The rows of a request's ``count`` samples: sample ``i`` draws from the stream of ``row_seed(seed, i)``.
+
+    The one place a request becomes rows, for the CLI, the Python API and the server alike, which is what makes
+    the same seed give the same text on every surface.
+    """
+    return [Row(params, row_seed(seed, i), max_new_tokens, stops, watch_text=watch_text, logprobs=logprobs,
+                tag=None if tags is None else tags[i]) for i in range(count)]
 
 
 @dataclass

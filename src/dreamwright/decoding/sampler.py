@@ -20,6 +20,7 @@ import torch
 
 from dreamwright.decoding.params import SamplingParams
 from dreamwright.decoding.processors import History, apply
+from dreamwright.errors import InvalidArgument
 
 _GAMMA = 0x9E3779B97F4A7C15
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -34,6 +35,15 @@ _STEPS = np.array([((j + 1) * _GAMMA) & _MASK64 for j in range(BLOCK)], dtype=np
 def fresh_seed() -> int:
     """A random 63-bit seed from the operating system (for requests that did not give one)."""
     return int.from_bytes(os.urandom(8), "little") >> 1
+
+
+def resolve_seed(seed: int | None) -> int:
+    """``seed`` checked as an integer, or :func:`fresh_seed` when it is None: every request's one seed source."""
+    if seed is None:
+        return fresh_seed()
+    if isinstance(seed, bool) or int(seed) != seed:
+        raise InvalidArgument(f"seed must be an integer, got {seed!r}", param="seed")
+    return int(seed)
 
 
 def row_seed(seed: int, index: int) -> int:

@@ -16,8 +16,20 @@ from pathlib import Path
 import torch
 
 from dreamwright._validate import positive_int
-from dreamwright.decoding import BatchDecoder, Row, SamplingParams, StopWatcher, Temperature, fresh_seed, row_seed
+from dreamwright.decoding import (
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_TEMPERATURE,
+    BatchDecoder,
+    Row,
+    SamplingParams,
+    StopWatcher,
+    Temperature,
+    resolve_seed,
+    row_seed,
+    sample_rows,
+)
 from dreamwright.decoding.processors import History, apply
+from dreamwright.devices import resolve_device
 from dreamwright.errors import InvalidArgument
 from dreamwright.models.base import LanguageModel
 from dreamwright.tokenizers import Tokenizer
@@ -47,23 +59,10 @@ class Request:
     num_samples: int
     seed: int
 
-    def rows(self, watch_text: bool = False, tag_base: int = 0) -> list[Row]:
+    def rows(self, watch_text: bool = False) -> list[Row]:
         """One :class:`Row` per sample, sample ``i`` seeded with ``row_seed(seed, i)``."""
-        return [Row(self.params, row_seed(self.seed, i), self.max_new_tokens, self.stops, watch_text=watch_text,
-                    tag=tag_base + i) for i in range(self.num_samples)]
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``auto``/None: CUDA when present, else CPU."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InvalidArgument(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N", param="device") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-    return dev
+        return sample_rows(self.params, self.seed, self.num_samples, self.max_new_tokens, self.stops,
+                           watch_text=watch_text)
 
 
 class Generator:
@@ -97,7 +96,8 @@ class Generator:
             ids = self.tokenizer.encode(self.tokenizer.default_prompt, unknown="skip") or [0]
         return ids
 
-    def request(self, prompt: str = "", *, max_new_tokens: int = 400, temperature: float = 1.0,
+    def request(self, prompt: str = "", *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                temperature: float = DEFAULT_TEMPERATURE,
                 top_k: int | None = None, top_p: float | None = None, repetition_penalty: float = 1.0,
                 num_samples: int = 1, seed: int | None = None, stop: str | Sequence[str] | None = None,
                 unknown: str = "error") -> Request:
@@ -107,10 +107,8 @@ class Generator:
         positive_int("num_samples", num_samples)
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         StopWatcher(stops)  # validates
-        if seed is not None and (isinstance(seed, bool) or int(seed) != seed):
-            raise InvalidArgument(f"seed must be an integer, got {seed!r}", param="seed")
-        seed = fresh_seed() if seed is None else int(seed)
-        return Request(self.encode_prompt(prompt, unknown), params, stops, max_new_tokens, num_samples, seed)
+        return Request(self.encode_prompt(prompt, unknown), params, stops, max_new_tokens, num_samples,
+                       resolve_seed(seed))
 
     # ------------------------------------------------------------------ decoding
     def run(self, prompts: Sequence[Sequence[int]], rows: Sequence[Row], *, stream: bool = False
@@ -143,7 +141,7 @@ class Generator:
                     seed: int | None, stops: Sequence[Sequence[str]]):
         """Decode rows with their own prompts, sampling parameters and stop strings (row ``i`` seeded with
         ``row_seed(seed, i)``); yields like :meth:`stream`."""
-        base = fresh_seed() if seed is None else seed
+        base = resolve_seed(seed)
         rows = [Row(p, row_seed(base, i), max_new_tokens, s, watch_text=True)
                 for i, (p, s) in enumerate(zip(params, stops, strict=True))]
         return self.run(prompts, rows, stream=True)

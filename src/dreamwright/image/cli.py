@@ -106,7 +106,7 @@ def _choose_backbone(backbone: str, weights: str | None, layers: list[str]) -> t
 
 
 def _default_size(device: str, cpu: int, gpu: int) -> int:
-    from dreamwright.image.io import resolve_device
+    from dreamwright.devices import resolve_device
 
     return gpu if resolve_device(device).type == "cuda" else cpu
 

@@ -134,7 +134,9 @@ def run_deep_dream(
     from dreamwright.progress import progress_bar
     if size is not None:
         img = iio.resize_long(img, iio.check_size("size", size))
-    dev = iio.resolve_device(device)
+    from dreamwright.devices import resolve_device
+
+    dev = resolve_device(device)
     net = load_backbone(backbone, weights, dev, layers=layer_weights or ())
     layer_weights = layer_weights or dict(net.default_dream_layers)
     net.check_layers(layer_weights, option="layers")

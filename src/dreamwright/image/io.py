@@ -187,30 +187,14 @@ def save_image(img: Image.Image, path: str | os.PathLike) -> Path:
 save_png = save_image
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' -> CUDA when available else CPU; 'cuda' without a GPU is an error."""
-    import torch
-
-    choice = (device or "auto").lower()
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cpu":
-        return torch.device("cpu")
-    if choice.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise InvalidArgument(
-                "--device cuda was asked for but no CUDA GPU is available; use --device cpu", param="device"
-            )
-        return torch.device(choice)
-    raise InvalidArgument(f"device must be auto, cpu or cuda, got {device!r}", param="device")
-
-
 def seed_everything(seed: int | None) -> int:
     """Seed torch (CPU and CUDA); returns the seed used (a fresh one when ``seed`` is None)."""
     import torch
 
     if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+        from dreamwright.decoding.sampler import fresh_seed
+
+        seed = fresh_seed()
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise InvalidArgument(f"seed must be an integer >= 0, got {seed!r}", param="seed")
     torch.manual_seed(int(seed))

@@ -447,9 +447,11 @@ def run_style_transfer(
     # torch is imported only once the inputs are known to be good, so that bad input fails fast
     import torch
 
+    from dreamwright.devices import resolve_device
     from dreamwright.image.backbones import load_backbone
     from dreamwright.progress import progress_bar
-    dev = iio.resolve_device(device)
+
+    dev = resolve_device(device)
     budget = _parse_budget(max_memory, dev)
     net = load_backbone(backbone, weights, dev, layers=[*(content_layers or ()), *(style_layers or ())])
     c_layers = net.check_layers(content_layers or net.default_content_layers, option="content layers")

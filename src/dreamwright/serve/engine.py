@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from dreamwright.decoding import BatchDecoder, Row, SamplingParams, fresh_seed, row_seed
+from dreamwright.decoding import BatchDecoder, Row, SamplingParams, resolve_seed, sample_rows
 from dreamwright.generation.generator import Generator
 
 log = logging.getLogger("dreamwright.serve")
@@ -80,15 +80,11 @@ class Job:
 
     def decoder_rows(self) -> tuple[list[Sequence[int]], list[Row]]:
         """The prompt and the :class:`Row` of every choice, tagged ``(job, choice)``."""
-        seed = fresh_seed() if self.seed is None else self.seed
-        prompts, rows = [], []
-        for p, prompt in enumerate(self.prompts):
-            for j in range(self.n):
-                choice = p * self.n + j
-                prompts.append(prompt)
-                # a whole (non-streamed) answer without stop strings is decoded to text once, at its end
-                rows.append(Row(self.params, row_seed(seed, choice), self.max_tokens, self.stops,
-                                watch_text=self.stream, logprobs=self.logprobs, tag=(self, choice)))
+        prompts = [prompt for prompt in self.prompts for _ in range(self.n)]
+        # a whole (non-streamed) answer without stop strings is decoded to text once, at its end
+        rows = sample_rows(self.params, resolve_seed(self.seed), self.rows, self.max_tokens, self.stops,
+                           watch_text=self.stream, logprobs=self.logprobs,
+                           tags=[(self, choice) for choice in range(self.rows)])
         return prompts, rows
 
     def take_logprobs(self, row: Row, token_text: Callable[[int], str]) -> list[TokenLogprob]:

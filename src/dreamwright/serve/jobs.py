@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Request
 
 from dreamwright._validate import positive_int
+from dreamwright.decoding import DEFAULT_TEMPERATURE
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import Generator, SamplingParams
 from dreamwright.serve.engine import Engine, EngineClosed, Job, QueueFull, RequestTimeout, TokenLogprob
@@ -89,7 +90,7 @@ def new_job(
     if logprobs is not None and not 0 <= logprobs <= MAX_TOP_LOGPROBS:
         raise InvalidArgument(f"logprobs must be in 0..{MAX_TOP_LOGPROBS}, got {logprobs}", param="logprobs")
     params = SamplingParams(
-        temperature=1.0 if temperature is None else temperature,
+        temperature=DEFAULT_TEMPERATURE if temperature is None else temperature,
         top_k=top_k,
         top_p=top_p,
         repetition_penalty=1.0 if repetition_penalty is None else repetition_penalty,

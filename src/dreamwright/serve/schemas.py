@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dreamwright.decoding.defaults import DEFAULT_TEMPERATURE
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -53,7 +55,7 @@ class CompletionRequest(_Strict):
     model: str | None = Field(None, description="A model id from /v1/models (default: the first loaded).")
     prompt: str | list[str] = Field("", description="Text to continue, or a list of texts.")
     max_tokens: int | None = Field(None, description="Tokens to generate per choice (default 16).")
-    temperature: float | None = Field(1.0, description="0 = greedy; higher = bolder.")
+    temperature: float | None = Field(DEFAULT_TEMPERATURE, description="0 = greedy; higher = bolder.")
     top_p: float | None = Field(None, description="Nucleus sampling mass in (0, 1].")
     n: int = Field(1, description="Choices per prompt.")
     stream: bool = False
@@ -141,7 +143,7 @@ class ChatCompletionRequest(_Strict):
     messages: list[ChatMessage] = Field(description="The conversation; rendered by the model's chat template.")
     max_tokens: int | None = Field(None, description="Tokens to generate per choice (default 16).")
     max_completion_tokens: int | None = Field(None, description="Same as max_tokens (OpenAI's newer name).")
-    temperature: float | None = Field(1.0, description="0 = greedy; higher = bolder.")
+    temperature: float | None = Field(DEFAULT_TEMPERATURE, description="0 = greedy; higher = bolder.")
     top_p: float | None = Field(None, description="Nucleus sampling mass in (0, 1].")
     n: int = Field(1, description="Choices.")
     stream: bool = False
@@ -210,7 +212,7 @@ class NextTokenRequest(_Strict):
 
     model: str | None = Field(None, description="A model id from /v1/models (default: the first loaded).")
     context: str = Field("", description="Text so far (empty: the model's start text).")
-    temperature: float = Field(1.0, description="Temperature T of the reweighting p^(1/T) / Σ p^(1/T).")
+    temperature: float = Field(DEFAULT_TEMPERATURE, description="Temperature T of the reweighting p^(1/T) / Σ p^(1/T).")
     top_n: int = Field(10, description="How many candidates to return.")
     unknown: Literal["error", "skip"] = "error"
 

@@ -28,8 +28,9 @@ from dreamwright import plugins
 from dreamwright._version import __version__
 from dreamwright.data.corpus import EncodedCorpus, resolve_corpus
 from dreamwright.decoding import SamplingParams
+from dreamwright.devices import resolve_device
 from dreamwright.errors import CheckpointError, InvalidArgument
-from dreamwright.generation.generator import Generator, resolve_device
+from dreamwright.generation.generator import Generator
 from dreamwright.models import build_model
 from dreamwright.models.base import LanguageModel
 from dreamwright.progress import console, progress_bar

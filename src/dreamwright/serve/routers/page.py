@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
+
+from dreamwright.decoding.defaults import DEFAULT_TEMPERATURE
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 #: a strict policy: the page loads nothing but its own files
@@ -19,6 +21,15 @@ PAGE_HEADERS = {
 router = APIRouter()
 
 
+
+
+def render_index() -> str:
+    """The page with the decoding defaults filled in, so its slider starts where the CLI and the API do."""
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return (html.replace("{{DEFAULT_TEMPERATURE_2}}", f"{DEFAULT_TEMPERATURE:.2f}")
+            .replace("{{DEFAULT_TEMPERATURE}}", f"{DEFAULT_TEMPERATURE:g}"))
+
+
 @router.get("/", include_in_schema=False)
-async def index() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+async def index() -> HTMLResponse:
+    return HTMLResponse(render_index(), headers=PAGE_HEADERS)
