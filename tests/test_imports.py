@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "dreamwright"
 #: these never import, directly or through other modules, any of UPPER
-LOWER = ("models", "decoding", "data", "tokenizers")
+LOWER = ("models", "decoding", "data", "tokenizers", "generation", "devices")
 UPPER = ("training", "serve", "poetry", "cli")
 
 
@@ -134,8 +134,8 @@ def test_the_package_has_no_import_cycle(graph):
 
 def test_lower_layers_never_import_upper_ones(graph):
     lower = [m for m in graph if _in(m, LOWER)]
-    assert any(m.startswith("dreamwright.models.") for m in lower) and any(m.startswith("dreamwright.data.")
-                                                                        for m in lower)
+    for layer in ("models", "data", "generation", "decoding"):
+        assert any(m.startswith(f"dreamwright.{layer}.") for m in lower), layer
     problems = []
     for module in lower:
         via = reachable(graph, module)
@@ -178,3 +178,13 @@ def test_the_checker_finds_cycles_through_function_level_and_relative_imports(tm
     assert g["pkg.c"] == {"pkg"} and find_cycle(g) is None
     via = reachable(g, "pkg.a")
     assert set(via) == {"pkg.b", "pkg.c", "pkg"} and via["pkg"] == "pkg.c"
+
+
+def test_the_cli_starts_without_torch():
+    """``dreamwright --help`` and the decoding defaults must not pay for importing torch (seconds)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dreamwright.cli, dreamwright.decoding.defaults; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

@@ -262,13 +262,12 @@ def generate(
     with (open(output, "w", encoding="utf-8") if output is not None else nullcontext(sys.stdout)) as out:
         if stream and num_samples == 1:
             out.write(text)
-            for item in generator.stream_request(request):
-                if not isinstance(item, list):
-                    out.write(item[1])
-                    out.flush()
+            for piece in generator.stream(request):
+                out.write(piece.text)
+                out.flush()
             out.write("\n")
             return
-        for i, completion in enumerate(generator.complete_request(request)):
+        for i, completion in enumerate(generator.complete(request)):
             if as_json:
                 record = {"text": completion.text, "prompt": text, "tokens": completion.completion_tokens,
                           "finish_reason": completion.finish_reason, "seed": completion.seed,

@@ -1,7 +1,8 @@
 import pytest
 
 import dreamwright
-from dreamwright.errors import VocabularyError
+from dreamwright.errors import InvalidArgument, VocabularyError
+from dreamwright.generation.generator import Piece
 
 
 def test_seeded_generation_is_reproducible(tiny_run):
@@ -38,8 +39,43 @@ def test_stop_strings_end_a_sample(tiny_run):
 
 def test_stream_yields_the_same_text(tiny_run):
     gen = dreamwright.load(tiny_run)
-    pieces = [item[1] for item in gen.stream("a ", max_new_tokens=40, seed=2) if not isinstance(item, list)]
-    assert "".join(pieces) == gen.generate("a ", max_new_tokens=40, seed=2)[0]
+    stream = gen.stream("a ", max_new_tokens=40, seed=2, num_samples=2)
+    pieces = list(stream)
+    assert all(isinstance(p, Piece) for p in pieces) and {p.sample for p in pieces} == {0, 1}
+    texts = ["".join(p.text for p in pieces if p.sample == i) for i in range(2)]
+    assert texts == gen.generate("a ", max_new_tokens=40, seed=2, num_samples=2)
+    assert [c.text for c in stream.completions] == texts
+    assert [c.completion_tokens for c in stream.completions] == [40, 40]
+
+
+def test_completions_arrive_only_once_the_stream_is_read(tiny_run):
+    stream = dreamwright.load(tiny_run).stream("a ", max_new_tokens=5, seed=2)
+    assert stream.completions == []
+    assert stream.finish()[0].finish_reason == "length"
+
+
+def test_the_knobs_show_in_the_signatures(tiny_run):
+    """help() and editors see the knobs of generate, complete and stream, with the shared defaults."""
+    import inspect
+
+    from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
+
+    gen = dreamwright.load(tiny_run)
+    for method in (gen.generate, gen.complete, gen.stream, gen.request):
+        params = inspect.signature(method).parameters
+        assert list(params)[:2] == ["prompt", "max_new_tokens"], method
+        assert params["temperature"].default == DEFAULT_TEMPERATURE
+        assert params["max_new_tokens"].default == DEFAULT_MAX_NEW_TOKENS
+        assert {"top_k", "top_p", "repetition_penalty", "num_samples", "seed", "stop", "unknown"} <= set(params)
+
+
+def test_a_request_object_is_taken_by_every_entry_point(tiny_run):
+    gen = dreamwright.load(tiny_run)
+    req = gen.request("a ", max_new_tokens=12, seed=3, num_samples=2)
+    assert gen.generate(req) == gen.generate("a ", max_new_tokens=12, seed=3, num_samples=2)
+    assert [c.text for c in gen.complete(req)] == gen.generate(req)
+    with pytest.raises(InvalidArgument, match="not both"):
+        gen.generate(req, seed=4)
 
 
 def test_unknown_prompt_characters(tiny_run):

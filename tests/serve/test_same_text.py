@@ -69,7 +69,7 @@ def test_unicode_stop_strings_in_the_api_and_the_server(thread_server):
         expected = free[: free.find(stop)]
         api = generator.complete("a", stop=[stop], **request)[0]
         assert (api.text, api.finish_reason) == (expected, "stop")
-        streamed = "".join(item[1] for item in generator.stream("a", stop=stop, **request) if isinstance(item, tuple))
+        streamed = "".join(piece.text for piece in generator.stream("a", stop=stop, **request))
         assert streamed == expected
     with thread_server({"uni": generator}) as srv:
         for stop in ("。\n", "🌙"):

@@ -60,15 +60,19 @@ class Row:
         return self.watcher.text
 
 
-def sample_rows(params: SamplingParams, seed: int, count: int, max_new_tokens: int, stops: Sequence[str] = (), *,
-                watch_text: bool = False, logprobs: int | None = None, tags: Sequence[Any] | None = None
-                ) -> list[Row]:
+def sample_rows(params: SamplingParams | Sequence[SamplingParams], seed: int, count: int, max_new_tokens: int,
+                stops: Sequence[str] = (), *, watch_text: bool = False, logprobs: int | None = None,
+                tags: Sequence[Any] | None = None) -> list[Row]:
     """The rows of a request's ``count`` samples: sample ``i`` draws from the stream of ``row_seed(seed, i)``.
 
-    The one place a request becomes rows, for the CLI, the Python API and the server alike, which is what makes
-    the same seed give the same text on every surface.
+    ``params`` is shared, or one per sample (the trainer's samples at several temperatures). The one place a
+    request becomes rows, for the CLI, the Python API, the server and the trainer, which is what makes the same
+    seed give the same text on every surface.
     """
-    return [Row(params, row_seed(seed, i), max_new_tokens, stops, watch_text=watch_text, logprobs=logprobs,
+    per_row = [params] * count if isinstance(params, SamplingParams) else list(params)
+    if len(per_row) != count:
+        raise ValueError(f"{len(per_row)} sampling parameters for {count} rows")
+    return [Row(per_row[i], row_seed(seed, i), max_new_tokens, stops, watch_text=watch_text, logprobs=logprobs,
                 tag=None if tags is None else tags[i]) for i in range(count)]
 
 

@@ -8,10 +8,12 @@ requests and turns rows into :class:`Completion` records.
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 
@@ -25,7 +27,6 @@ from dreamwright.decoding import (
     StopWatcher,
     Temperature,
     resolve_seed,
-    row_seed,
     sample_rows,
 )
 from dreamwright.decoding.processors import History, apply
@@ -65,6 +66,40 @@ class Request:
                            watch_text=watch_text)
 
 
+def stop_strings(stop: str | Sequence[str] | None) -> list[str]:
+    """A request's stop strings as a checked list (one string or several): the CLI's, the API's and the server's."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    StopWatcher(stops)  # validates
+    return stops
+
+
+class Piece(NamedTuple):
+    """New text of one sample, as it is written."""
+
+    sample: int
+    text: str
+
+
+class Stream:
+    """The :class:`Piece` events of a batch being decoded; ``completions`` once it is exhausted."""
+
+    def __init__(self, pieces: Iterator[Piece], rows: Sequence[Row]) -> None:
+        self._pieces = pieces
+        self._rows = rows
+        self.completions: list[Completion] = []
+
+    def __iter__(self) -> Iterator[Piece]:
+        yield from self._pieces
+        self.completions = [Completion(r.text, r.finish_reason or "length", len(r.prompt), len(r.tokens), r.seed,
+                                       r.tokens) for r in self._rows]
+
+    def finish(self) -> list[Completion]:
+        """Decode to the end (the pieces unseen) and return the completions."""
+        for _ in self:
+            pass
+        return self.completions
+
+
 class Generator:
     """A trained model with its tokenizer, ready to write. Build one with :func:`dreamwright.load`."""
 
@@ -97,73 +132,59 @@ class Generator:
         return ids
 
     def request(self, prompt: str = "", *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                temperature: float = DEFAULT_TEMPERATURE,
-                top_k: int | None = None, top_p: float | None = None, repetition_penalty: float = 1.0,
-                num_samples: int = 1, seed: int | None = None, stop: str | Sequence[str] | None = None,
-                unknown: str = "error") -> Request:
-        """Validate one generation request and encode its prompt (a missing seed is drawn here)."""
+                temperature: float = DEFAULT_TEMPERATURE, top_k: int | None = None, top_p: float | None = None,
+                repetition_penalty: float = 1.0, num_samples: int = 1, seed: int | None = None,
+                stop: str | Sequence[str] | None = None, unknown: str = "error") -> Request:
+        """Validate one generation request and encode its prompt (a missing seed is drawn here).
+
+        The knobs follow Hugging Face ``generate()``: ``max_new_tokens``, ``temperature`` (0 = greedy),
+        ``top_k``, ``top_p``, ``repetition_penalty``, ``num_samples``, ``seed`` (sample ``i`` draws from the
+        random stream of ``seed + i``), ``stop`` (one string or several), and ``unknown`` ('error' or 'skip' for
+        prompt pieces missing from the vocabulary). :meth:`generate`, :meth:`complete` and :meth:`stream` take
+        the same ones.
+        """
         params = SamplingParams(temperature, top_k, top_p, repetition_penalty)
         positive_int("max_new_tokens", max_new_tokens)
         positive_int("num_samples", num_samples)
-        stops = [stop] if isinstance(stop, str) else list(stop or [])
-        StopWatcher(stops)  # validates
-        return Request(self.encode_prompt(prompt, unknown), params, stops, max_new_tokens, num_samples,
-                       resolve_seed(seed))
+        return Request(self.encode_prompt(prompt, unknown), params, stop_strings(stop), max_new_tokens,
+                       num_samples, resolve_seed(seed))
+
+    def _as_request(self, prompt: str | Request, knobs: dict) -> Request:
+        if isinstance(prompt, Request):
+            if knobs:
+                raise InvalidArgument(f"give either a Request or keyword arguments, not both ({', '.join(knobs)})")
+            return prompt
+        return self.request(prompt, **knobs)
 
     # ------------------------------------------------------------------ decoding
-    def run(self, prompts: Sequence[Sequence[int]], rows: Sequence[Row], *, stream: bool = False
-            ) -> Iterator[tuple[int, str] | list[Completion]]:
-        """Decode ``rows`` (row ``i`` continuing ``prompts[i]``) as one batch.
+    def decode(self, prompts: Sequence[Sequence[int]], rows: Sequence[Row]) -> Stream:
+        """Decode ``rows`` (row ``i`` continuing ``prompts[i]``) as one batch; iterate the result for text."""
+        return Stream(self._pieces(prompts, rows), rows)
 
-        Yields ``(row_index, new_text)`` pieces while ``stream`` is set, then the list of :class:`Completion`.
-        """
+    def _pieces(self, prompts: Sequence[Sequence[int]], rows: Sequence[Row]) -> Iterator[Piece]:
         decoder = BatchDecoder(self.model, self.tokenizer, self.device)
         index = {id(row): i for i, row in enumerate(rows)}
         decoder.admit(prompts, rows)
-        for row, piece in decoder.run():
-            if stream and piece:
-                yield index[id(row)], piece
-        yield [Completion(r.text, r.finish_reason or "length", len(r.prompt), len(r.tokens), r.seed, r.tokens)
-               for r in rows]
+        for row, text in decoder.run():
+            if text:
+                yield Piece(index[id(row)], text)
 
-    def stream(self, prompt: str = "", **kwargs) -> Iterator[tuple[int, str] | list[Completion]]:
-        """Yield ``(sample_index, new_text)`` as text is produced, then the list of :class:`Completion`.
+    def stream(self, prompt: str | Request = "", **knobs) -> Stream:
+        """The samples' text as it is written: iterate for :class:`Piece` ``(sample, text)`` events; the
+        finished :class:`Completion` records are ``.completions`` afterwards. The request is validated before
+        this returns."""
+        req = self._as_request(prompt, knobs)
+        return self.decode([req.ids] * req.num_samples, req.rows(watch_text=True))
 
-        Takes the keyword arguments of :meth:`generate`; the request is validated before this returns.
-        """
-        return self.stream_request(self.request(prompt, **kwargs))
-
-    def stream_request(self, req: Request) -> Iterator[tuple[int, str] | list[Completion]]:
-        """:meth:`stream` for a request built with :meth:`request`."""
-        return self.run([req.ids] * req.num_samples, req.rows(watch_text=True), stream=True)
-
-    def stream_rows(self, prompts: Sequence[Sequence[int]], params: Sequence[SamplingParams], max_new_tokens: int,
-                    seed: int | None, stops: Sequence[Sequence[str]]):
-        """Decode rows with their own prompts, sampling parameters and stop strings (row ``i`` seeded with
-        ``row_seed(seed, i)``); yields like :meth:`stream`."""
-        base = resolve_seed(seed)
-        rows = [Row(p, row_seed(base, i), max_new_tokens, s, watch_text=True)
-                for i, (p, s) in enumerate(zip(params, stops, strict=True))]
-        return self.run(prompts, rows, stream=True)
-
-    def complete(self, prompt: str = "", **kwargs) -> list[Completion]:
+    def complete(self, prompt: str | Request = "", **knobs) -> list[Completion]:
         """Like :meth:`generate` but returns :class:`Completion` records (text, finish reason, token counts, seed)."""
-        return self.complete_request(self.request(prompt, **kwargs))
+        req = self._as_request(prompt, knobs)
+        return self.decode([req.ids] * req.num_samples, req.rows()).finish()
 
-    def complete_request(self, req: Request) -> list[Completion]:
-        """:meth:`complete` for a request built with :meth:`request`."""
-        *_, completions = self.run([req.ids] * req.num_samples, req.rows())
-        return completions
-
-    def generate(self, prompt: str = "", **kwargs) -> list[str]:
-        """Continuations of ``prompt`` (without the prompt), one string per sample.
-
-        Keyword arguments follow Hugging Face ``generate()``: ``max_new_tokens``, ``temperature`` (0 = greedy),
-        ``top_k``, ``top_p``, ``repetition_penalty``, ``num_samples``, ``seed`` (sample ``i`` draws from the
-        random stream of ``seed + i``), ``stop``, and ``unknown`` ('error' or 'skip' for prompt pieces missing from
-        the vocabulary).
-        """
-        return [c.text for c in self.complete(prompt, **kwargs)]
+    def generate(self, prompt: str | Request = "", **knobs) -> list[str]:
+        """Continuations of ``prompt`` (without the prompt), one string per sample; the knobs are
+        :meth:`request`'s."""
+        return [c.text for c in self.complete(prompt, **knobs)]
 
     @torch.inference_mode()
     def next_token_distribution(self, context: str, temperature: float = 1.0, top_n: int = 10,
@@ -186,6 +207,17 @@ class Generator:
              "reweighted": float(after[i])}
             for i in order
         ]
+
+
+def _show_request_knobs(method: Callable[..., Any]) -> None:
+    """Give ``method`` :meth:`Generator.request`'s knobs in its signature (``help()``, ``inspect.signature``)."""
+    knobs = list(inspect.signature(Generator.request).parameters.values())
+    own = inspect.signature(method)
+    method.__signature__ = own.replace(parameters=[knobs[0], own.parameters["prompt"], *knobs[2:]])  # type: ignore[attr-defined]
+
+
+for _method in (Generator.stream, Generator.complete, Generator.generate):
+    _show_request_knobs(_method)
 
 
 def resolve_model_path(path: str | os.PathLike[str] | None) -> Path:

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 
@@ -21,6 +21,7 @@ from dreamwright._validate import positive_int
 from dreamwright.decoding import DEFAULT_TEMPERATURE
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import Generator, SamplingParams
+from dreamwright.generation.generator import stop_strings
 from dreamwright.serve.engine import Engine, EngineClosed, Job, QueueFull, RequestTimeout, TokenLogprob
 from dreamwright.serve.errors import APIError, from_exception
 from dreamwright.serve.state import ServerState
@@ -42,77 +43,55 @@ def unsupported(fields: Sequence[tuple[str, bool]]) -> None:
 
 
 def stop_list(stop: str | list[str] | None, extra: Sequence[str] = ()) -> list[str]:
-    """The request's stop strings (checked), then ``extra`` ones the server adds (a chat template's)."""
-    stops = [stop] if isinstance(stop, str) else list(stop or [])
-    if any(not s for s in stops):
-        raise InvalidArgument("stop strings must not be empty", param="stop")
+    """The request's stop strings (checked as the CLI's and the API's are), then ``extra`` ones the server adds
+    (a chat template's)."""
+    stops = stop_strings(stop)
     if len(stops) > MAX_STOPS:
         raise InvalidArgument(f"at most {MAX_STOPS} stop strings are allowed", param="stop")
     return stops + [s for s in extra if s not in stops]
 
 
-def new_job(
-    server: ServerState,
-    generator: Generator,
-    ids: list[list[int]],
-    *,
-    max_tokens: int | None,
-    n: int,
-    stops: list[str],
-    seed: int | None,
-    stream: bool,
-    temperature: float | None,
-    top_p: float | None,
-    top_k: int | None,
-    repetition_penalty: float | None,
-    logprobs: int | None = None,
-    max_tokens_param: str = "max_tokens",
-) -> Job:
+class SamplingBody(Protocol):
+    """The sampling fields that the completions and chat request bodies share."""
+
+    n: int
+    seed: int | None
+    stream: bool
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    repetition_penalty: float | None
+
+
+def new_job(server: ServerState, generator: Generator, ids: list[list[int]], body: SamplingBody, *,
+            stops: list[str], max_tokens: int | None, max_tokens_param: str = "max_tokens",
+            logprobs: int | None = None) -> Job:
     """Check a request's numbers against the server's limits and the model's context; the engine job."""
     settings = server.settings
     max_tokens = settings.default_max_tokens if max_tokens is None else max_tokens
     positive_int(max_tokens_param, max_tokens)
     if max_tokens > settings.max_tokens:
-        raise APIError(
-            400,
-            f"{max_tokens_param} is {max_tokens}; this server allows at most {settings.max_tokens}",
-            param=max_tokens_param,
-            code="max_tokens_exceeded",
-        )
-    positive_int("n", n)
-    if n * len(ids) > settings.max_n:
-        raise APIError(
-            400,
-            f"n × number of prompts is {n * len(ids)}; this server allows at most {settings.max_n}",
-            param="n",
-            code="invalid_value",
-        )
+        raise APIError(400, f"{max_tokens_param} is {max_tokens}; this server allows at most {settings.max_tokens}",
+                       param=max_tokens_param, code="max_tokens_exceeded")
+    positive_int("n", body.n)
+    if body.n * len(ids) > settings.max_n:
+        raise APIError(400, f"n × number of prompts is {body.n * len(ids)}; this server allows at most "
+                       f"{settings.max_n}", param="n", code="invalid_value")
     if logprobs is not None and not 0 <= logprobs <= MAX_TOP_LOGPROBS:
         raise InvalidArgument(f"logprobs must be in 0..{MAX_TOP_LOGPROBS}, got {logprobs}", param="logprobs")
     params = SamplingParams(
-        temperature=DEFAULT_TEMPERATURE if temperature is None else temperature,
-        top_k=top_k,
-        top_p=top_p,
-        repetition_penalty=1.0 if repetition_penalty is None else repetition_penalty,
+        temperature=DEFAULT_TEMPERATURE if body.temperature is None else body.temperature,
+        top_k=body.top_k,
+        top_p=body.top_p,
+        repetition_penalty=1.0 if body.repetition_penalty is None else body.repetition_penalty,
     )
     limit = getattr(generator.model, "context_limit", None)
     if limit is not None and max(map(len, ids)) + max_tokens > limit:
-        raise APIError(
-            400,
-            f"prompt tokens + {max_tokens_param} exceed the model's context of {limit}",
-            param=max_tokens_param,
-            code="context_length_exceeded",
-        )
-    return Job(
-        prompts=ids,
-        params=params,
-        max_tokens=max_tokens,
-        n=n,
-        stops=stops,
-        seed=None if seed is None else seed % (2**63),
-        stream=stream,
-        logprobs=logprobs,
-    )
+        raise APIError(400, f"prompt tokens + {max_tokens_param} exceed the model's context of {limit}",
+                       param=max_tokens_param, code="context_length_exceeded")
+    seed = None if body.seed is None else body.seed % (2**63)
+    return Job(prompts=ids, params=params, max_tokens=max_tokens, n=body.n, stops=stops, seed=seed,
+               stream=body.stream, logprobs=logprobs)
 
 
 def start(job: Job, engine: Engine, request_timeout: float) -> None:

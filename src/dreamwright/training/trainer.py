@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from dreamwright import plugins
 from dreamwright._version import __version__
 from dreamwright.data.corpus import EncodedCorpus, resolve_corpus
-from dreamwright.decoding import SamplingParams
+from dreamwright.decoding import SamplingParams, sample_rows
 from dreamwright.devices import resolve_device
 from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.generation.generator import Generator
@@ -423,11 +423,8 @@ class Trainer:
         temps = list(c.sample_temperatures)
         params = [SamplingParams(temperature=t) for t in temps]
         rng_state = torch.get_rng_state()
-        completions: list = []
-        for item in generator.stream_rows([prompt] * len(temps), params, c.sample_length, c.seed + self.step,
-                                          [[] for _ in temps]):
-            if isinstance(item, list):
-                completions = item
+        rows = sample_rows(params, c.seed + self.step, len(temps), c.sample_length)
+        completions = generator.decode([prompt] * len(temps), rows).finish()
         torch.set_rng_state(rng_state)
         self.model.train()
         prefix = self.tokenizer.decode(prompt)

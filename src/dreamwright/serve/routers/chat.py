@@ -111,12 +111,8 @@ def build_job(body: ChatCompletionRequest, generator: Generator, server: ServerS
     max_tokens, param = body.max_tokens, "max_tokens"
     if body.max_completion_tokens is not None:
         max_tokens, param = body.max_completion_tokens, "max_completion_tokens"
-    return new_job(
-        server, generator, [ids], max_tokens=max_tokens, n=body.n, stops=stop_list(body.stop, template.stops),
-        seed=body.seed, stream=body.stream, temperature=body.temperature, top_p=body.top_p, top_k=body.top_k,
-        repetition_penalty=body.repetition_penalty,
-        logprobs=(body.top_logprobs or 0) if body.logprobs else None, max_tokens_param=param,
-    )
+    return new_job(server, generator, [ids], body, stops=stop_list(body.stop, template.stops), max_tokens=max_tokens,
+                   max_tokens_param=param, logprobs=(body.top_logprobs or 0) if body.logprobs else None)
 
 
 def chat_logprobs(entries: list[TokenLogprob] | None) -> ChatLogprobs | None:

@@ -62,11 +62,7 @@ def build_job(body: CompletionRequest, generator: Generator, server: ServerState
             raise APIError(400, "logprobs with echo (the prompt's log-probabilities) is not supported by dreamwright",
                            param="logprobs", code="unsupported")
     ids = [server.encode(generator, p, body.unknown, "prompt") for p in prompts]
-    return new_job(
-        server, generator, ids, max_tokens=body.max_tokens, n=body.n, stops=stops, seed=body.seed,
-        stream=body.stream, temperature=body.temperature, top_p=body.top_p, top_k=body.top_k,
-        repetition_penalty=body.repetition_penalty, logprobs=body.logprobs,
-    )
+    return new_job(server, generator, ids, body, stops=stops, max_tokens=body.max_tokens, logprobs=body.logprobs)
 
 
 def completion_logprobs(entries: list[TokenLogprob] | None) -> CompletionLogprobs | None:
