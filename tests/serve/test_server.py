@@ -91,9 +91,8 @@ def test_access_log_is_structured(live_server):
 
 
 def test_concurrent_requests_are_batched_and_seeds_hold(live_server):
-    alone = completion(live_server.url, prompt="JULIET: ", max_tokens=40, seed=11, temperature=1.0).json()["choices"][0][
-        "text"
-    ]
+    reply = completion(live_server.url, prompt="JULIET: ", max_tokens=40, seed=11, temperature=1.0).json()
+    alone = reply["choices"][0]["text"]
     with ThreadPoolExecutor(8) as pool:
         futures = [
             pool.submit(
