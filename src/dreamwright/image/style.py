@@ -18,7 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dreamwright.errors import DreamwrightError, InvalidArgument
@@ -744,15 +744,6 @@ def _starting_image(
     return luminance(noise) if options.preserve_color else noise
 
 
-def _options(options: Any, changes: dict[str, Any], kind: type, caller: str) -> Any:
-    """``options`` (or the defaults) with the keyword ``changes`` applied."""
-    names = {f.name for f in fields(kind)}
-    unknown = sorted(set(changes) - names)
-    if unknown:
-        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
-    return replace(options or kind(), **changes)
-
-
 def run_style_transfer(
     content: iio.ImageLike,
     styles: iio.ImageLike | Sequence[iio.ImageLike],
@@ -770,7 +761,7 @@ def run_style_transfer(
     ``on_progress(done, planned)`` is called after every iteration; ``on_frame(iteration, image)`` every
     ``save_every`` iterations; ``on_start(net)`` once every option has been checked, before the work begins.
     """
-    opts: StyleOptions = _options(options, changes, StyleOptions, "run_style_transfer").checked()
+    opts: StyleOptions = iio.with_changes(options, changes, StyleOptions, "run_style_transfer").checked()
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not style_list:
         raise InvalidArgument("give at least one style image", param="styles")
