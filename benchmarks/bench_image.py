@@ -74,7 +74,7 @@ def child(spec: dict) -> dict:
 
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
-    from dreamwright.image import load_backbone, run_deep_dream, run_style_transfer
+    from dreamwright.image import DreamOptions, StyleOptions, load_backbone, run_deep_dream, run_style_transfer
     from dreamwright.image.style import estimate_style_memory
 
     net = load_backbone(spec["backbone"], spec.get("weights"), "cpu")
@@ -82,19 +82,17 @@ def child(spec: dict) -> dict:
     content, style = landscape(spec["size"]), swirls(spec["size"])
     out: dict = {"threads": torch.get_num_threads()}
     if spec["kind"] == "style":
-        r = run_style_transfer(
-            content,
-            style,
+        options = StyleOptions(
             size=spec["size"],
             iterations=spec["iterations"],
             backbone=spec["backbone"],
             weights=spec.get("weights"),
             device="cpu",
             seed=0,
-            progress=False,
             init=spec.get("init", "content"),
             preserve_color=spec.get("preserve_color", False),
         )
+        r = run_style_transfer(content, style, options, progress=False)
         layers = list(dict.fromkeys(list(net.default_content_layers) + list(net.default_style_layers)))
         w, h = r.image.size
         out.update(
@@ -111,8 +109,7 @@ def child(spec: dict) -> dict:
         if spec.get("save"):
             r.image.save(spec["save"])
     else:
-        r = run_deep_dream(
-            content,
+        options = DreamOptions(
             size=spec["size"],
             octaves=3,
             octave_scale=1.4,
@@ -121,8 +118,8 @@ def child(spec: dict) -> dict:
             weights=spec.get("weights"),
             device="cpu",
             seed=0,
-            progress=False,
         )
+        r = run_deep_dream(content, options, progress=False)
         out.update(seconds=r.seconds, start=r.history[0]["loss"], final=r.history[-1]["loss"])
         if spec.get("save"):
             r.image.save(spec["save"])

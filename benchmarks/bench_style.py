@@ -49,7 +49,7 @@ VGG_CONTENT = "relu4_1"
 LITE1_STYLE = ("stem", "block1", "block4", "block7", "block11", "block14")
 LITE1_CONTENT = "block14"
 
-#: the recipes compared: keyword arguments of ``run_style_transfer`` (size and seed are added)
+#: the recipes compared: fields of ``StyleOptions`` (size and seed are added)
 CANDIDATES: dict[str, dict] = {
     # the offline path before issue 14: EfficientNet-Lite0, 100 L-BFGS iterations at one scale
     # (its settings then: one pass, style weight 100, softmax at the style activations' spread, no palette)
@@ -112,13 +112,13 @@ def score(judge, result: Image.Image, content: Image.Image, style: Image.Image) 
 def run(
     candidate: dict, content: Image.Image, style: Image.Image, size: int, threads: int
 ) -> tuple[Image.Image, float]:
-    from dreamwright.image import run_style_transfer
+    from dreamwright.image import StyleOptions, run_style_transfer
 
     torch.set_num_threads(threads)
     options = {"max_seconds": 0, **candidate}  # quality without the time budget: the same on any machine
     if options.get("scales") == "one":
         options["scales"] = [size]
-    r = run_style_transfer(content, style, size=size, seed=0, progress=False, device="cpu", **options)
+    r = run_style_transfer(content, style, StyleOptions(size=size, seed=0, device="cpu", **options), progress=False)
     return r.image, r.seconds
 
 

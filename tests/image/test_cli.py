@@ -298,3 +298,17 @@ def test_default_threads_are_the_idle_cores(monkeypatch):
 
     monkeypatch.setattr(image_cli.os, "getloadavg", unavailable)
     assert image_cli.idle_cores() == 2
+
+
+@pytest.mark.parametrize("command", ["dream", "style"])
+@pytest.mark.parametrize("size", ["0", "-3"])
+def test_a_size_of_zero_or_less_is_refused_naming_the_option(images, tmp_path, command, size):
+    from tests.conftest import run_cli
+
+    content, style, _ = images
+    inputs = [str(content)] if command == "dream" else [str(content), str(style)]
+    out = tmp_path / "o.png"
+    proc = run_cli(command, *inputs, "-o", str(out), "--size", size, "--weights", "random", env=_env())
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: --size must be a positive number of pixels, got {size}"
+    assert not out.exists()

@@ -59,3 +59,24 @@ def test_layer_parsing_and_errors(images):
         run_deep_dream(content, layers="mixed4:1", backbone="efficientnet-lite0", size=32, progress=False)
     with pytest.raises(InvalidArgument, match="octave_scale"):
         run_deep_dream(content, octave_scale=1.0, weights="random", size=32, progress=False)
+
+
+def test_progress_once_per_step_and_options_as_an_object(images):
+    from dreamwright.image.dream import DreamOptions, octave_shapes
+
+    content, _, _ = images
+    options = DreamOptions(size=32, octaves=2, steps=3, weights="random", seed=2)
+    reports = []
+    result = run_deep_dream(content, options, progress=False,
+                            on_progress=lambda done, planned: reports.append((done, planned)))
+    assert reports == [(i, 6) for i in range(1, 7)]
+    by_keywords = deep_dream(content, size=32, octaves=2, steps=3, weights="random", seed=2, progress=False)
+    assert np.array_equal(np.asarray(result.image), np.asarray(by_keywords))
+    assert octave_shapes(48, 64, 3, 2.0) == [(16, 16), (24, 32), (48, 64)]  # never below 16 px
+    # a stop on max_loss reports the steps it ran, not the ones it skipped
+    reports.clear()
+    run_deep_dream(content, options, max_loss=1e-9, progress=False,
+                   on_progress=lambda done, planned: reports.append((done, planned)))
+    assert reports == [(1, 6), (2, 6)]
+    with pytest.raises(InvalidArgument, match="size must be an integer"):
+        run_deep_dream(content, options, size=0, progress=False)

@@ -97,14 +97,17 @@ def test_memory_check_says_how_much():
 def test_device_and_seed():
     import torch
 
-    assert iio.resolve_device("cpu").type == "cpu"
+    from dreamwright.devices import resolve_device
+
+    assert not hasattr(iio, "resolve_device")  # one device resolver, in dreamwright.devices
+    assert resolve_device("cpu").type == "cpu"
     if torch.cuda.is_available():
-        assert iio.resolve_device("auto").type == "cuda"
+        assert resolve_device("auto").type == "cuda"
     else:
-        assert iio.resolve_device("auto").type == "cpu"
+        assert resolve_device("auto").type == "cpu"
         with pytest.raises(InvalidArgument, match="no CUDA GPU is available; use --device cpu"):
-            iio.resolve_device("cuda")
-    with pytest.raises(InvalidArgument, match="auto, cpu or cuda"):
-        iio.resolve_device("tpu")
+            resolve_device("cuda")
+    with pytest.raises(InvalidArgument, match="auto, cpu, cuda or cuda:N"):
+        resolve_device("tpu")
     with pytest.raises(InvalidArgument, match="seed"):
         iio.seed_everything(-1)

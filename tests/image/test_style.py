@@ -247,3 +247,95 @@ def test_the_default_run_on_a_small_image_is_time_bounded(images):
     assert result.scales == [96] and result.iterations == [100]
     assert not result.stopped_early and len(result.history) == 100
     assert result.seconds < 60
+
+
+# ------------------------------------------------------------------------------- plan, progress, options
+
+
+def _vgg_fast():
+    from dreamwright.image.backbones import load_backbone
+
+    return load_backbone("vgg19", "random"), FAST["content_layers"] + FAST["style_layers"]
+
+
+def test_the_plan_sizes_every_scale_and_fits_whole_passes_when_memory_allows():
+    from dreamwright.image.style import StyleOptions, plan_style
+
+    net, layers = _vgg_fast()
+    plan = plan_style(net, layers, (64, 48), StyleOptions(size=128, scales=[64]).checked(), 2**40)
+    assert [(p.long_side, p.width, p.height) for p in plan.passes] == [(64, 64, 48), (128, 128, 96)]
+    assert [p.tiles for p in plan.passes] == [[(0, 0, 48, 64)], [(0, 0, 96, 128)]]
+    assert [p.iterations for p in plan.passes] == [100, 50]  # the default schedule halves at the finer scale
+    assert plan.iterations == 150 and plan.work == 100 * 64 * 48 + 50 * 128 * 96
+    assert plan.peak_estimate_bytes == estimate_style_memory(net, layers, 48, 64)
+
+
+def test_the_plan_tiles_a_pass_that_does_not_fit_with_overlapping_tiles_that_do():
+    from dreamwright.image.style import StyleOptions, plan_style, tile_overlap
+
+    net, layers = _vgg_fast()
+    budget = estimate_style_memory(net, layers, 64, 64)
+    plan = plan_style(net, layers, (64, 48), StyleOptions(size=128, scales=[64], iterations=2).checked(), budget)
+    coarse, fine = plan.passes
+    assert coarse.whole and not fine.whole and len(fine.tiles) > 1
+    _, _, th, tw = fine.tiles[0]
+    assert fine.overlap == tile_overlap(th, tw) == max(8, min(th, tw) // 8)
+    assert estimate_style_memory(net, layers, th, tw) <= budget
+    covered = np.zeros((fine.height, fine.width), dtype=int)
+    for y, x, h, w in fine.tiles:
+        covered[y : y + h, x : x + w] += 1
+    assert covered.min() >= 1  # the tiles cover the image, and neighbours share at least the overlap
+    ys = sorted({y for y, *_ in fine.tiles})
+    assert all(b - a <= th - fine.overlap for a, b in zip(ys, ys[1:], strict=False))
+    assert plan.iterations == 2 + 2 * len(fine.tiles)
+    # the coarsest pass must fit whole: one pass at 128 px is refused with what it needs
+    with pytest.raises(DreamwrightError, match=r"needs about .* MiB"):
+        plan_style(net, layers, (64, 48), StyleOptions(size=128, scales=[128]).checked(), budget)
+
+
+def test_progress_is_reported_once_per_iteration_without_frames(images, monkeypatch):
+    from dreamwright.image import io as iio
+
+    content, style, _ = images
+    reports, pictures = [], []
+    real_to_image = iio.to_image
+    monkeypatch.setattr(iio, "to_image", lambda t: pictures.append(1) or real_to_image(t))
+    result = run_style_transfer(content, style, size=64, scales=[32], iterations=3, seed=0,
+                                on_progress=lambda done, planned: reports.append((done, planned)), **FAST)
+    assert reports == [(i, 6) for i in range(1, 7)]
+    assert len(result.history) == 6
+    assert len(pictures) == 1  # the result only: progress needs no frames
+
+
+def test_progress_counts_every_tile_and_frames_come_only_when_asked(images):
+    from dreamwright.image.backbones import load_backbone
+
+    content, style, _ = images
+    net = load_backbone("vgg19", "random")
+    budget = estimate_style_memory(net, FAST["content_layers"] + FAST["style_layers"], 64, 64)
+    reports, frames = [], []
+    result = run_style_transfer(
+        content, style, size=128, scales=[64], iterations=2, seed=0, max_memory=budget, save_every=2,
+        on_progress=lambda done, planned: reports.append((done, planned)),
+        on_frame=lambda i, img: frames.append((i, img.size)), **FAST,
+    )
+    planned = 2 * sum(result.tiles)
+    assert reports == [(i, planned) for i in range(1, planned + 1)]
+    # the first frame is the whole coarse pass; the later ones the fine pass with the tiles done so far
+    assert frames == [(i, (64, 48) if i <= 2 else (128, 96)) for i in range(2, planned + 1, 2)]
+
+
+def test_options_as_an_object_or_as_keywords_give_the_same_picture(images):
+    from dreamwright.image.style import StyleOptions
+
+    content, style, _ = images
+    options = StyleOptions(size=32, iterations=3, seed=4, weights="random", content_layers=["conv3_1"],
+                           style_layers=["conv1_1", "conv2_1", "conv3_1"])
+    by_object = run_style_transfer(content, style, options, progress=False)
+    by_keywords = style_transfer(content, style, **FAST, size=32, iterations=3, seed=4)
+    mixed = style_transfer(content, style, options, seed=4, progress=False)
+    assert np.array_equal(np.asarray(by_object.image), np.asarray(by_keywords))
+    assert np.array_equal(np.asarray(mixed), np.asarray(by_keywords))
+    assert options.checked() == options.checked().checked()  # checking twice changes nothing
+    with pytest.raises(TypeError, match="'sizes'"):
+        run_style_transfer(content, style, sizes=[32])

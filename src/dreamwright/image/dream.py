@@ -7,8 +7,8 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from dreamwright.errors import InvalidArgument
 from dreamwright.image import io as iio
@@ -85,82 +85,128 @@ def _dream_loss(net: FeatureNet, x: torch.Tensor, weights: dict[str, float]) -> 
     return total
 
 
+@dataclass
+class DreamOptions:
+    """The knobs of a DeepDream run (see :func:`deep_dream` for each)."""
+
+    layers: str | Mapping[str, float] | Sequence[str] | None = None
+    #: long side in pixels; None keeps the input's size
+    size: int | None = 512
+    octaves: int = 3
+    octave_scale: float = 1.4
+    steps: int = 20
+    step_size: float = 0.01
+    jitter: int = 16
+    max_loss: float | None = None
+    backbone: str = "auto"
+    weights: str | os.PathLike | None = None
+    device: str = "auto"
+    seed: int | None = None
+    max_memory: int | None = None
+
+    def checked(self) -> DreamOptions:
+        """A validated copy, with ``layers`` parsed into {layer: weight} (None: the backbone's)."""
+        from dreamwright._validate import positive_int
+
+        octave_scale = float(self.octave_scale)
+        if not math.isfinite(octave_scale) or not 1.0 < octave_scale <= 4.0:
+            raise InvalidArgument(f"octave_scale must be > 1 and <= 4, got {octave_scale!r}", param="octave_scale")
+        step_size = float(self.step_size)
+        if not math.isfinite(step_size) or step_size <= 0:
+            raise InvalidArgument(f"step_size must be > 0, got {step_size!r}", param="step_size")
+        jitter = self.jitter
+        if isinstance(jitter, bool) or int(jitter) != jitter or jitter < 0:
+            raise InvalidArgument(f"jitter must be an integer >= 0 (pixels), got {jitter!r}", param="jitter")
+        if self.max_loss is not None and (not math.isfinite(float(self.max_loss)) or self.max_loss <= 0):
+            raise InvalidArgument(f"max_loss must be > 0, got {self.max_loss!r}", param="max_loss")
+        return replace(
+            self, octaves=int(positive_int("octaves", self.octaves) or 0),
+            steps=int(positive_int("steps", self.steps) or 0), octave_scale=octave_scale, step_size=step_size,
+            jitter=int(jitter), layers=parse_layer_weights(self.layers),
+            size=None if self.size is None else iio.check_size("size", self.size),
+        )
+
+
+def octave_shapes(height: int, width: int, octaves: int, octave_scale: float) -> list[tuple[int, int]]:
+    """(height, width) of every octave, the smallest first and the image's own last."""
+    smallest = iio.MIN_SIZE // 2
+    return [
+        (max(smallest, round(height / octave_scale**i)), max(smallest, round(width / octave_scale**i)))
+        for i in range(octaves - 1, -1, -1)
+    ]
+
+
+def _dream_octave(
+    x: torch.Tensor,
+    net: FeatureNet,
+    layer_weights: dict[str, float],
+    options: DreamOptions,
+    gen: torch.Generator,
+    on_step: Callable[[float, int], None],
+) -> torch.Tensor:
+    """``options.steps`` steps of jittered gradient ascent on ``x`` at one octave; ``on_step(loss, skipped)``
+    after each, ``skipped`` being the steps left out when the loss passed ``max_loss``."""
+    import torch
+
+    jitter, steps = options.jitter, options.steps
+    for step in range(steps):
+        ox, oy = torch.randint(-jitter, jitter + 1, (2,), generator=gen).tolist() if jitter else (0, 0)
+        xj = torch.roll(x, shifts=(oy, ox), dims=(-2, -1)).detach().requires_grad_(True)
+        loss = _dream_loss(net, xj, layer_weights)
+        (grad,) = torch.autograd.grad(loss, xj)
+        grad = torch.roll(grad, shifts=(-oy, -ox), dims=(-2, -1))
+        grad = grad / (grad.abs().mean() + 1e-8)
+        value = loss.item()
+        if options.max_loss is not None and value > options.max_loss:
+            on_step(value, steps - step - 1)
+            break
+        on_step(value, 0)
+        with torch.no_grad():
+            x = (x + options.step_size * grad).clamp(0, 1)
+    return x
+
+
 def run_deep_dream(
     image: iio.ImageLike,
+    options: DreamOptions | None = None,
     *,
-    layers: str | Mapping[str, float] | Sequence[str] | None = None,
-    size: int | None = 512,
-    octaves: int = 3,
-    octave_scale: float = 1.4,
-    steps: int = 20,
-    step_size: float = 0.01,
-    jitter: int = 16,
-    max_loss: float | None = None,
-    backbone: str = "auto",
-    weights: str | os.PathLike | None = None,
-    device: str = "auto",
-    seed: int | None = None,
-    max_memory: int | None = None,
-    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[FeatureNet], None] | None = None,
+    progress: bool = True,
+    **changes: Any,
 ) -> DreamResult:
     """DeepDream with full results (image, loss history, timing); see :func:`deep_dream`.
 
-    ``on_start(net)`` is called once every option has been checked, just before the work begins.
+    The knobs come as a :class:`DreamOptions`, as keywords naming its fields, or both (keywords win).
+    ``on_progress(done, planned)`` is called after every step; ``on_start(net)`` once every option has been
+    checked, before the work begins.
     """
-    from dreamwright._validate import positive_int
-
-    octaves = int(positive_int("octaves", octaves))
-    steps = int(positive_int("steps", steps))
-    octave_scale = float(octave_scale)
-    if not math.isfinite(octave_scale) or not 1.0 < octave_scale <= 4.0:
-        raise InvalidArgument(
-            f"octave_scale must be > 1 and <= 4, got {octave_scale!r}", param="octave_scale"
-        )
-    step_size = float(step_size)
-    if not math.isfinite(step_size) or step_size <= 0:
-        raise InvalidArgument(f"step_size must be > 0, got {step_size!r}", param="step_size")
-    if isinstance(jitter, bool) or int(jitter) != jitter or jitter < 0:
-        raise InvalidArgument(f"jitter must be an integer >= 0 (pixels), got {jitter!r}", param="jitter")
-    if max_loss is not None and (not math.isfinite(float(max_loss)) or max_loss <= 0):
-        raise InvalidArgument(f"max_loss must be > 0, got {max_loss!r}", param="max_loss")
-    layer_weights = parse_layer_weights(layers)
-
+    opts = iio.with_changes(options, changes, DreamOptions, "run_deep_dream").checked()
     img = iio.load_image(image, name="image")
     # torch is imported only once the input is known to be good, so that bad input fails fast
     import torch
 
+    from dreamwright.devices import resolve_device
     from dreamwright.image.backbones import load_backbone
     from dreamwright.progress import progress_bar
-    if size is not None:
-        img = iio.resize_long(img, iio.check_size("size", size))
-    from dreamwright.devices import resolve_device
 
-    dev = resolve_device(device)
-    net = load_backbone(backbone, weights, dev, layers=layer_weights or ())
-    layer_weights = layer_weights or dict(net.default_dream_layers)
+    if opts.size is not None:
+        img = iio.resize_long(img, opts.size)
+    dev = resolve_device(opts.device)
+    asked = dict(opts.layers or {})  # type: ignore[arg-type]
+    net = load_backbone(opts.backbone, opts.weights, dev, layers=asked)
+    layer_weights = asked or dict(net.default_dream_layers)
     net.check_layers(layer_weights, option="layers")
-
     w, h = img.size
-    shapes = []
-    for i in range(octaves - 1, -1, -1):
-        shapes.append(
-            (
-                max(iio.MIN_SIZE // 2, round(h / octave_scale**i)),
-                max(iio.MIN_SIZE // 2, round(w / octave_scale**i)),
-            )
-        )
+    shapes = octave_shapes(h, w, opts.octaves, opts.octave_scale)
     need = estimate_dream_memory(net, list(layer_weights), h, w)
-    budget = None if max_memory is None else int(max_memory)
+    budget = None if opts.max_memory is None else int(opts.max_memory)
     iio.check_memory(need, dev, f"DeepDream at {w}x{h}", "use a smaller --size", budget)
 
-    seed = iio.seed_everything(seed)
+    seed = iio.seed_everything(opts.seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     result = DreamResult(
-        image=img,
-        octave_sizes=[(sw, sh) for sh, sw in shapes],
-        seed=seed,
-        backbone=net.name,
+        image=img, octave_sizes=[(sw, sh) for sh, sw in shapes], seed=seed, backbone=net.name,
         weights=net.weights_source,
     )
     if on_start is not None:
@@ -169,27 +215,18 @@ def run_deep_dream(
     original = iio.to_tensor(img, dev)
     shrunk_original = iio.resize_tensor(original, *shapes[0])
     x = shrunk_original.clone()
-    with progress_bar("deep dream", octaves * steps, enabled=progress) as bar:
+    planned = opts.octaves * opts.steps
+    with progress_bar("deep dream", planned, enabled=progress) as bar:
         for octave, (sh, sw) in enumerate(shapes):
-            x = iio.resize_tensor(x, sh, sw).clamp(0, 1)
-            for step in range(steps):
-                ox, oy = (
-                    torch.randint(-jitter, jitter + 1, (2,), generator=gen).tolist() if jitter else (0, 0)
-                )
-                xj = torch.roll(x, shifts=(oy, ox), dims=(-2, -1)).detach().requires_grad_(True)
-                loss = _dream_loss(net, xj, layer_weights)
-                (grad,) = torch.autograd.grad(loss, xj)
-                grad = torch.roll(grad, shifts=(-oy, -ox), dims=(-2, -1))
-                grad = grad / (grad.abs().mean() + 1e-8)
-                value = loss.item()
+
+            def on_step(value: float, skipped: int, octave: int = octave, size: str = f"{sw}x{sh}") -> None:
                 result.history.append({"octave": float(octave), "loss": value})
-                bar.advance(1)
-                bar.update(info=f"octave {octave + 1}/{octaves} {sw}x{sh} loss {value:.4g}")
-                if max_loss is not None and value > max_loss:
-                    bar.advance(steps - step - 1)
-                    break
-                with torch.no_grad():
-                    x = (x + step_size * grad).clamp(0, 1)
+                bar.advance(1 + skipped)
+                bar.update(info=f"octave {octave + 1}/{opts.octaves} {size} loss {value:.4g}")
+                if on_progress is not None:
+                    on_progress(len(result.history), planned)
+
+            x = _dream_octave(iio.resize_tensor(x, sh, sw).clamp(0, 1), net, layer_weights, opts, gen, on_step)
             # re-inject the detail that shrinking the original lost at this scale
             with torch.no_grad():
                 upscaled_shrunk = iio.resize_tensor(shrunk_original, sh, sw)
@@ -201,13 +238,14 @@ def run_deep_dream(
     return result
 
 
-def deep_dream(image: iio.ImageLike, **options: object) -> Image.Image:
+def deep_dream(image: iio.ImageLike, options: DreamOptions | None = None, **changes: Any) -> Image.Image:
     """Run DeepDream on ``image`` and return the dreamt PIL image.
 
-    Options (all keyword): ``layers`` ("name:weight,..." or a dict; default per backbone), ``size``
-    (long side, default 512; None keeps the input size), ``octaves`` (3), ``octave_scale`` (1.4),
-    ``steps`` per octave (20), ``step_size`` (0.01), ``jitter`` (pixels of random roll, 16), ``max_loss``
-    (stop an octave once the loss exceeds it), ``backbone`` ("auto": VGG-19 when its weights are at hand,
-    else EfficientNet-Lite0), ``weights``, ``device``, ``seed``, ``progress``.
+    Options (a :class:`DreamOptions`, or keywords naming its fields): ``layers`` ("name:weight,..." or a dict;
+    default per backbone), ``size`` (long side, default 512; None keeps the input size), ``octaves`` (3),
+    ``octave_scale`` (1.4), ``steps`` per octave (20), ``step_size`` (0.01), ``jitter`` (pixels of random roll,
+    16), ``max_loss`` (stop an octave once the loss exceeds it), ``backbone`` ("auto": VGG-19 when its weights
+    are at hand, else EfficientNet-Lite0), ``weights``, ``device``, ``seed``, ``max_memory`` (bytes). Keywords
+    of :func:`run_deep_dream` (``on_progress``, ``on_start``, ``progress``) pass through.
     """
-    return run_deep_dream(image, **options).image  # type: ignore[arg-type]
+    return run_deep_dream(image, options, **changes).image

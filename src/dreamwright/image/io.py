@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from dreamwright.errors import DreamwrightError, InvalidArgument
 
@@ -12,6 +12,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
     from PIL import Image
+
+_Options = TypeVar("_Options")
 
 #: Anything the Python API accepts as an image.
 ImageLike = Union[str, os.PathLike, "Image.Image", "np.ndarray"]
@@ -96,6 +98,19 @@ def resize_long(img: Image.Image, long_side: int) -> Image.Image:
 
     size = fit_size(img.width, img.height, long_side)
     return img if size == img.size else img.resize(size, Image.Resampling.LANCZOS)
+
+
+def with_changes(
+    options: _Options | None, changes: dict[str, Any], kind: type[_Options], caller: str
+) -> _Options:
+    """``options`` (an instance of the dataclass ``kind``, or None for its defaults) with the keyword
+    ``changes`` applied: the Python API takes its knobs as an options object, as keywords, or both."""
+    from dataclasses import fields, replace
+
+    unknown = sorted(set(changes) - {f.name for f in fields(kind)})  # type: ignore[arg-type]
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    return replace(options if options is not None else kind(), **changes)  # type: ignore[type-var]
 
 
 def check_size(name: str, value: int) -> int:

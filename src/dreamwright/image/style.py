@@ -18,7 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dreamwright.errors import DreamwrightError, InvalidArgument
@@ -44,7 +44,10 @@ MIN_BUDGET_ITERATIONS = 5
 #: ``--preview``: long side and iterations of a quick look
 PREVIEW_SIZE = 128
 PREVIEW_ITERATIONS = 60
+#: ``on_frame(iteration, image)``: a picture of the work so far, every ``save_every`` iterations
 FrameCallback = Callable[[int, "Image.Image"], None]
+#: ``on_progress(done, planned)``: iterations done so far and planned in all (every scale and tile)
+ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -367,81 +370,402 @@ def time_budget(max_seconds: float | None, size: int) -> float | None:
         raise InvalidArgument(f"max_seconds must be >= 0 (0: no limit), got {max_seconds!r}", param="max_seconds")
     return value or None
 
+# ------------------------------------------------------------------------------------------ options
+
+
+@dataclass
+class StyleOptions:
+    """The knobs of a style-transfer run (see :func:`style_transfer` for each); None takes the backbone's
+    recipe or the documented default."""
+
+    size: int = 512
+    scales: Sequence[int] | None = None
+    iterations: int | Sequence[int] | None = None
+    max_seconds: float | None = None
+    optimizer: str = "lbfgs"
+    learning_rate: float | None = None
+    content_weight: float = 1.0
+    style_weight: float | None = None
+    tv_weight: float = 10.0
+    init: str = "content"
+    style_blend: Sequence[float] | str | None = None
+    style_scale: float = 1.0
+    preserve_color: bool = False
+    match_colors: bool | None = None
+    style_layer_weights: Sequence[float] | None = None
+    gram_temperature: float | None = None
+    softmax_gram: bool | None = None
+    max_memory: int | None = None
+    backbone: str = "auto"
+    weights: str | os.PathLike | None = None
+    content_layers: Sequence[str] | None = None
+    style_layers: Sequence[str] | None = None
+    device: str = "auto"
+    seed: int | None = None
+    #: emit a frame every this many iterations (to ``on_frame``)
+    save_every: int | None = None
+
+    def checked(self) -> StyleOptions:
+        """A validated copy, with the scales, the iterations per scale and the time budget spelt out
+        (``max_seconds`` 0: no limit), and the optimiser's default learning rate filled in."""
+        from dreamwright._validate import non_negative_float, positive_int
+
+        size = iio.check_size("size", self.size)
+        optimizer = _choice("optimizer", self.optimizer or "lbfgs", OPTIMIZERS)
+        init = _choice("init", self.init or "content", INITS)
+        style_weight = self.style_weight
+        if style_weight is not None:
+            style_weight = non_negative_float("style_weight", style_weight)
+        temperature = self.gram_temperature
+        if temperature is not None and (not math.isfinite(temperature) or temperature <= 0):
+            raise InvalidArgument(f"gram_temperature must be > 0, got {temperature!r}", param="gram_temperature")
+        style_scale = float(self.style_scale)
+        if not math.isfinite(style_scale) or not 0.05 <= style_scale <= 8:
+            raise InvalidArgument(f"style_scale must be between 0.05 and 8, got {style_scale!r}", param="style_scale")
+        learning_rate = self.learning_rate
+        if learning_rate is None:
+            learning_rate = 1.0 if optimizer == "lbfgs" else 0.02
+        learning_rate = float(learning_rate)
+        if not math.isfinite(learning_rate) or learning_rate <= 0:
+            raise InvalidArgument(f"learning_rate must be > 0, got {learning_rate!r}", param="learning_rate")
+        scales = _check_scales(self.scales, size) if self.scales else auto_scales(size)
+        return replace(
+            self, size=size, optimizer=optimizer, init=init, learning_rate=learning_rate,
+            content_weight=non_negative_float("content_weight", self.content_weight), style_weight=style_weight,
+            tv_weight=non_negative_float("tv_weight", self.tv_weight), style_scale=style_scale,
+            save_every=positive_int("save_every", self.save_every, allow_none=True), scales=scales,
+            iterations=iteration_schedule(self.iterations, scales),
+            max_seconds=time_budget(self.max_seconds, size) or 0.0,
+        )
+
+    def with_recipe(self, recipe: dict[str, Any]) -> StyleOptions:
+        """A copy with the backbone's recipe filling the options left at None."""
+        def pick(value: Any, key: str) -> Any:
+            return recipe[key] if value is None else value
+
+        return replace(
+            self, style_weight=pick(self.style_weight, "style_weight"),
+            match_colors=pick(self.match_colors, "match_colors"),
+            gram_temperature=pick(self.gram_temperature, "gram_temperature"),
+        )
+
+
+def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
+    value = value.lower()
+    if value not in allowed:
+        raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}, got {value!r}", param=name)
+    return value
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+#: a tile: top, left, height, width
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class ScalePass:
+    """One scale of a run: the image size there, the tiles that cover it and the iterations each gets."""
+
+    long_side: int
+    width: int
+    height: int
+    iterations: int
+    tiles: list[Box]
+    #: pixels that neighbouring tiles share, feathered when they are composed (0: one tile)
+    overlap: int = 0
+
+    @property
+    def whole(self) -> bool:
+        """True when one tile covers the image."""
+        return len(self.tiles) == 1
+
+    @property
+    def work(self) -> float:
+        """Pixel-iterations: what progress and the time budget count (an iteration at 512 px costs about
+        four at 256 px)."""
+        return float(self.iterations * sum(th * tw for *_, th, tw in self.tiles))
+
+
+@dataclass
+class StylePlan:
+    """Every scale's pass, and the memory the largest whole pass needs."""
+
+    passes: list[ScalePass]
+    peak_estimate_bytes: int
+
+    @property
+    def work(self) -> float:
+        return sum(p.work for p in self.passes)
+
+    @property
+    def iterations(self) -> int:
+        """Iterations planned over every scale and tile."""
+        return sum(p.iterations * len(p.tiles) for p in self.passes)
+
+
+def tile_overlap(tile_height: int, tile_width: int) -> int:
+    """Pixels neighbouring tiles share: an eighth of the tile, at least 8."""
+    return max(8, min(tile_height, tile_width) // 8)
+
+
+def plan_style(
+    net: FeatureNet, layers: Sequence[str], content_size: tuple[int, int], options: StyleOptions, memory_budget: int
+) -> StylePlan:
+    """Sizes, tiles and memory of every scale of ``options`` (checked) for a content image of ``content_size``
+    (width, height): the coarsest pass must fit in ``memory_budget`` bytes whole; finer passes are tiled when
+    they do not."""
+    scales, optimizer = list(options.scales or ()), options.optimizer
+    w0, h0 = iio.fit_size(*content_size, scales[0])
+    first_need = estimate_style_memory(net, layers, h0, w0, optimizer)
+    hint = (
+        f"use a smaller --size, or --scales (e.g. {','.join(map(str, auto_scales(options.size)))}) so that large "
+        "passes run in tiles"
+        if len(scales) == 1
+        else "start --scales at a smaller size"
+    )
+    iio.check_memory(first_need, None, f"style transfer at {w0}x{h0}", hint, memory_budget)
+    tile_side = _tile_side(net, layers, memory_budget, optimizer)
+
+    passes = []
+    for long_side, iterations in zip(scales, options.iterations or (), strict=True):
+        w, h = iio.fit_size(*content_size, long_side)
+        if estimate_style_memory(net, layers, h, w, optimizer) <= memory_budget:
+            passes.append(ScalePass(long_side, w, h, iterations, [(0, 0, h, w)]))
+            continue
+        side = min(tile_side, max(h, w))
+        if side < MIN_TILE + 32 and estimate_style_memory(net, layers, MIN_TILE, MIN_TILE, optimizer) > memory_budget:
+            raise DreamwrightError(
+                f"not even a {MIN_TILE}px tile fits in {iio.format_bytes(memory_budget)} of memory; "
+                "free memory or use a smaller --size",
+                param="size",
+            )
+        th, tw = min(side, h), min(side, w)
+        overlap = tile_overlap(th, tw)
+        tiles = [(y, x, th, tw) for y in _tiles(h, th, overlap) for x in _tiles(w, tw, overlap)]
+        passes.append(ScalePass(long_side, w, h, iterations, tiles, overlap))
+    return StylePlan(passes, first_need)
+
+
+# ----------------------------------------------------------------------------------------- optimise
+
+
+@dataclass
+class _Tracker:
+    """Iterations, work and time over every scale and tile: the loss history, the bar, the time budget,
+    and the progress and frame callbacks."""
+
+    result: StyleResult
+    bar: Any
+    plan: StylePlan
+    #: the time budget in seconds (0: no limit)
+    seconds: float
+    on_progress: ProgressCallback | None
+    on_frame: FrameCallback | None
+    save_every: int | None
+    start: float = field(default_factory=time.perf_counter)
+    done: int = 0
+    work_done: float = 0.0
+
+    def deadline(self, work: float) -> float | None:
+        """When the next ``work`` pixel-iterations must stop: once their share of the time budget is spent."""
+        self.work_done += work
+        return self.start + self.seconds * self.work_done / self.plan.work if self.seconds else None
+
+    def stop_early(self, work_left: float) -> None:
+        self.result.stopped_early = True
+        self.bar.advance(work_left)
+
+    def record(self, losses: dict[str, float], long_side: int, work: float, info: str) -> bool:
+        """Count one iteration; True when a frame is due."""
+        self.done += 1
+        self.result.history.append({**losses, "scale": float(long_side), "time": time.perf_counter() - self.start})
+        self.bar.advance(work)
+        self.bar.update(info=info)
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.plan.iterations)
+        return self.on_frame is not None and bool(self.save_every) and self.done % (self.save_every or 1) == 0
+
+
+def _scored(targets: _Targets, x: torch.Tensor, options: StyleOptions) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted loss total of ``x``, and each loss as a number."""
+    c, s, tv = targets.losses(x)
+    total = options.content_weight * c + (options.style_weight or 0.0) * s + options.tv_weight * tv
+    return total, {"content": c.item(), "style": s.item(), "tv": tv.item(), "total": total.item()}
+
+
+def _keep_best(best: dict[str, Any], img: torch.Tensor, losses: dict[str, float]) -> None:
+    if losses["total"] < best["total"]:
+        best.update(total=losses["total"], image=img.detach().clone(), losses=dict(losses))
+
+
+def _optimizer(img: torch.Tensor, options: StyleOptions) -> torch.optim.Optimizer:
+    import torch
+
+    lr = float(options.learning_rate or 0.0)
+    if options.optimizer == "lbfgs":
+        return torch.optim.LBFGS(
+            [img], lr=lr, max_iter=1, history_size=LBFGS_HISTORY, tolerance_grad=0.0, tolerance_change=0.0
+        )
+    return torch.optim.Adam([img], lr=lr)
+
+
+def _optimise_tile(
+    start: torch.Tensor,
+    targets: _Targets,
+    options: StyleOptions,
+    tracker: _Tracker,
+    scale: ScalePass,
+    frame: Callable[[torch.Tensor], Image.Image],
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Optimise one tile (or the whole image) from ``start``; returns the best image seen and its losses.
+
+    ``frame(tile)`` turns the tile into the picture that ``on_frame`` receives."""
+    import torch
+
+    img = start.clone().requires_grad_(True)
+    opt = _optimizer(img, options)
+    last: dict[str, float] = {}
+    # L-BFGS without line search can overshoot now and then: keep the best image seen
+    best: dict[str, Any] = {"total": math.inf, "image": img.detach().clone(), "losses": {}}
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        total, losses = _scored(targets, img, options)
+        total.backward()
+        last.update(losses)
+        _keep_best(best, img, last)
+        return total
+
+    pixels = img.shape[-2] * img.shape[-1]
+    deadline = tracker.deadline(scale.iterations * pixels)
+    for i in range(scale.iterations):
+        if deadline is not None and i >= MIN_BUDGET_ITERATIONS and time.perf_counter() > deadline:
+            tracker.stop_early(pixels * (scale.iterations - i))
+            break
+        opt.step(closure)
+        with torch.no_grad():
+            img.clamp_(0, 1)
+        if not math.isfinite(last.get("total", 0.0)):
+            raise DreamwrightError(
+                "the loss became NaN/inf; lower --style-weight or the learning rate, or use --optimizer lbfgs"
+            )
+        info = (f"{scale.width}x{scale.height} {i + 1}/{scale.iterations}  content {last['content']:.3g} "
+                f"style {last['style']:.3g}")
+        if tracker.record(last, scale.long_side, pixels, info) and tracker.on_frame is not None:
+            tracker.on_frame(tracker.done, frame(img.detach()))
+    with torch.no_grad():
+        _keep_best(best, img, _scored(targets, img, options)[1])
+    return best["image"], best["losses"]
+
+
+def optimise_scale(
+    current: torch.Tensor,
+    scale: ScalePass,
+    content: torch.Tensor,
+    targets: _Targets,
+    options: StyleOptions,
+    tracker: _Tracker,
+    shown: Callable[[torch.Tensor], Image.Image],
+) -> torch.Tensor:
+    """Optimise ``current`` at one scale, tile by tile, against ``content`` (the content image at that scale,
+    as the losses see it); returns the composed image. ``shown`` turns an image into a frame."""
+    canvas = current.clone()
+    for box in scale.tiles:
+        y, x, th, tw = box
+        targets.set_content(content[..., y : y + th, x : x + tw])
+
+        # tiles are feathered into this same canvas in place, so the frame sees the tiles done so far
+        def frame(tile: torch.Tensor, box: Box = box, canvas: torch.Tensor = canvas) -> Image.Image:
+            return shown(tile if scale.whole else _pasted(canvas, tile, box))
+
+        best, losses = _optimise_tile(canvas[..., y : y + th, x : x + tw], targets, options, tracker, scale, frame)
+        tracker.result.final = dict(losses)
+        canvas = compose_tile(canvas, best, box, scale)
+    return canvas
+
+
+# ------------------------------------------------------------------------------------------ compose
+
+
+def _pasted(canvas: torch.Tensor, tile: torch.Tensor, box: Box) -> torch.Tensor:
+    """A copy of ``canvas`` with ``tile`` pasted in at ``box`` (no feathering: a frame mid-tile)."""
+    y, x, th, tw = box
+    out = canvas.clone()
+    out[..., y : y + th, x : x + tw] = tile
+    return out
+
+
+def compose_tile(canvas: torch.Tensor, tile: torch.Tensor, box: Box, scale: ScalePass) -> torch.Tensor:
+    """Blend a finished ``tile`` into ``canvas`` with linear ramps over the overlaps (a single tile replaces it)."""
+    import torch
+
+    if scale.whole:
+        return tile.clone()
+    y, x, th, tw = box
+    with torch.no_grad():
+        mask = _feather(th, tw, scale.overlap, y > 0, x > 0, y + th < scale.height, x + tw < scale.width, canvas.device)
+        region = canvas[..., y : y + th, x : x + tw]
+        canvas[..., y : y + th, x : x + tw] = region * (1 - mask) + tile.detach() * mask
+    return canvas
+
+
+# ------------------------------------------------------------------------------------------- run
+
+
+def _scaled_inputs(
+    content: Image.Image, styles: list[Image.Image], blend: list[float], options: StyleOptions, long_side: int,
+    device: Any,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """The content at ``long_side`` (as RGB, and as the losses see it) and the style images, with
+    ``preserve_color`` and ``match_colors`` applied."""
+    content_rgb = iio.to_tensor(iio.resize_long(content, long_side), device)
+    content_t = luminance(content_rgb) if options.preserve_color else content_rgb
+    style_ts = []
+    for style in styles:
+        st = iio.to_tensor(iio.resize_long(style, max(iio.MIN_SIZE, round(long_side * options.style_scale))), device)
+        style_ts.append(match_luminance(luminance(st), content_t) if options.preserve_color else st)
+    if options.match_colors and not options.preserve_color:
+        content_t = colour_transfer(content_t, style_ts, blend)
+    return content_rgb, content_t, style_ts
+
+
+def _starting_image(
+    content: torch.Tensor, styles: list[torch.Tensor], scale: ScalePass, options: StyleOptions, gen: torch.Generator
+) -> torch.Tensor:
+    """The image the first scale starts from: the content, the first style, or noise (``init``)."""
+    import torch
+
+    if options.init == "content":
+        return content.clone()
+    if options.init == "style":
+        return iio.resize_tensor(styles[0], scale.height, scale.width).clamp(0, 1)
+    noise = torch.rand(content.shape, generator=gen).to(content.device) * 0.5 + 0.25
+    return luminance(noise) if options.preserve_color else noise
+
 
 def run_style_transfer(
     content: iio.ImageLike,
     styles: iio.ImageLike | Sequence[iio.ImageLike],
+    options: StyleOptions | None = None,
     *,
-    size: int = 512,
-    iterations: int | Sequence[int] | None = None,
-    optimizer: str = "lbfgs",
-    learning_rate: float | None = None,
-    content_weight: float = 1.0,
-    style_weight: float | None = None,
-    tv_weight: float = 10.0,
-    init: str = "content",
-    style_blend: Sequence[float] | str | None = None,
-    style_scale: float = 1.0,
-    preserve_color: bool = False,
-    match_colors: bool | None = None,
-    style_layer_weights: Sequence[float] | None = None,
-    gram_temperature: float | None = None,
-    softmax_gram: bool | None = None,
-    scales: Sequence[int] | None = None,
-    max_seconds: float | None = None,
-    max_memory: int | None = None,
-    backbone: str = "auto",
-    weights: str | os.PathLike | None = None,
-    content_layers: Sequence[str] | None = None,
-    style_layers: Sequence[str] | None = None,
-    device: str = "auto",
-    seed: int | None = None,
-    save_every: int | None = None,
     on_frame: FrameCallback | None = None,
-    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
     on_start: Callable[[FeatureNet], None] | None = None,
+    progress: bool = True,
+    **changes: Any,
 ) -> StyleResult:
     """Style transfer with full results (image, loss history, timing); see :func:`style_transfer`.
 
-    ``on_start(net)`` is called once every option has been checked, just before the work begins.
+    The knobs come as a :class:`StyleOptions`, as keywords naming its fields, or both (keywords win).
+    ``on_progress(done, planned)`` is called after every iteration; ``on_frame(iteration, image)`` every
+    ``save_every`` iterations; ``on_start(net)`` once every option has been checked, before the work begins.
     """
-    from dreamwright._validate import non_negative_float, positive_int
-
-    # ---- validate options before any heavy work
-    size = iio.check_size("size", size)
-    optimizer = (optimizer or "lbfgs").lower()
-    if optimizer not in OPTIMIZERS:
-        raise InvalidArgument(
-            f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}", param="optimizer"
-        )
-    init = (init or "content").lower()
-    if init not in INITS:
-        raise InvalidArgument(f"init must be one of {', '.join(INITS)}, got {init!r}", param="init")
-    content_weight = non_negative_float("content_weight", content_weight)
-    if style_weight is not None:
-        style_weight = non_negative_float("style_weight", style_weight)
-    if gram_temperature is not None and (not math.isfinite(gram_temperature) or gram_temperature <= 0):
-        raise InvalidArgument(f"gram_temperature must be > 0, got {gram_temperature!r}", param="gram_temperature")
-    tv_weight = non_negative_float("tv_weight", tv_weight)
-    style_scale = float(style_scale)
-    if not math.isfinite(style_scale) or not 0.05 <= style_scale <= 8:
-        raise InvalidArgument(
-            f"style_scale must be between 0.05 and 8, got {style_scale!r}", param="style_scale"
-        )
-    if learning_rate is None:
-        learning_rate = 1.0 if optimizer == "lbfgs" else 0.02
-    learning_rate = float(learning_rate)
-    if not math.isfinite(learning_rate) or learning_rate <= 0:
-        raise InvalidArgument(f"learning_rate must be > 0, got {learning_rate!r}", param="learning_rate")
-    save_every = positive_int("save_every", save_every, allow_none=True)
-    scale_list = _check_scales(scales, size) if scales else auto_scales(size)
-    schedule = iteration_schedule(iterations, scale_list)
-    budget_seconds = time_budget(max_seconds, size)
+    opts: StyleOptions = iio.with_changes(options, changes, StyleOptions, "run_style_transfer").checked()
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not style_list:
         raise InvalidArgument("give at least one style image", param="styles")
-    blend = _parse_blend(style_blend, len(style_list))
-
+    blend = _parse_blend(opts.style_blend, len(style_list))
     content_img = iio.load_image(content, name="content image")
     style_imgs = [iio.load_image(s, name="style image") for s in style_list]
     # torch is imported only once the inputs are known to be good, so that bad input fails fast
@@ -451,215 +775,68 @@ def run_style_transfer(
     from dreamwright.image.backbones import load_backbone
     from dreamwright.progress import progress_bar
 
-    dev = resolve_device(device)
-    budget = _parse_budget(max_memory, dev)
-    net = load_backbone(backbone, weights, dev, layers=[*(content_layers or ()), *(style_layers or ())])
-    c_layers = net.check_layers(content_layers or net.default_content_layers, option="content layers")
-    s_layers = net.check_layers(style_layers or net.default_style_layers, option="style layers")
-    all_layers = list(dict.fromkeys(c_layers + s_layers))
-    _parse_blend(style_layer_weights, len(s_layers), "style layer", "style layer")  # fail before work
-    recipe = net.style_recipe
-    style_weight = recipe["style_weight"] if style_weight is None else style_weight
-    match_colors = recipe["match_colors"] if match_colors is None else match_colors
-    gram_temperature = recipe["gram_temperature"] if gram_temperature is None else gram_temperature
+    dev = resolve_device(opts.device)
+    budget = _parse_budget(opts.max_memory, dev)
+    asked_layers = [*(opts.content_layers or ()), *(opts.style_layers or ())]
+    net = load_backbone(opts.backbone, opts.weights, dev, layers=asked_layers)
+    c_layers = net.check_layers(opts.content_layers or net.default_content_layers, option="content layers")
+    s_layers = net.check_layers(opts.style_layers or net.default_style_layers, option="style layers")
+    _parse_blend(opts.style_layer_weights, len(s_layers), "style layer", "style layer")  # fail before work
+    opts = opts.with_recipe(net.style_recipe)
+    plan = plan_style(net, list(dict.fromkeys(c_layers + s_layers)), content_img.size, opts, budget)
 
-    # ---- memory: the coarsest pass must fit whole; finer passes may be tiled
-    w0, h0 = iio.fit_size(content_img.width, content_img.height, scale_list[0])
-    first_need = estimate_style_memory(net, all_layers, h0, w0, optimizer)
-    hint = (
-        f"use a smaller --size, or --scales (e.g. {','.join(map(str, auto_scales(size)))}) so that large "
-        "passes run in tiles"
-        if len(scale_list) == 1
-        else "start --scales at a smaller size"
-    )
-    iio.check_memory(first_need, dev, f"style transfer at {w0}x{h0}", hint, budget)
-    tile_side = _tile_side(net, all_layers, budget, optimizer)
-
-    seed = iio.seed_everything(seed)
+    seed = iio.seed_everything(opts.seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    targets = _Targets(net, c_layers, s_layers, style_layer_weights, gram_temperature, softmax_gram)
+    targets = _Targets(net, c_layers, s_layers, opts.style_layer_weights, opts.gram_temperature, opts.softmax_gram)
     result = StyleResult(
-        image=content_img,
-        seed=seed,
-        scales=scale_list,
-        backbone=net.name,
-        weights=net.weights_source,
-        peak_estimate_bytes=first_need,
+        image=content_img, seed=seed, scales=[p.long_side for p in plan.passes], backbone=net.name,
+        weights=net.weights_source, peak_estimate_bytes=plan.peak_estimate_bytes,
+        tiles=[len(p.tiles) for p in plan.passes], iterations=[p.iterations for p in plan.passes],
     )
-    start = time.perf_counter()
-    it_global = 0
-    current: torch.Tensor | None = None
-
-    # tiles per scale, decided up front for the progress bar
-    plans = []
-    for s in scale_list:
-        w, h = iio.fit_size(content_img.width, content_img.height, s)
-        if estimate_style_memory(net, all_layers, h, w, optimizer) <= budget:
-            plans.append((s, w, h, [(0, 0, h, w)]))
-            continue
-        side = min(tile_side, max(h, w))
-        if (
-            side < MIN_TILE + 32
-            and estimate_style_memory(net, all_layers, MIN_TILE, MIN_TILE, optimizer) > budget
-        ):
-            raise DreamwrightError(
-                f"not even a {MIN_TILE}px tile fits in {iio.format_bytes(budget)} of memory; "
-                "free memory or use a smaller --size",
-                param="size",
-            )
-        th, tw = min(side, h), min(side, w)
-        overlap = max(8, min(th, tw) // 8)
-        boxes = [(y, x, th, tw) for y in _tiles(h, th, overlap) for x in _tiles(w, tw, overlap)]
-        plans.append((s, w, h, boxes))
-    result.tiles = [len(p[3]) for p in plans]
-    result.iterations = schedule
-    # progress and the time budget count work in pixels: an iteration at 512 px costs about four at 256 px
-    total_work = float(sum(n * sum(th * tw for *_, th, tw in p[3]) for n, p in zip(schedule, plans, strict=True)))
-    work_done = 0.0
     if on_start is not None:
         on_start(net)
-
-    def emit_frame(img_t: torch.Tensor, content_rgb: torch.Tensor) -> None:
-        if on_frame is not None:
-            out = recolor(img_t, content_rgb) if preserve_color else img_t
-            on_frame(it_global, iio.to_image(out))
-
-    with progress_bar("style transfer", total_work, enabled=progress, counts=False) as bar:
-        for scale_idx, ((s, w, h, boxes), iterations) in enumerate(zip(plans, schedule, strict=True)):
-            content_rgb = iio.to_tensor(iio.resize_long(content_img, s), dev)
-            content_t = luminance(content_rgb) if preserve_color else content_rgb
-            style_ts = []
-            for simg in style_imgs:
-                st = iio.to_tensor(iio.resize_long(simg, max(iio.MIN_SIZE, round(s * style_scale))), dev)
-                style_ts.append(match_luminance(luminance(st), content_t) if preserve_color else st)
-            if match_colors and not preserve_color:
-                content_t = colour_transfer(content_t, style_ts, blend)
+    current: torch.Tensor | None = None
+    with progress_bar("style transfer", plan.work, enabled=progress, counts=False) as bar:
+        tracker = _Tracker(result, bar, plan, float(opts.max_seconds or 0.0), on_progress, on_frame, opts.save_every)
+        for scale in plan.passes:
+            content_rgb, content_t, style_ts = _scaled_inputs(content_img, style_imgs, blend, opts, scale.long_side,
+                                                              dev)
             targets.set_styles(style_ts, blend)
-
             if current is None:
-                if init == "content":
-                    current = content_t.clone()
-                elif init == "style":
-                    current = iio.resize_tensor(style_ts[0], h, w).clamp(0, 1)
-                else:
-                    noise = torch.rand(content_t.shape, generator=gen).to(dev)
-                    current = (noise * 0.5 + 0.25) if not preserve_color else luminance(noise * 0.5 + 0.25)
+                current = _starting_image(content_t, style_ts, scale, opts, gen)
             else:
-                current = iio.resize_tensor(current, h, w).clamp(0, 1)
+                current = iio.resize_tensor(current, scale.height, scale.width).clamp(0, 1)
 
-            canvas = current.clone()
-            for y, x, th, tw in boxes:
-                whole = len(boxes) == 1
-                tile_content = content_t[..., y : y + th, x : x + tw]
-                targets.set_content(tile_content)
-                img = canvas[..., y : y + th, x : x + tw].clone().requires_grad_(True)
-                if optimizer == "lbfgs":
-                    opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                        [img],
-                        lr=learning_rate,
-                        max_iter=1,
-                        history_size=LBFGS_HISTORY,
-                        tolerance_grad=0.0,
-                        tolerance_change=0.0,
-                    )
-                else:
-                    opt = torch.optim.Adam([img], lr=learning_rate)
-                last: dict[str, float] = {}
-                # L-BFGS without line search can overshoot now and then: keep the best image seen
-                best: dict[str, Any] = {"total": math.inf, "image": img.detach().clone(), "losses": {}}
+            def shown(img: torch.Tensor, content_rgb: torch.Tensor = content_rgb) -> Image.Image:
+                return iio.to_image(recolor(img, content_rgb) if opts.preserve_color else img)
 
-                def closure(
-                    img: torch.Tensor = img,
-                    opt: torch.optim.Optimizer = opt,
-                    last: dict[str, float] = last,
-                    best: dict[str, Any] = best,
-                ) -> torch.Tensor:
-                    opt.zero_grad(set_to_none=True)
-                    c, st, tv = targets.losses(img)
-                    total = content_weight * c + style_weight * st + tv_weight * tv
-                    total.backward()
-                    last.update(content=c.item(), style=st.item(), tv=tv.item(), total=total.item())
-                    if last["total"] < best["total"]:
-                        best.update(total=last["total"], image=img.detach().clone(), losses=dict(last))
-                    return total
-
-                # this tile's share of the time budget ends when its share of the work would
-                work_done += iterations * th * tw
-                deadline = None if budget_seconds is None else start + budget_seconds * work_done / total_work
-                for i in range(iterations):
-                    if deadline is not None and i >= MIN_BUDGET_ITERATIONS and time.perf_counter() > deadline:
-                        result.stopped_early = True
-                        bar.advance(th * tw * (iterations - i))
-                        break
-                    opt.step(closure)
-                    with torch.no_grad():
-                        img.clamp_(0, 1)
-                    if not math.isfinite(last.get("total", 0.0)):
-                        raise DreamwrightError(
-                            "the loss became NaN/inf; lower --style-weight or the learning "
-                            "rate, or use --optimizer lbfgs"
-                        )
-                    it_global += 1
-                    result.history.append({**last, "scale": float(s), "time": time.perf_counter() - start})
-                    bar.advance(th * tw)
-                    bar.update(
-                        info=f"{w}x{h} {i + 1}/{iterations}  content {last['content']:.3g} "
-                        f"style {last['style']:.3g}"
-                    )
-                    if save_every and it_global % save_every == 0:
-                        if whole:
-                            emit_frame(img.detach(), content_rgb)
-                        else:
-                            tmp = canvas.clone()
-                            tmp[..., y : y + th, x : x + tw] = img.detach()
-                            emit_frame(tmp, content_rgb)
-                with torch.no_grad():
-                    c, st, tv = targets.losses(img)
-                    total = content_weight * c + style_weight * st + tv_weight * tv
-                    if total.item() < best["total"]:
-                        best.update(
-                            total=total.item(),
-                            image=img.detach().clone(),
-                            losses=dict(content=c.item(), style=st.item(), tv=tv.item(), total=total.item()),
-                        )
-                    result.final = dict(best["losses"])
-                    img = best["image"]
-                    if whole:
-                        canvas = img.clone()
-                    else:
-                        overlap = max(8, min(th, tw) // 8)
-                        mask = _feather(th, tw, overlap, y > 0, x > 0, y + th < h, x + tw < w, dev)
-                        region = canvas[..., y : y + th, x : x + tw]
-                        canvas[..., y : y + th, x : x + tw] = region * (1 - mask) + img.detach() * mask
-                del opt
-            current = canvas
-            if scale_idx == len(plans) - 1:
-                final = recolor(current, content_rgb) if preserve_color else current
-                result.image = iio.to_image(final)
-    result.seconds = time.perf_counter() - start
+            current = optimise_scale(current, scale, content_t, targets, opts, tracker, shown)
+    result.image = shown(current, content_rgb)
+    result.seconds = time.perf_counter() - tracker.start
     return result
 
 
 def style_transfer(
     content: iio.ImageLike,
     styles: iio.ImageLike | Sequence[iio.ImageLike],
-    **options: Any,
+    options: StyleOptions | None = None,
+    **changes: Any,
 ) -> Image.Image:
     """Repaint ``content`` in the style of ``styles`` and return the result as a PIL image.
 
-    Options (all keyword): ``size`` (long side, default 512), ``scales`` (coarse-to-fine long sides; default
-    halving down to 256, e.g. [256, 512]; finer passes are tiled when they do not fit in memory),
-    ``iterations`` (per scale and tile: an int, one per scale, or None for 100 at the coarsest scale halved at
-    each finer one), ``max_seconds`` (time budget; None: 60 s for 512 px, scaled by area; 0: no limit),
-    ``optimizer`` ("lbfgs" or "adam"), ``learning_rate``, ``content_weight`` (1), ``style_weight`` (None: the
-    backbone's recipe, VGG-19 100, EfficientNet-Lite0 1000), ``tv_weight`` (10), ``init`` ("content", "style",
-    "noise"), ``style_blend`` (one weight per style), ``style_scale`` (style image size relative to the output),
-    ``preserve_color`` (luminance-only transfer), ``softmax_gram`` (None: the backbone's),
-    ``match_colors`` (move the photo's colour mean and covariance
-    to the style's first; None: the recipe's, on for EfficientNet-Lite0), ``gram_temperature`` (softmax-Gram
-    temperature relative to the style activations' spread; None: the recipe's), ``style_layer_weights``,
-    ``max_memory`` (bytes), ``backbone`` ("auto", "vgg19", "efficientnet-lite0"), ``weights`` (path,
-    ``"random"`` or None), ``content_layers``, ``style_layers``, ``device``, ``seed``, ``save_every`` with
-    ``on_frame(iteration, image)``, ``progress``.
+    Options (a :class:`StyleOptions`, or keywords naming its fields): ``size`` (long side, default 512),
+    ``scales`` (coarse-to-fine long sides; default halving down to 256, e.g. [256, 512]; finer passes are tiled
+    when they do not fit in memory), ``iterations`` (per scale and tile: an int, one per scale, or None for 100
+    at the coarsest scale halved at each finer one), ``max_seconds`` (time budget; None: 60 s for 512 px, scaled
+    by area; 0: no limit), ``optimizer`` ("lbfgs" or "adam"), ``learning_rate``, ``content_weight`` (1),
+    ``style_weight`` (None: the backbone's recipe, VGG-19 100, EfficientNet-Lite0 1000), ``tv_weight`` (10),
+    ``init`` ("content", "style", "noise"), ``style_blend`` (one weight per style), ``style_scale`` (style image
+    size relative to the output), ``preserve_color`` (luminance-only transfer), ``softmax_gram`` (None: the
+    backbone's), ``match_colors`` (move the photo's colour mean and covariance to the style's first; None: the
+    recipe's, on for EfficientNet-Lite0), ``gram_temperature`` (softmax-Gram temperature relative to the style
+    activations' spread; None: the recipe's), ``style_layer_weights``, ``max_memory`` (bytes), ``backbone``
+    ("auto", "vgg19", "efficientnet-lite0"), ``weights`` (path, ``"random"`` or None), ``content_layers``,
+    ``style_layers``, ``device``, ``seed``, ``save_every``. Keywords of :func:`run_style_transfer`
+    (``on_frame``, ``on_progress``, ``on_start``, ``progress``) pass through.
     """
-    return run_style_transfer(content, styles, **options).image
+    return run_style_transfer(content, styles, options, **changes).image

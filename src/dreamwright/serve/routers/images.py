@@ -4,9 +4,10 @@
 "iterations": 30, "steps": 10, "octaves": 2, "seed": null}`` (images as ``data:image/png;base64,…`` or JPEG) and
 answers 202 ``{"id", "status", ...}`` at once; the work runs on one background thread, one job at a time, and
 ``GET /v1/images/{id}`` reports ``status`` (queued, running, done, error), ``done``/``total`` steps (style
-transfer counts iterations; DeepDream reports none until it finishes) and, when done, ``result``: the URL of
-the PNG (``GET /v1/images/{id}/result.png``). Sizes are bounded (long side ≤ :data:`MAX_SIDE`), the backbone is
-``auto`` (VGG19 when its weights are here, else EfficientNet-Lite0, which works offline).
+transfer counts iterations, DeepDream gradient steps; both come from the run's ``on_progress``, so no frame is
+drawn while a job runs) and, when done, ``result``: the URL of the PNG (``GET /v1/images/{id}/result.png``).
+Sizes are bounded (long side ≤ :data:`MAX_SIDE`), the backbone is ``auto`` (VGG19 when its weights are here,
+else EfficientNet-Lite0, which works offline).
 """
 
 from __future__ import annotations
@@ -111,27 +112,25 @@ def router() -> APIRouter:
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreamwright-images")
 
     def run(job: ImageJob, body: ImageRequest, content: Any, style: Any) -> None:
-        from dreamwright.image import run_deep_dream, run_style_transfer
+        from dreamwright.image import DreamOptions, StyleOptions, run_deep_dream, run_style_transfer
 
         job.status = "running"
         start = time.perf_counter()
+
+        def on_progress(done: int, planned: int) -> None:
+            job.done, job.total = done, planned
+
         try:
             if body.mode == "style":
                 job.total = body.iterations
-
-                def on_frame(iteration: int, _image: Any) -> None:
-                    job.done = iteration
-
-                result = run_style_transfer(
-                    content, style, size=body.size, iterations=body.iterations, scales=[body.size],
-                    backbone="auto", seed=body.seed, save_every=1, on_frame=on_frame, progress=False,
-                )
-            else:  # DeepDream reports no steps while it runs: the page shows an indeterminate bar
-                result = run_deep_dream(
-                    content, size=body.size, steps=body.steps, octaves=body.octaves, backbone="auto",
-                    seed=body.seed, progress=False,
-                )
+                options = StyleOptions(size=body.size, iterations=body.iterations, scales=[body.size],
+                                       backbone="auto", seed=body.seed)
+                result: Any = run_style_transfer(content, style, options, on_progress=on_progress, progress=False)
+            else:
                 job.total = body.octaves * body.steps
+                dream = DreamOptions(size=body.size, steps=body.steps, octaves=body.octaves, backbone="auto",
+                                     seed=body.seed)
+                result = run_deep_dream(content, dream, on_progress=on_progress, progress=False)
             buf = io.BytesIO()
             result.image.save(buf, format="PNG")
             job.png = buf.getvalue()

@@ -60,7 +60,7 @@ async function poll(id) {
     if (job.status === "done") return job;
     if (job.status === "error") throw new Error(job.error);
     setStatus(job.status === "queued" ? "Waiting for the painter…"
-              : (job.total && job.mode === "style" ? `Painting… ${job.done} / ${job.total}` : "Painting…"));
+              : (job.total ? `Painting… ${job.done} / ${job.total}` : "Painting…"));
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
