@@ -333,8 +333,6 @@ def models(
     runs: Annotated[Path, typer.Option(help="Folder to look for local runs in.")] = Path("runs"),
 ) -> None:
     """List the bundled models (with what they were trained on) and the runs under ./runs."""
-    import json
-
     from dreamwright import bundled
 
     for path in bundled.available():
@@ -342,18 +340,24 @@ def models(
         typer.echo(f"bundled  {path.name:<18} {about['architecture']}; trained on {about['trained_on']}")
     if runs.is_dir():
         for path in sorted(runs.iterdir()):
-            cfg = path / "config.json"
-            if cfg.is_file():
-                try:
-                    data = json.loads(cfg.read_text())
-                    best = data.get("metrics", {}).get("best_val_loss")
-                    info = f"best val loss {best:.4f}" if best is not None else "no evaluation yet"
-                    source = data.get("init_from")
-                    if source:
-                        info += f"; fine-tuned from {source.get('name')}"
-                except (json.JSONDecodeError, AttributeError, TypeError):
-                    info = "unreadable config.json"
-                typer.echo(f"local    {path}  ({info})")
+            if (path / "config.json").is_file():
+                typer.echo(f"local    {path}  ({_run_summary(path)})")
+
+
+def _run_summary(run_dir: Path) -> str:
+    """Best validation loss and fine-tuning source of a run, or why its config cannot be read."""
+    from dreamwright.runs import read_config
+
+    try:
+        config = read_config(run_dir)
+    except DreamwrightError:
+        return "unreadable config.json"
+    best = (config.get("metrics") or {}).get("best_val_loss")
+    summary = f"best val loss {best:.4f}" if isinstance(best, (int, float)) else "no evaluation yet"
+    source = config.get("init_from")
+    if isinstance(source, dict) and source.get("name"):
+        summary += f"; fine-tuned from {source['name']}"
+    return summary
 
 
 @app.command()
