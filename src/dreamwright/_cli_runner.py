@@ -124,7 +124,7 @@ _QUOTED_NAME = re.compile(r"`([a-z_][a-z0-9_]*)`")
 
 
 def cli_wording(exc: DreamwrightError, spellings: dict[str, tuple[str, str | None]]) -> str:
-    """The message of ``exc`` with the Python names of options respelled as the CLI's (see :mod:`dreamwright.errors`)."""
+    """The message of ``exc`` with Python argument names respelled as CLI options (see :mod:`dreamwright.errors`)."""
     message = str(exc)
 
     def setting(match: re.Match[str]) -> str:

@@ -5,11 +5,15 @@ Every user error surfaces as one line on stderr (``error: …``) and exit code 2
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import sys
+import typing
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,93 +53,95 @@ class Unknown(str, Enum):
 
 
 # --------------------------------------------------------------------------- train
+def _preset_settings() -> set[str]:
+    """Names of the settings some built-in preset sets: their default is the preset's."""
+    from dreamwright.training.presets import PRESETS
+
+    names: set[str] = set()
+    for _, overrides in PRESETS.values():
+        names |= set(overrides) | set(overrides.get("model_args", {}))
+    return names
+
+
+#: rich help markup would read "[default: …]" as a style tag; typer's own default notes look like that
+_DEFAULT_NOTE = "\\" if getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich" else ""
+
+
+def with_default(help_text: str, default: str | None) -> str:
+    """``help_text`` with typer's ``[default: …]`` note, for a default that the option's own value is not."""
+    return f"{help_text}  {_DEFAULT_NOTE}[default: {default}]" if default else help_text
+
+
+def _knob_option(knob: dataclasses.Field, hint: Any, by_preset: set[str]) -> inspect.Parameter:
+    """The ``dreamwright train`` option of a :func:`~dreamwright.training.config.knob` field (None: not given)."""
+    kind = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
+    default = knob.metadata["shown_default"]
+    if default is None and knob.name in by_preset:
+        default = "the preset's"
+    elif default is None and kind is bool and "/" in (knob.metadata["flag"] or ""):
+        default = knob.metadata["flag"].split("/")[0 if knob.default else 1].lstrip("-")
+    elif default is None and knob.default is not None and kind is not bool:
+        default = str(knob.default)
+    help_text = with_default(knob.metadata["help"], default)
+    decls = [knob.metadata["flag"]] if knob.metadata["flag"] else []
+    option = typer.Option(*decls, help=help_text, show_default=False)
+    return inspect.Parameter(knob.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[kind | None, option])
+
+
+def with_config_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` one option per knob of TrainConfig and ModelOptions, in place of its ``**knobs``.
+
+    The model options follow ``--model``; the command receives the knobs the user did not give as None.
+    """
+    from dreamwright.training.config import ModelOptions, TrainConfig
+
+    by_preset = _preset_settings()
+    knobs: list[inspect.Parameter] = []
+    for config_class in (TrainConfig, ModelOptions):
+        hints = typing.get_type_hints(config_class)
+        options = [_knob_option(f, hints[f.name], by_preset) for f in dataclasses.fields(config_class)
+                   if "help" in f.metadata]
+        after_model = next((i + 1 for i, o in enumerate(knobs) if o.name == "model"), len(knobs))
+        knobs[after_model:after_model] = options
+    signature = inspect.signature(command, eval_str=True)
+    own = [param for param in signature.parameters.values() if param.kind is not inspect.Parameter.VAR_KEYWORD]
+    command.__signature__ = signature.replace(parameters=[*own, *knobs])  # type: ignore[attr-defined]
+    return command
+
+
 @app.command(no_args_is_help=True)
+@with_config_options
 def train(
     corpus: Annotated[str | None, typer.Argument(help="Text file, folder of .txt files, or built-in name "
                                                     "(shakespeare, nietzsche, ptb, wikitext-2, tang).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/CORPUS-TIME).")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=with_default("Run directory.",
+                                                                              "runs/CORPUS-TIME"))] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory (options may repeat "
+                                                     "its settings; only the budget ones may change).")] = None,
+    more_steps: Annotated[int | None, typer.Option(help="With --resume: train this many more steps (instead of "
+                                                        "the run's budget).")] = None,
+    more_minutes: Annotated[float | None, typer.Option(help="With --resume: train this many more minutes "
+                                                            "(instead of the run's budget).")] = None,
     init_from: Annotated[str | None, typer.Option("--init-from", help="Fine-tune: start from this run's or "
                                                   "bundled model's weights (see `dreamwright models`).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
-    preset: Annotated[str | None, typer.Option(help="Named settings; see `dreamwright presets`.")] = None,
-    lower: Annotated[bool | None, typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Text encoding of the corpus [utf-8]; auto detects it.")] = None,
-    valid_fraction: Annotated[float | None, typer.Option(help="Held-out tail of the text [0.1].")] = None,
-    documents: Annotated[bool | None, typer.Option("--documents", help="Folder corpus: mark the end of "
-                                                   "each file (document mode).")] = None,
-    tokenizer: Annotated[str | None, typer.Option(help="char | word | bpe (default: the corpus's own).")] = None,
-    vocab_size: Annotated[int | None, typer.Option(help="Word/BPE vocabulary size.")] = None,
-    task: Annotated[str | None, typer.Option(help="How the corpus is read: text (streams) or poems (one tagged "
-                                             "poem per row; the default for tang).")] = None,
-    min_count: Annotated[int | None, typer.Option(help="Poems: characters seen fewer times become □.")] = None,
-    model: Annotated[str | None, typer.Option(help="simplernn | lstm | gru | gpt.")] = None,
-    n_layer: Annotated[int | None, typer.Option(help="Layers.")] = None,
-    hidden_size: Annotated[int | None, typer.Option(help="RNN hidden units.")] = None,
-    embedding_size: Annotated[int | None, typer.Option(help="RNN embedding size (0: one-hot input).")] = None,
-    n_head: Annotated[int | None, typer.Option(help="GPT attention heads.")] = None,
-    n_embd: Annotated[int | None, typer.Option(help="GPT width.")] = None,
-    block_size: Annotated[int | None, typer.Option(help="GPT context length.")] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout probability.")] = None,
-    tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights",
-                                                        help="Share input and output embeddings.")] = None,
-    seq_len: Annotated[int | None, typer.Option(help="Tokens per training sequence (BPTT length).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Sequences per batch.")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="adamw | rmsprop | sgd.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
-    schedule: Annotated[str | None, typer.Option(help="cosine | plateau | constant | step.")] = None,
-    warmup_steps: Annotated[int | None, typer.Option(help="Linear warmup steps.")] = None,
-    grad_clip: Annotated[float | None, typer.Option(help="Gradient norm clip (0: off).")] = None,
-    grad_accum: Annotated[int | None, typer.Option(help="Micro-batches per step (the global batch stays "
-                                                      "--batch-size).")] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32 | bf16 | fp16 (autocast).")] = None,
-    compile: Annotated[bool | None, typer.Option("--compile", help="torch.compile the model.")] = None,
-    epochs: Annotated[float | None, typer.Option(help="Budget in epochs.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Budget in optimizer steps.")] = None,
-    minutes: Annotated[float | None, typer.Option(help="Budget in wall-clock minutes (default 10 "
-                                                      "when no budget is given).")] = None,
-    eval_interval: Annotated[int | None, typer.Option(help="Steps between evaluations.")] = None,
-    eval_tokens: Annotated[int | None, typer.Option(help="Cap on validation tokens scored.")] = None,
-    patience: Annotated[int | None, typer.Option(help="Stop after this many evaluations without "
-                                                       "improvement.")] = None,
-    log_interval: Annotated[int | None, typer.Option(help="Steps between metrics.jsonl lines.")] = None,
-    samples: Annotated[bool | None, typer.Option("--samples/--no-samples",
-                                                    help="Print samples at each evaluation.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (a run is reproducible with steps as "
-                                                   "its budget).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
     nproc: Annotated[int | None, typer.Option(help="Data-parallel processes on this machine (relaunches "
                                                  "under torchrun).")] = None,
+    **knobs: Any,
 ) -> None:
-    """Train a language model on a corpus and keep the best checkpoint in a run directory."""
+    """Train a language model on a corpus and keep the best checkpoint in a run directory.
+
+    Settings left out come from the preset (`dreamwright presets` lists them); config.json records them all.
+    """
     from dreamwright.training.trainer import train as run_training
 
     if nproc is not None and nproc > 1 and "WORLD_SIZE" not in os.environ:
         _relaunch_under_torchrun(nproc)
         return
-
-    options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, documents=documents,
-                   tokenizer=tokenizer, vocab_size=vocab_size, task=task, min_count=min_count, model=model,
-                   n_layer=n_layer,
-                   hidden_size=hidden_size, embedding_size=embedding_size, n_head=n_head, n_embd=n_embd,
-                   block_size=block_size, dropout=dropout, tie_weights=tie_weights, seq_len=seq_len,
-                   batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                   warmup_steps=warmup_steps, grad_clip=grad_clip, grad_accum=grad_accum, precision=precision,
-                   compile=compile, epochs=epochs, steps=steps, minutes=minutes, eval_interval=eval_interval,
-                   eval_tokens=eval_tokens, patience=patience, log_interval=log_interval, samples=samples,
-                   seed=seed, device=device, threads=threads)
-    if resume is not None:
-        if corpus is not None and Path(corpus).resolve() != resume.resolve():
-            raise DreamwrightError("give either a corpus or --resume RUN_DIR, not both")
-        result = run_training(resume=resume, quiet=quiet, init_from=init_from, **options)
-    else:
-        if corpus is None:
-            raise DreamwrightError("give a corpus to train on, or --resume RUN_DIR")
-        result = run_training(corpus, out, force=force, preset=preset, quiet=quiet, init_from=init_from,
-                              **options)
+    result = run_training(corpus, out, resume=resume, force=force, quiet=quiet, init_from=init_from,
+                          more_steps=more_steps, more_minutes=more_minutes, **knobs)
     if quiet:
         typer.echo(str(result))
 

@@ -22,10 +22,6 @@ def test_builtin_names_and_unknown_ones():
 def test_a_registered_schedule_and_optimizer_are_accepted_and_built(monkeypatch):
     monkeypatch.setattr(optim, "SCHEDULES", dict(optim.SCHEDULES))
     monkeypatch.setattr(optim, "OPTIMIZERS", dict(optim.OPTIMIZERS))
-    import dreamwright.training.config as config_module
-
-    monkeypatch.setattr(config_module, "SCHEDULES", optim.SCHEDULES)
-    monkeypatch.setattr(config_module, "OPTIMIZERS", optim.OPTIMIZERS)
 
     @optim.register_schedule("halving")
     class Halving(optim.Schedule):
