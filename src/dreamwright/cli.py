@@ -316,22 +316,27 @@ def evaluate(
 # --------------------------------------------------------------------------- listings
 @app.command()
 def presets() -> None:
-    """List the training presets with their parameter counts."""
+    """List the training presets with their parameter counts and the vocabulary each count assumes."""
     from dreamwright import plugins
     from dreamwright.models import build_model
-    from dreamwright.training.presets import PRESETS
+    from dreamwright.training.presets import PRESETS, preset_vocab
 
     plugins.load()
-
+    rows, kinds = [("NAME", "PARAMS", "VOCAB", "DESCRIPTION")], {}
     for name, (description, overrides) in sorted(PRESETS.items()):
-        words = overrides.get("tokenizer") in ("word", "bpe") or name.startswith(("word", "ptb"))
-        vocab = 10_000 if words else 65
-        try:
-            n = build_model(overrides.get("model", "lstm"), vocab, **overrides.get("model_args", {})).num_parameters()
-            size = f"{n / 1e6:6.2f}M params (vocab {vocab:,})" if "model" in overrides else "the source's size"
-        except DreamwrightError:
-            size = ""
-        typer.echo(f"{name:<18} {size:<28} {description}")
+        vocab, kind = preset_vocab(name)
+        if "model" not in overrides:
+            rows.append((name, "the source's", "", description))
+            continue
+        n = build_model(overrides["model"], vocab, **overrides.get("model_args", {})).num_parameters()
+        rows.append((name, f"{n / 1e6:.2f}M", f"{vocab:,}", description))
+        kinds[vocab] = kind
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        typer.echo("  ".join([row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]), row[3]]))
+    notes = ", ".join(f"{vocab:,}: {kind}" for vocab, kind in sorted(kinds.items()))
+    typer.echo(f"\nPARAMS counts the model over a vocabulary of VOCAB tokens ({notes}); a corpus with another "
+               "vocabulary changes the embedding and output layers.")
 
 
 @app.command()

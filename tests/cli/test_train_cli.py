@@ -122,3 +122,20 @@ def test_cli_wording_respells_python_names():
     # a parameter's name in prose, and unknown names, stay as they are
     assert cli_wording(InvalidArgument("unknown model 'x'; top_k=3", param="model"), spellings) == \
         "unknown model 'x'; top_k=3"
+
+
+def test_presets_table_is_aligned_and_counts_the_bundled_tang_model():
+    proc = run_dreamwright("presets")
+    assert proc.returncode == 0, proc.stderr
+    table, _, note = proc.stdout.partition("\n\n")
+    rows = table.splitlines()
+    header = rows[0]
+    description_at = header.index("DESCRIPTION")
+    for row in rows[1:]:
+        assert row[description_at - 2:description_at] == "  " and row[description_at] != " ", row
+    tang = next(row.split() for row in rows if row.startswith("tang-gru "))
+    from dreamwright import bundled
+
+    bundled_params = json.loads((bundled.find("tang-poetry") / "config.json").read_text())["metrics"]["parameters"]
+    assert tang[1] == f"{bundled_params / 1e6:.2f}M" and tang[2] == "4,532"
+    assert "VOCAB" in note and "10,000: PTB's words" in note
