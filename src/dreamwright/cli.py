@@ -246,7 +246,7 @@ def generate(
                                           "tokens, finish_reason, seed, model.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Prompt pieces missing from the vocabulary: error or "
                                              "skip.")] = Unknown.error,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
 ) -> None:
     """Continue a prompt with a trained model."""
     import json
@@ -295,7 +295,7 @@ def evaluate(
     lower: Annotated[bool, typer.Option("--lower", help="Lowercase the text first.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Pieces missing from the vocabulary: error or skip.")]
     = Unknown.error,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
 ) -> None:
     """Score a model on any text: loss (nats/token), bits per character, perplexity."""
     from dreamwright.data.corpus import encode_text_file

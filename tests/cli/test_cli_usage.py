@@ -80,11 +80,18 @@ def test_shell_completion_script():
 
 @pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
 def test_each_command_help(path):
-    proc = run_dreamwright(*path, "--help")
+    proc = run_dreamwright(*path, "--help", env={"COLUMNS": "120"})
     assert_clean(proc)
     assert "Usage:" in proc.stdout and " ".join(path) in proc.stdout
     assert not stderr_lines(proc)
     assert "<bool>" not in proc.stdout  # flags read as flags, as in `git --help`
+    assert "…" not in proc.stdout  # nothing cut off at 120 columns
+
+
+def test_device_options_list_the_same_choices():
+    for command in ("train", "generate", "eval", "serve"):
+        help_text = " ".join(run_dreamwright(command, "--help", env={"COLUMNS": "200"}).stdout.split())
+        assert "cuda:N" in help_text, command
 
 
 @pytest.mark.parametrize("args,needles", [
