@@ -1,13 +1,19 @@
 """Running a typer app the dreamwright way: user errors as one line and exit 2, never a traceback.
 
 Works with click-based typer (< 0.22) and with typer's own vendored parser (typer >= 0.22, no click):
-the exception types are taken from what ``typer`` itself exports.
+the exception types are taken from what ``typer`` itself exports. The house rules for every command,
+plugins' included, are applied here, once: flags read as flags in ``--help`` (no ``<bool>``), a command
+that needs arguments and gets none prints its help, and errors name CLI options, not Python arguments.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import typer
 
@@ -47,15 +53,110 @@ def _quiet_broken_pipe() -> None:
         pass
 
 
+# --------------------------------------------------------------------------- house rules
+def walk_commands(command: Any) -> Iterator[Any]:
+    """``command`` and all its sub-commands, depth first."""
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from walk_commands(sub)
+
+
+def _show_flags_without_a_type() -> None:
+    """typer >= 0.22 prints a value type after every option, flags too (``--stream <bool>``); flags take no value.
+
+    Its options (the ``--help`` typer adds included) all render their type column through
+    ``TyperOption.display_type_rich``, so that one method decides it; older typer has no such column.
+    """
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shows_type = getattr(option, "display_type_rich", None)
+    if shows_type is None or getattr(shows_type, "skips_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else shows_type(self, ctx)
+
+    display_type_rich.skips_flags = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+def apply_house_rules(command: Any) -> Any:
+    """Apply the rules every dreamwright command follows to a built command tree; returns it."""
+    _show_flags_without_a_type()
+    for cmd in walk_commands(command):
+        if any(param.required for param in cmd.params):
+            cmd.no_args_is_help = True  # no arguments at all: the help, not "missing argument"
+    return command
+
+
+def build_command(app: typer.Typer) -> Any:
+    """The command tree of ``app`` as the installed ``dreamwright`` runs it (house rules applied)."""
+    return apply_house_rules(typer.main.get_command(app))
+
+
+# --------------------------------------------------------------------------- CLI spelling of errors
+def invoked_command(root: Any, argv: list[str]) -> Any:
+    """The (sub-)command that ``argv`` runs."""
+    command = root
+    for arg in argv:
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            if arg.startswith("-"):
+                continue  # an option of the group (--version), before the command's name
+            break
+        command = sub
+    return command
+
+
+def option_spellings(command: Any) -> dict[str, tuple[str, str | None]]:
+    """Python parameter name → (the option that sets it, its negative form if any): num_samples → --num-samples."""
+    spellings = {}
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "option" or param.name is None:
+            continue
+        longs = [opt for opt in param.opts if opt.startswith("--")] or list(param.opts)
+        negative = next((opt for opt in getattr(param, "secondary_opts", ()) if opt.startswith("--")), None)
+        spellings[param.name] = (longs[0], negative)
+    return spellings
+
+
+_SETTING = re.compile(r"(?<![\w-])([a-z_][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;)]+)")
+_QUOTED_NAME = re.compile(r"`([a-z_][a-z0-9_]*)`")
+
+
+def cli_wording(exc: DreamwrightError, spellings: dict[str, tuple[str, str | None]]) -> str:
+    """The message of ``exc`` with Python argument names respelled as CLI options (see :mod:`dreamwright.errors`)."""
+    message = str(exc)
+
+    def setting(match: re.Match[str]) -> str:
+        name, value = match[1], match[2]
+        if name not in spellings:
+            return match[0]
+        flag, negative = spellings[name]
+        if value in ("True", "False"):
+            return flag if value == "True" else (negative or match[0])
+        if value[:1] in "'\"":
+            value = value[1:-1]
+        return f"{flag} {shlex.quote(value)}"
+
+    message = _SETTING.sub(setting, message)
+    message = _QUOTED_NAME.sub(lambda m: spellings[m[1]][0] if m[1] in spellings else m[0], message)
+    param = exc.param
+    if param in spellings and re.match(rf"{re.escape(param)}\b", message):
+        message = spellings[param][0] + message[len(param):]
+    return message
+
+
 def run_typer_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     """Run ``app`` and exit: 0, the command's own code, 2 for user errors, 130 on Ctrl-C.
 
-    A command run without the arguments it needs (``no_args_is_help``) prints its help on stdout and exits 0.
+    A command run without the arguments it needs prints its help on stdout and exits 0.
     """
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = build_command(app)
     try:
-        result = app(args=argv, prog_name=prog_name, standalone_mode=False)
+        result = command(args=args, prog_name=prog_name, standalone_mode=False)
     except DreamwrightError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {cli_wording(exc, option_spellings(invoked_command(command, args)))}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -5,11 +5,15 @@ Every user error surfaces as one line on stderr (``error: …``) and exit code 2
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import sys
+import typing
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,93 +53,95 @@ class Unknown(str, Enum):
 
 
 # --------------------------------------------------------------------------- train
+def _preset_settings() -> set[str]:
+    """Names of the settings some built-in preset sets: their default is the preset's."""
+    from dreamwright.training.presets import PRESETS
+
+    names: set[str] = set()
+    for _, overrides in PRESETS.values():
+        names |= set(overrides) | set(overrides.get("model_args", {}))
+    return names
+
+
+#: rich help markup would read "[default: …]" as a style tag; typer's own default notes look like that
+_DEFAULT_NOTE = "\\" if getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich" else ""
+
+
+def with_default(help_text: str, default: str | None) -> str:
+    """``help_text`` with typer's ``[default: …]`` note, for a default that the option's own value is not."""
+    return f"{help_text}  {_DEFAULT_NOTE}[default: {default}]" if default else help_text
+
+
+def _knob_option(knob: dataclasses.Field, hint: Any, by_preset: set[str]) -> inspect.Parameter:
+    """The ``dreamwright train`` option of a :func:`~dreamwright.training.config.knob` field (None: not given)."""
+    kind = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
+    default = knob.metadata["shown_default"]
+    if default is None and knob.name in by_preset:
+        default = "the preset's"
+    elif default is None and kind is bool and "/" in (knob.metadata["flag"] or ""):
+        default = knob.metadata["flag"].split("/")[0 if knob.default else 1].lstrip("-")
+    elif default is None and knob.default is not None and kind is not bool:
+        default = str(knob.default)
+    help_text = with_default(knob.metadata["help"], default)
+    decls = [knob.metadata["flag"]] if knob.metadata["flag"] else []
+    option = typer.Option(*decls, help=help_text, show_default=False)
+    return inspect.Parameter(knob.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[kind | None, option])
+
+
+def with_config_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` one option per knob of TrainConfig and ModelOptions, in place of its ``**knobs``.
+
+    The model options follow ``--model``; the command receives the knobs the user did not give as None.
+    """
+    from dreamwright.training.config import ModelOptions, TrainConfig
+
+    by_preset = _preset_settings()
+    knobs: list[inspect.Parameter] = []
+    for config_class in (TrainConfig, ModelOptions):
+        hints = typing.get_type_hints(config_class)
+        options = [_knob_option(f, hints[f.name], by_preset) for f in dataclasses.fields(config_class)
+                   if "help" in f.metadata]
+        after_model = next((i + 1 for i, o in enumerate(knobs) if o.name == "model"), len(knobs))
+        knobs[after_model:after_model] = options
+    signature = inspect.signature(command, eval_str=True)
+    own = [param for param in signature.parameters.values() if param.kind is not inspect.Parameter.VAR_KEYWORD]
+    command.__signature__ = signature.replace(parameters=[*own, *knobs])  # type: ignore[attr-defined]
+    return command
+
+
 @app.command(no_args_is_help=True)
+@with_config_options
 def train(
     corpus: Annotated[str | None, typer.Argument(help="Text file, folder of .txt files, or built-in name "
                                                     "(shakespeare, nietzsche, ptb, wikitext-2, tang).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/CORPUS-TIME).")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=with_default("Run directory.",
+                                                                              "runs/CORPUS-TIME"))] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory (options may repeat "
+                                                     "its settings; only the budget ones may change).")] = None,
+    more_steps: Annotated[int | None, typer.Option(help="With --resume: train this many more steps (instead of "
+                                                        "the run's budget).")] = None,
+    more_minutes: Annotated[float | None, typer.Option(help="With --resume: train this many more minutes "
+                                                            "(instead of the run's budget).")] = None,
     init_from: Annotated[str | None, typer.Option("--init-from", help="Fine-tune: start from this run's or "
                                                   "bundled model's weights (see `dreamwright models`).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
-    preset: Annotated[str | None, typer.Option(help="Named settings; see `dreamwright presets`.")] = None,
-    lower: Annotated[bool | None, typer.Option("--lower", help="Lowercase the text (as the books do).")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Text encoding of the corpus [utf-8]; auto detects it.")] = None,
-    valid_fraction: Annotated[float | None, typer.Option(help="Held-out tail of the text [0.1].")] = None,
-    documents: Annotated[bool | None, typer.Option("--documents", help="Folder corpus: mark the end of "
-                                                   "each file (document mode).")] = None,
-    tokenizer: Annotated[str | None, typer.Option(help="char | word | bpe (default: the corpus's own).")] = None,
-    vocab_size: Annotated[int | None, typer.Option(help="Word/BPE vocabulary size.")] = None,
-    task: Annotated[str | None, typer.Option(help="How the corpus is read: text (streams) or poems (one tagged "
-                                             "poem per row; the default for tang).")] = None,
-    min_count: Annotated[int | None, typer.Option(help="Poems: characters seen fewer times become □.")] = None,
-    model: Annotated[str | None, typer.Option(help="simplernn | lstm | gru | gpt.")] = None,
-    n_layer: Annotated[int | None, typer.Option(help="Layers.")] = None,
-    hidden_size: Annotated[int | None, typer.Option(help="RNN hidden units.")] = None,
-    embedding_size: Annotated[int | None, typer.Option(help="RNN embedding size (0: one-hot input).")] = None,
-    n_head: Annotated[int | None, typer.Option(help="GPT attention heads.")] = None,
-    n_embd: Annotated[int | None, typer.Option(help="GPT width.")] = None,
-    block_size: Annotated[int | None, typer.Option(help="GPT context length.")] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout probability.")] = None,
-    tie_weights: Annotated[bool | None, typer.Option("--tie-weights/--no-tie-weights",
-                                                        help="Share input and output embeddings.")] = None,
-    seq_len: Annotated[int | None, typer.Option(help="Tokens per training sequence (BPTT length).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Sequences per batch.")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="adamw | rmsprop | sgd.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
-    schedule: Annotated[str | None, typer.Option(help="cosine | plateau | constant | step.")] = None,
-    warmup_steps: Annotated[int | None, typer.Option(help="Linear warmup steps.")] = None,
-    grad_clip: Annotated[float | None, typer.Option(help="Gradient norm clip (0: off).")] = None,
-    grad_accum: Annotated[int | None, typer.Option(help="Micro-batches per step (the global batch stays "
-                                                      "--batch-size).")] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32 | bf16 | fp16 (autocast).")] = None,
-    compile: Annotated[bool | None, typer.Option("--compile", help="torch.compile the model.")] = None,
-    epochs: Annotated[float | None, typer.Option(help="Budget in epochs.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Budget in optimizer steps.")] = None,
-    minutes: Annotated[float | None, typer.Option(help="Budget in wall-clock minutes (default 10 "
-                                                      "when no budget is given).")] = None,
-    eval_interval: Annotated[int | None, typer.Option(help="Steps between evaluations.")] = None,
-    eval_tokens: Annotated[int | None, typer.Option(help="Cap on validation tokens scored.")] = None,
-    patience: Annotated[int | None, typer.Option(help="Stop after this many evaluations without "
-                                                       "improvement.")] = None,
-    log_interval: Annotated[int | None, typer.Option(help="Steps between metrics.jsonl lines.")] = None,
-    samples: Annotated[bool | None, typer.Option("--samples/--no-samples",
-                                                    help="Print samples at each evaluation.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (a run is reproducible with steps as "
-                                                   "its budget).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
     nproc: Annotated[int | None, typer.Option(help="Data-parallel processes on this machine (relaunches "
                                                  "under torchrun).")] = None,
+    **knobs: Any,
 ) -> None:
-    """Train a language model on a corpus and keep the best checkpoint in a run directory."""
+    """Train a language model on a corpus and keep the best checkpoint in a run directory.
+
+    Settings left out come from the preset (`dreamwright presets` lists them); config.json records them all.
+    """
     from dreamwright.training.trainer import train as run_training
 
     if nproc is not None and nproc > 1 and "WORLD_SIZE" not in os.environ:
         _relaunch_under_torchrun(nproc)
         return
-
-    options = dict(lower=lower, encoding=encoding, valid_fraction=valid_fraction, documents=documents,
-                   tokenizer=tokenizer, vocab_size=vocab_size, task=task, min_count=min_count, model=model,
-                   n_layer=n_layer,
-                   hidden_size=hidden_size, embedding_size=embedding_size, n_head=n_head, n_embd=n_embd,
-                   block_size=block_size, dropout=dropout, tie_weights=tie_weights, seq_len=seq_len,
-                   batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                   warmup_steps=warmup_steps, grad_clip=grad_clip, grad_accum=grad_accum, precision=precision,
-                   compile=compile, epochs=epochs, steps=steps, minutes=minutes, eval_interval=eval_interval,
-                   eval_tokens=eval_tokens, patience=patience, log_interval=log_interval, samples=samples,
-                   seed=seed, device=device, threads=threads)
-    if resume is not None:
-        if corpus is not None and Path(corpus).resolve() != resume.resolve():
-            raise DreamwrightError("give either a corpus or --resume RUN_DIR, not both")
-        result = run_training(resume=resume, quiet=quiet, init_from=init_from, **options)
-    else:
-        if corpus is None:
-            raise DreamwrightError("give a corpus to train on, or --resume RUN_DIR")
-        result = run_training(corpus, out, force=force, preset=preset, quiet=quiet, init_from=init_from,
-                              **options)
+    result = run_training(corpus, out, resume=resume, force=force, quiet=quiet, init_from=init_from,
+                          more_steps=more_steps, more_minutes=more_minutes, **knobs)
     if quiet:
         typer.echo(str(result))
 
@@ -240,7 +246,7 @@ def generate(
                                           "tokens, finish_reason, seed, model.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Prompt pieces missing from the vocabulary: error or "
                                              "skip.")] = Unknown.error,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
 ) -> None:
     """Continue a prompt with a trained model."""
     import json
@@ -288,7 +294,7 @@ def evaluate(
     lower: Annotated[bool, typer.Option("--lower", help="Lowercase the text first.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Pieces missing from the vocabulary: error or skip.")]
     = Unknown.error,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
 ) -> None:
     """Score a model on any text: loss (nats/token), bits per character, perplexity."""
     from dreamwright.data.corpus import encode_text_file
@@ -309,22 +315,27 @@ def evaluate(
 # --------------------------------------------------------------------------- listings
 @app.command()
 def presets() -> None:
-    """List the training presets with their parameter counts."""
+    """List the training presets with their parameter counts and the vocabulary each count assumes."""
     from dreamwright import plugins
     from dreamwright.models import build_model
-    from dreamwright.training.presets import PRESETS
+    from dreamwright.training.presets import PRESETS, preset_vocab
 
     plugins.load()
-
+    rows, kinds = [("NAME", "PARAMS", "VOCAB", "DESCRIPTION")], {}
     for name, (description, overrides) in sorted(PRESETS.items()):
-        words = overrides.get("tokenizer") in ("word", "bpe") or name.startswith(("word", "ptb"))
-        vocab = 10_000 if words else 65
-        try:
-            n = build_model(overrides.get("model", "lstm"), vocab, **overrides.get("model_args", {})).num_parameters()
-            size = f"{n / 1e6:6.2f}M params (vocab {vocab:,})" if "model" in overrides else "the source's size"
-        except DreamwrightError:
-            size = ""
-        typer.echo(f"{name:<18} {size:<28} {description}")
+        vocab, kind = preset_vocab(name)
+        if "model" not in overrides:
+            rows.append((name, "the source's", "", description))
+            continue
+        n = build_model(overrides["model"], vocab, **overrides.get("model_args", {})).num_parameters()
+        rows.append((name, f"{n / 1e6:.2f}M", f"{vocab:,}", description))
+        kinds[vocab] = kind
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        typer.echo("  ".join([row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]), row[3]]))
+    notes = ", ".join(f"{vocab:,}: {kind}" for vocab, kind in sorted(kinds.items()))
+    typer.echo(f"\nPARAMS counts the model over a vocabulary of VOCAB tokens ({notes}); a corpus with another "
+               "vocabulary changes the embedding and output layers.")
 
 
 @app.command()
@@ -332,8 +343,6 @@ def models(
     runs: Annotated[Path, typer.Option(help="Folder to look for local runs in.")] = Path("runs"),
 ) -> None:
     """List the bundled models (with what they were trained on) and the runs under ./runs."""
-    import json
-
     from dreamwright import bundled
 
     for path in bundled.available():
@@ -341,18 +350,24 @@ def models(
         typer.echo(f"bundled  {path.name:<18} {about['architecture']}; trained on {about['trained_on']}")
     if runs.is_dir():
         for path in sorted(runs.iterdir()):
-            cfg = path / "config.json"
-            if cfg.is_file():
-                try:
-                    data = json.loads(cfg.read_text())
-                    best = data.get("metrics", {}).get("best_val_loss")
-                    info = f"best val loss {best:.4f}" if best is not None else "no evaluation yet"
-                    source = data.get("init_from")
-                    if source:
-                        info += f"; fine-tuned from {source.get('name')}"
-                except (json.JSONDecodeError, AttributeError, TypeError):
-                    info = "unreadable config.json"
-                typer.echo(f"local    {path}  ({info})")
+            if (path / "config.json").is_file():
+                typer.echo(f"local    {path}  ({_run_summary(path)})")
+
+
+def _run_summary(run_dir: Path) -> str:
+    """Best validation loss and fine-tuning source of a run, or why its config cannot be read."""
+    from dreamwright.runs import read_config
+
+    try:
+        config = read_config(run_dir)
+    except DreamwrightError:
+        return "unreadable config.json"
+    best = (config.get("metrics") or {}).get("best_val_loss")
+    summary = f"best val loss {best:.4f}" if isinstance(best, (int, float)) else "no evaluation yet"
+    source = config.get("init_from")
+    if isinstance(source, dict) and source.get("name"):
+        summary += f"; fine-tuned from {source['name']}"
+    return summary
 
 
 @app.command()

@@ -3,6 +3,11 @@
 Anything a user can cause (a bad path, a bad option, a broken checkpoint) raises a
 :class:`DreamwrightError` whose message is one line saying what is wrong and what to do.
 The CLI prints it without a traceback and exits non-zero; the server maps it to a 4xx.
+
+Messages name parameters in the Python API's words, so that each surface can respell them in its own:
+a message that starts with its ``param`` (``num_samples must be …``), a suggested setting
+(``pass resume='runs/x'``, ``force=True``) and a name in backticks (```out```) become CLI options in the
+CLI (``--num-samples``, ``--resume runs/x``, ``--force``, ``--out``; see :mod:`dreamwright._cli_runner`).
 """
 
 from __future__ import annotations

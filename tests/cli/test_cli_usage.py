@@ -45,9 +45,23 @@ def test_no_arguments_prints_help():
     assert "Usage:" in proc.stdout and "generate" in proc.stdout and "train" in proc.stdout
 
 
+NEEDS_ARGUMENTS = [path for path in COMMANDS if path[0] in ("train", "eval", "poetry", "style", "dream")
+                   and path != ["poetry", "prepare"]]
+
+
+@pytest.mark.parametrize("path", NEEDS_ARGUMENTS, ids=[" ".join(p) for p in NEEDS_ARGUMENTS])
+def test_a_command_that_needs_arguments_prints_its_help_without_them(path):
+    """One rule for every command: no arguments at all → its help on stdout, exit 0 (a wrong one → exit 2)."""
+    proc = run_dreamwright(*path)
+    assert_clean(proc)
+    assert "Usage:" in proc.stdout and " ".join(path) in proc.stdout
+    assert not stderr_lines(proc)
+
+
 def test_help_lists_commands_version_and_completion():
     proc = run_dreamwright("--help")
     assert_clean(proc)
+    assert "<bool>" not in proc.stdout
     for word in ("generate", "train", "--version", "--install-completion", "--show-completion"):
         assert word in proc.stdout, word
 
@@ -66,10 +80,18 @@ def test_shell_completion_script():
 
 @pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
 def test_each_command_help(path):
-    proc = run_dreamwright(*path, "--help")
+    proc = run_dreamwright(*path, "--help", env={"COLUMNS": "120"})
     assert_clean(proc)
     assert "Usage:" in proc.stdout and " ".join(path) in proc.stdout
     assert not stderr_lines(proc)
+    assert "<bool>" not in proc.stdout  # flags read as flags, as in `git --help`
+    assert "…" not in proc.stdout  # nothing cut off at 120 columns
+
+
+def test_device_options_list_the_same_choices():
+    for command in ("train", "generate", "eval", "serve"):
+        help_text = " ".join(run_dreamwright(command, "--help", env={"COLUMNS": "200"}).stdout.split())
+        assert "cuda:N" in help_text, command
 
 
 @pytest.mark.parametrize("args,needles", [
@@ -93,7 +115,7 @@ def test_usage_errors(args, needles):
 def test_out_of_range_value(tmp_path, corpus_file):
     proc = run_dreamwright("train", str(corpus_file), "--out", str(tmp_path / "run"), "--hidden-size", "-1",
                            "--steps", "1")
-    assert_one_line_error(proc, "hidden_size")
+    assert_one_line_error(proc, "--hidden-size must be")
     assert not (tmp_path / "run").exists()
 
 

@@ -135,7 +135,7 @@ def test_architecture_changes_are_refused(tmp_path, base_run, corpus_file):
         dreamwright.train(corpus_file, tmp_path / "b", init_from=base_run, model="gpt", quiet=True)
     with pytest.raises(InvalidArgument, match="sets an architecture"):
         dreamwright.train(corpus_file, tmp_path / "c", init_from=base_run, preset="char-lstm-medium", quiet=True)
-    with pytest.raises(InvalidArgument, match="init-from cannot change when resuming"):
+    with pytest.raises(InvalidArgument, match="init_from cannot be given when resuming"):
         dreamwright.train(resume=base_run, init_from=base_run, quiet=True)
     with pytest.raises(CheckpointError, match="no such run directory or bundled model"):
         dreamwright.train(corpus_file, tmp_path / "d", init_from=tmp_path / "nowhere", quiet=True)

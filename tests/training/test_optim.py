@@ -22,10 +22,6 @@ def test_builtin_names_and_unknown_ones():
 def test_a_registered_schedule_and_optimizer_are_accepted_and_built(monkeypatch):
     monkeypatch.setattr(optim, "SCHEDULES", dict(optim.SCHEDULES))
     monkeypatch.setattr(optim, "OPTIMIZERS", dict(optim.OPTIMIZERS))
-    import dreamwright.training.config as config_module
-
-    monkeypatch.setattr(config_module, "SCHEDULES", optim.SCHEDULES)
-    monkeypatch.setattr(config_module, "OPTIMIZERS", optim.OPTIMIZERS)
 
     @optim.register_schedule("halving")
     class Halving(optim.Schedule):
@@ -62,3 +58,13 @@ def test_builtin_schedules():
     again.observe(False)
     again.observe(False)
     assert again.factor(0.5, 0) == 0.25
+
+
+def test_optim_sits_below_the_config():
+    """The registries are below the config that names them: optim imports nothing of the config, not even for types."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(optim.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "dreamwright.training.config" not in imported

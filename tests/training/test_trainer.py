@@ -100,7 +100,7 @@ def test_existing_run_directory_needs_force_or_resume(tmp_path, corpus_file):
     out = tmp_path / "run"
     dreamwright.train(corpus_file, out, steps=5, eval_interval=5, **TINY_MODEL)
     before = (out / "model.safetensors").read_bytes()
-    with pytest.raises(InvalidArgument, match="--resume"):
+    with pytest.raises(InvalidArgument, match="resume="):
         dreamwright.train(corpus_file, out, steps=5, **TINY_MODEL)
     assert (out / "model.safetensors").read_bytes() == before
     dreamwright.train(corpus_file, out, force=True, steps=5, eval_interval=5, seed=9, **TINY_MODEL)

@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -387,67 +387,28 @@ def encode_corpus(
     and the result is cached under the user cache dir keyed by the files' content hashes and the tokenizer
     settings, so a second run on the same corpus starts at once (the arrays are hard-linked into ``out_dir``).
     """
-    from dreamwright.progress import progress_bar
-
     separator = END_OF_DOCUMENT if documents else None
-    files = source.train_files + (source.valid_files or [])
-    total_bytes = sum(text_size(p) for p in files)
+    total_bytes = sum(text_size(p) for p in source.train_files + (source.valid_files or []))
     cached_dir = None
     if cache:
-        key_material = json.dumps({
-            "format": 1, "train": [_file_digest(p) for p in source.train_files],
-            "valid": [_file_digest(p) for p in source.valid_files or []],
+        cached_dir = _cache_dir(source, {
             "tokenizer": tokenizer.to_dict() if tokenizer is not None else tokenizer_kind,
             "options": tokenizer_options or {}, "lower": lower, "encoding": encoding,
             "valid_fraction": None if source.valid_files else valid_fraction, "documents": documents,
-        }, sort_keys=True, default=str)
-        cached_dir = registry.cache_dir() / "encoded" / hashlib.sha256(key_material.encode()).hexdigest()[:32]
-        if (cached_dir / "meta.json").is_file() and (cached_dir / "tokenizer.json").is_file():
-            from dreamwright.tokenizers import tokenizer_from_dict
-
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for name in ("train.bin", "valid.bin", "meta.json"):
-                _link_or_copy(cached_dir / name, out_dir / name)
-            cached = EncodedCorpus.open(out_dir)
-            cached.meta["corpus"] = source.name
-            return tokenizer_from_dict(json.loads((cached_dir / "tokenizer.json").read_text())), cached
+        })
+        found = _open_cached(cached_dir, out_dir, source)
+        if found is not None:
+            return found
 
     def stream(paths: list[Path]) -> Iterator[str]:
         return iter_text(paths, encoding=encoding, lower=lower, separator=separator)
 
     total_chars = 0
     if tokenizer is None or source.valid_files is None:
-        # first pass: count characters (for the split) while fitting the vocabulary
-        def counted(paths: list[Path]) -> Iterator[str]:
-            nonlocal total_chars
-            with progress_bar(f"reading {source.name}", total=total_bytes, unit="B") as bar:
-                for chunk in stream(paths):
-                    total_chars += len(chunk)
-                    bar.advance(len(chunk))
-                    yield chunk
-
-        fit_files = source.train_files
-        cls = tokenizer_class(tokenizer_kind) if tokenizer is None else None
-        if cls is not None and source.valid_files is None and getattr(cls, "fit_train_split", False):
-            # count first, then fit on the training split only (cut where the split below cuts)
-            for _ in counted(fit_files):
-                pass
-            cut = int(total_chars * (1.0 - valid_fraction))
-            tagged_fit = _split_stream(stream(fit_files), cut, None if tokenizer_kind == "char" else "\n")
-            train_only = itertools.takewhile(lambda tagged: tagged[0] == "train", tagged_fit)
-            tokenizer = cls.fit((chunk for _, chunk in train_only), **(tokenizer_options or {}))
-        elif tokenizer is None:
-            tokenizer = tokenizer_class(tokenizer_kind).fit(counted(fit_files), **(tokenizer_options or {}))
-        else:
-            for _ in counted(fit_files):
-                pass
-        if total_chars == 0:
-            raise CorpusError(f"corpus {source.name} is empty: give it some text")
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dtype = tokenizer.dtype()
-    writers = {s: _ArrayWriter(out_dir / f"{s}.bin", dtype) for s in ("train", "valid")}
-    chars = {"train": 0, "valid": 0}
+        tokenizer, total_chars = _fit_and_count(source, stream, tokenizer, tokenizer_kind, tokenizer_options or {},
+                                                valid_fraction, total_bytes)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if total_bytes > PARALLEL_BYTES else 1
     if source.valid_files:
         tagged: Iterator[tuple[str, str]] = itertools.chain(
             (("train", c) for c in stream(source.train_files)),
@@ -455,10 +416,83 @@ def encode_corpus(
         )
     else:
         split_at = int(total_chars * (1.0 - valid_fraction))
-        boundary = None if tokenizer.kind == "char" else "\n"
-        tagged = _split_stream(stream(source.train_files), split_at, boundary)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 8) if total_bytes > PARALLEL_BYTES else 1
+        tagged = _split_stream(stream(source.train_files), split_at, None if tokenizer.kind == "char" else "\n")
+    encoded = _write_arrays(source, out_dir, tokenizer, tagged, total_bytes, workers, documents)
+    if cached_dir is not None:
+        _store_in_cache(out_dir, cached_dir, tokenizer)
+    return tokenizer, encoded
+
+
+def _cache_dir(source: CorpusSource, settings: dict[str, Any]) -> Path:
+    """Where the corpus encoded with ``settings`` is cached: keyed by its files' content and the settings."""
+    key_material = json.dumps({
+        "format": 1, "train": [_file_digest(p) for p in source.train_files],
+        "valid": [_file_digest(p) for p in source.valid_files or []], **settings,
+    }, sort_keys=True, default=str)
+    return registry.cache_dir() / "encoded" / hashlib.sha256(key_material.encode()).hexdigest()[:32]
+
+
+def _open_cached(cached_dir: Path, out_dir: Path, source: CorpusSource) -> tuple[Tokenizer, EncodedCorpus] | None:
+    """The cached encoding linked into ``out_dir``, or None when there is none."""
+    if not ((cached_dir / "meta.json").is_file() and (cached_dir / "tokenizer.json").is_file()):
+        return None
+    from dreamwright.tokenizers import tokenizer_from_dict
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("train.bin", "valid.bin", "meta.json"):
+        _link_or_copy(cached_dir / name, out_dir / name)
+    cached = EncodedCorpus.open(out_dir)
+    cached.meta["corpus"] = source.name
+    return tokenizer_from_dict(json.loads((cached_dir / "tokenizer.json").read_text())), cached
+
+
+def _fit_and_count(source: CorpusSource, stream: Callable[[list[Path]], Iterator[str]], tokenizer: Tokenizer | None,
+                   tokenizer_kind: str, tokenizer_options: dict[str, Any], valid_fraction: float,
+                   total_bytes: int) -> tuple[Tokenizer, int]:
+    """The tokenizer (fitted unless given) and the training files' characters (for the split), in one pass
+    (two when the tokenizer fits on the training split only)."""
+    from dreamwright.progress import progress_bar
+
+    total_chars = 0
+
+    def counted(paths: list[Path]) -> Iterator[str]:
+        nonlocal total_chars
+        with progress_bar(f"reading {source.name}", total=total_bytes, unit="B") as bar:
+            for chunk in stream(paths):
+                total_chars += len(chunk)
+                bar.advance(len(chunk))
+                yield chunk
+
+    fit_files = source.train_files
+    cls = tokenizer_class(tokenizer_kind) if tokenizer is None else None
+    if cls is not None and source.valid_files is None and getattr(cls, "fit_train_split", False):
+        # count first, then fit on the training split only (cut where the split cuts)
+        for _ in counted(fit_files):
+            pass
+        cut = int(total_chars * (1.0 - valid_fraction))
+        tagged_fit = _split_stream(stream(fit_files), cut, None if tokenizer_kind == "char" else "\n")
+        train_only = itertools.takewhile(lambda tagged: tagged[0] == "train", tagged_fit)
+        tokenizer = cls.fit((chunk for _, chunk in train_only), **tokenizer_options)
+    elif cls is not None:
+        tokenizer = cls.fit(counted(fit_files), **tokenizer_options)
+    else:
+        for _ in counted(fit_files):
+            pass
+    if total_chars == 0:
+        raise CorpusError(f"corpus {source.name} is empty: give it some text")
+    assert tokenizer is not None
+    return tokenizer, total_chars
+
+
+def _write_arrays(source: CorpusSource, out_dir: Path, tokenizer: Tokenizer, tagged: Iterator[tuple[str, str]],
+                  total_bytes: int, workers: int, documents: bool) -> EncodedCorpus:
+    """Encode the ``(split, text)`` chunks into ``train.bin``/``valid.bin`` and ``meta.json`` in ``out_dir``."""
+    from dreamwright.progress import progress_bar
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dtype = tokenizer.dtype()
+    writers = {s: _ArrayWriter(out_dir / f"{s}.bin", dtype) for s in ("train", "valid")}
+    chars = {"train": 0, "valid": 0}
     try:
         with progress_bar(f"encoding {source.name}", total=total_bytes, unit="B") as bar:
             for split, n_chars, ids in _encoded_chunks(tokenizer, tagged, workers):
@@ -480,9 +514,7 @@ def encode_corpus(
     if meta["train_tokens"] == 0:
         raise CorpusError(f"corpus {source.name} is empty: give it some text")
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
-    if cached_dir is not None:
-        _store_in_cache(out_dir, cached_dir, tokenizer)
-    return tokenizer, EncodedCorpus(out_dir, meta)
+    return EncodedCorpus(out_dir, meta)
 
 
 def _store_in_cache(out_dir: Path, cached_dir: Path, tokenizer: Tokenizer) -> None:

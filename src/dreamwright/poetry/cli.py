@@ -38,7 +38,7 @@ def poem(
     start: Annotated[str | None, typer.Option(help="The poem begins with these characters.")] = None,
     keywords: Annotated[
         str | None,
-        typer.Option(help="Comma-separated keywords, one per line in order (e.g. 明月,故乡); the plan fills the rest."),
+        typer.Option(help="Comma-separated keywords, one per line in order; the plan fills the rest. E.g. 明月,故乡"),
     ] = None,
     theme: Annotated[
         str | None,

@@ -197,5 +197,6 @@ def register() -> None:
                                         "tie_weights": True},
          "min_count": 5, "batch_size": 64, "lr": 3e-3, "weight_decay": 0.01, "warmup_steps": 50,
          "min_lr_ratio": 0.05, "grad_clip": 1.0, "eval_interval": 500, "sample_length": 64},
+        vocab=(4_532, "the bundled tang-poetry model's characters"),
     )
     register_task(Task("poems", prepare_poems, PoemSource, default_preset=PRESET))

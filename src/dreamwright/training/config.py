@@ -2,6 +2,10 @@
 
 Every knob lives in :class:`TrainConfig`; a preset is a named set of overrides, and anything the user
 sets explicitly wins over the preset ("progressive disclosure": the one-line command does the right thing).
+
+A field declared with :func:`knob` is also an option of ``dreamwright train`` (``--field-name``), with the
+help text it carries; :class:`ModelOptions` declares the model arguments the command offers. Adding a knob
+is one edit here.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from typing import Any
 
 from dreamwright._validate import fraction, positive_int
 from dreamwright.errors import InvalidArgument
-from dreamwright.training.optim import OPTIMIZERS, SCHEDULES
 from dreamwright.training.presets import (  # noqa: F401  (PRESETS and register_preset re-exported)
     DEFAULT_PRESET,
     PRESETS,
@@ -21,53 +24,68 @@ from dreamwright.training.presets import (  # noqa: F401  (PRESETS and register_
 )
 
 
+def knob(default: Any, help: str, *, flag: str | None = None, shown_default: str | None = None) -> Any:
+    """A field that ``dreamwright train`` offers as an option.
+
+    ``flag`` spells it when ``--field-name`` does not (``--samples/--no-samples``, ``--lower``);
+    ``shown_default`` is what ``--help`` says the default is, when the field's own default would mislead.
+    """
+    return field(default=default, metadata={"help": help, "flag": flag, "shown_default": shown_default})
+
+
 @dataclass
 class TrainConfig:
     corpus: str = ""
-    preset: str | None = None
-    task: str = "text"  # how the corpus is read and scored (dreamwright.training.tasks): text | poems
+    preset: str | None = knob(None, "Named settings; `dreamwright presets` lists them with their values.",
+                              shown_default="char-lstm-small for characters, word-lstm-small for words, "
+                                            "tang-gru for poems")
+    task: str = knob("text", "How the corpus is read: text (streams) or poems (one tagged poem per row).",
+                     shown_default="the corpus's own: poems for tang, else text")
     init_from: dict[str, Any] | None = None  # fine-tuning: the source model (dreamwright.training.finetune)
     # data
-    lower: bool = False
-    encoding: str = "utf-8"
-    valid_fraction: float = 0.1
-    documents: bool = False  # a folder of files: put an end-of-document marker between files
-    tokenizer: str = "auto"  # auto: the corpus's own (word for ptb / wikitext-2), else char
-    vocab_size: int | None = None  # word: top-N words (default 10,000); bpe: merges target
-    min_count: int | None = None  # poems: characters seen fewer times become the unknown character
+    lower: bool = knob(False, "Lowercase the text (as the books do).", flag="--lower")
+    encoding: str = knob("utf-8", "Text encoding of the corpus, or auto to detect it.")
+    valid_fraction: float = knob(0.1, "Held-out tail of the text.")
+    documents: bool = knob(False, "Folder corpus: mark the end of each file (document mode).", flag="--documents")
+    tokenizer: str = knob("auto", "char | word | bpe.",
+                          shown_default="the corpus's own: word for ptb and wikitext-2, else char")
+    vocab_size: int | None = knob(None, "Word/BPE vocabulary size.", shown_default="10,000 for words")
+    min_count: int | None = knob(None, "Poems: characters seen fewer times become □.",
+                                 shown_default="the preset's (tang-gru: 5)")
     # model
-    model: str = "lstm"
+    model: str = knob("lstm", "simplernn | lstm | gru | gpt.")
     model_args: dict[str, Any] = field(default_factory=dict)
     # optimisation
-    seq_len: int = 64
-    batch_size: int = 32
-    optimizer: str = "adamw"  # adamw | rmsprop | sgd
-    lr: float = 3e-3
-    weight_decay: float = 0.01
-    schedule: str = "cosine"  # cosine | plateau | constant | step
-    warmup_steps: int = 50
+    seq_len: int = knob(64, "Tokens per training sequence (BPTT length).")
+    batch_size: int = knob(32, "Sequences per batch.")
+    optimizer: str = knob("adamw", "adamw | rmsprop | sgd.")
+    lr: float = knob(3e-3, "Peak learning rate.")
+    weight_decay: float = knob(0.01, "AdamW weight decay.")
+    schedule: str = knob("cosine", "cosine | plateau | constant | step.")
+    warmup_steps: int = knob(50, "Linear warmup steps.")
     min_lr_ratio: float = 0.05
     lr_decay: float = 0.5  # plateau / step schedules: factor
     decay_after_epochs: float = 4  # step schedule: decay every epoch after this many
-    grad_clip: float = 1.0
-    grad_accum: int = 1  # micro-batches per step: global batch = batch_size (split over ranks and these)
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
-    compile: bool = False  # torch.compile the model
+    grad_clip: float = knob(1.0, "Gradient norm clip (0: off).")
+    grad_accum: int = knob(1, "Micro-batches per step (the global batch stays --batch-size).")
+    precision: str = knob("fp32", "fp32 | bf16 | fp16 (autocast).")
+    compile: bool = knob(False, "torch.compile the model.", flag="--compile")
     # budget (the first one reached ends training; none given → 10 minutes)
-    epochs: float | None = None
-    steps: int | None = None
-    minutes: float | None = None
+    epochs: float | None = knob(None, "Budget in epochs.")
+    steps: int | None = knob(None, "Budget in optimizer steps (with --resume: the run's total).")
+    minutes: float | None = knob(None, "Budget in wall-clock minutes (with --resume: the run's total, not extra "
+                                 "time; see --more-minutes).", shown_default="10 when no budget is given")
     # evaluation and checkpoints
-    eval_interval: int = 200
-    eval_tokens: int | None = 200_000
-    patience: int | None = 8
-    samples: bool = True
+    eval_interval: int = knob(200, "Steps between evaluations.")
+    eval_tokens: int | None = knob(200_000, "Cap on validation tokens scored.")
+    patience: int | None = knob(8, "Stop after this many evaluations without improvement.")
+    samples: bool = knob(True, "Print samples at each evaluation.", flag="--samples/--no-samples")
     sample_length: int = 200
     sample_temperatures: tuple[float, ...] = (0.2, 0.5, 1.0, 1.2)
-    log_interval: int = 10
-    seed: int = 1337
-    device: str = "auto"
-    threads: int | None = None
+    log_interval: int = knob(10, "Steps between metrics.jsonl lines.")
+    seed: int = knob(1337, "Random seed (a run is reproducible with steps as its budget).")
+    device: str = knob("auto", "auto | cpu | cuda | cuda:N.")
+    threads: int | None = knob(None, "CPU threads for PyTorch.", shown_default="PyTorch's choice")
 
     def validate(self) -> TrainConfig:
         positive_int("seq_len", self.seq_len)
@@ -88,6 +106,8 @@ class TrainConfig:
                 raise InvalidArgument(f"{name} must be a positive number, got {value!r}", param=name)
         if self.grad_clip < 0 or self.weight_decay < 0 or self.warmup_steps < 0:
             raise InvalidArgument("grad_clip, weight_decay and warmup_steps must be >= 0")
+        from dreamwright.training.optim import OPTIMIZERS, SCHEDULES  # (here: reading the knobs needs no torch)
+
         for name, allowed in (("optimizer", tuple(OPTIMIZERS)), ("schedule", tuple(SCHEDULES)),
                               ("precision", ("fp32", "bf16", "fp16"))):
             if getattr(self, name) not in allowed:
@@ -113,6 +133,23 @@ class TrainConfig:
         if "sample_temperatures" in d:
             d["sample_temperatures"] = tuple(d["sample_temperatures"])
         return cls(**d)
+
+
+@dataclass
+class ModelOptions:
+    """The model arguments ``dreamwright train`` offers (None: the preset's, else the model's default).
+
+    Any other keyword argument of :func:`dreamwright.train` reaches the model too.
+    """
+
+    n_layer: int | None = knob(None, "Layers.")
+    hidden_size: int | None = knob(None, "RNN hidden units.")
+    embedding_size: int | None = knob(None, "RNN embedding size (0: one-hot input).")
+    n_head: int | None = knob(None, "GPT attention heads.")
+    n_embd: int | None = knob(None, "GPT width.")
+    block_size: int | None = knob(None, "GPT context length.")
+    dropout: float | None = knob(None, "Dropout probability.")
+    tie_weights: bool | None = knob(None, "Share input and output embeddings.", flag="--tie-weights/--no-tie-weights")
 
 
 def make_config(corpus: str, preset: str | None = None, default_tokenizer: str = "char",

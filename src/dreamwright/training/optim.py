@@ -1,23 +1,34 @@
 """Optimizers and learning-rate schedules, registered by name (``--optimizer NAME``, ``--schedule NAME``).
 
 Adding one is a decorated function (optimizer) or class (schedule) here or in any module imported before
-training starts; :class:`~dreamwright.training.config.TrainConfig` accepts every registered name.
+training starts; :class:`~dreamwright.training.config.TrainConfig` accepts every registered name. This module
+sits below the config: factories and schedules read only the settings of :class:`OptimSettings`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
 from dreamwright.errors import InvalidArgument
 
-if TYPE_CHECKING:
-    from dreamwright.training.config import TrainConfig
 
-OptimizerFactory = Callable[[list[dict[str, Any]], "TrainConfig"], torch.optim.Optimizer]
+class OptimSettings(Protocol):
+    """The settings optimizers and schedules read (a :class:`~dreamwright.training.config.TrainConfig` has them)."""
+
+    optimizer: str
+    schedule: str
+    lr: float
+    weight_decay: float
+    min_lr_ratio: float
+    lr_decay: float
+    decay_after_epochs: float
+
+
+OptimizerFactory = Callable[[list[dict[str, Any]], OptimSettings], torch.optim.Optimizer]
 
 #: name → factory(param_groups, config)
 OPTIMIZERS: dict[str, OptimizerFactory] = {}
@@ -52,7 +63,7 @@ def _lookup(table: dict[str, Any], kind: str, name: str) -> Any:
         raise InvalidArgument(f"{kind} must be one of {', '.join(sorted(table))}, got {name!r}", param=kind) from None
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, config: OptimSettings) -> torch.optim.Optimizer:
     """The configured optimizer; weight decay applies to matrices other than embeddings."""
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
     other = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
@@ -61,17 +72,17 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
 
 
 @register_optimizer("adamw")
-def _adamw(groups: list[dict[str, Any]], c: TrainConfig) -> torch.optim.Optimizer:
+def _adamw(groups: list[dict[str, Any]], c: OptimSettings) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.99))
 
 
 @register_optimizer("rmsprop")
-def _rmsprop(groups: list[dict[str, Any]], c: TrainConfig) -> torch.optim.Optimizer:
+def _rmsprop(groups: list[dict[str, Any]], c: OptimSettings) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(groups, lr=c.lr, alpha=0.9, eps=1e-7)  # Keras defaults (rho=0.9)
 
 
 @register_optimizer("sgd")
-def _sgd(groups: list[dict[str, Any]], c: TrainConfig) -> torch.optim.Optimizer:
+def _sgd(groups: list[dict[str, Any]], c: OptimSettings) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=c.lr)
 
 
@@ -83,7 +94,7 @@ class Schedule:
     ``trainer_state`` through :meth:`state_dict`.
     """
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: OptimSettings) -> None:
         self.config = config
 
     def factor(self, progress: float, epoch: int) -> float:
@@ -99,7 +110,7 @@ class Schedule:
         """Restore what :meth:`state_dict` returned."""
 
 
-def make_schedule(config: TrainConfig) -> Schedule:
+def make_schedule(config: OptimSettings) -> Schedule:
     return _lookup(SCHEDULES, "schedule", config.schedule)(config)
 
 
@@ -130,7 +141,7 @@ class Step(Schedule):
 class Plateau(Schedule):
     """×``lr_decay`` after two evaluations in a row without improvement."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: OptimSettings) -> None:
         super().__init__(config)
         self.scale, self.bad = 1.0, 0
 

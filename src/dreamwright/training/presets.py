@@ -44,6 +44,11 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 
 DEFAULT_PRESET = {"char": "char-lstm-small", "word": "word-lstm-small"}
 
+#: the vocabulary a preset's parameter count assumes: (size, what the tokens are)
+CHARACTERS = (65, "Shakespeare's characters")
+PTB_WORDS = (10_000, "PTB's words")
+PRESET_VOCAB: dict[str, tuple[int, str]] = {"word-lstm-small": PTB_WORDS}
+
 
 def preset_overrides(name: str) -> dict[str, Any]:
     """The settings a preset stands for."""
@@ -56,9 +61,20 @@ def preset_overrides(name: str) -> dict[str, Any]:
         ) from None
 
 
-def register_preset(name: str, description: str, overrides: dict[str, Any]) -> None:
-    """Add a preset (model families and tasks in other modules use this)."""
+def register_preset(name: str, description: str, overrides: dict[str, Any],
+                    vocab: tuple[int, str] | None = None) -> None:
+    """Add a preset (model families and tasks in other modules use this).
+
+    ``vocab`` is the vocabulary its parameter count assumes (default: 65 characters).
+    """
     PRESETS[name] = (description, overrides)
+    if vocab is not None:
+        PRESET_VOCAB[name] = vocab
+
+
+def preset_vocab(name: str) -> tuple[int, str]:
+    """The vocabulary size ``dreamwright presets`` counts a preset's parameters for, and what its tokens are."""
+    return PRESET_VOCAB.get(name, CHARACTERS)
 
 
 def _zaremba(hidden: int, steps: int, dropout: float, epochs: int, decay: float, decay_after: int,
@@ -77,17 +93,17 @@ def _zaremba(hidden: int, steps: int, dropout: float, epochs: int, decay: float,
 register_preset(
     "ptb-small",
     "ptb_word_lm small: 2×200 LSTM, 20 steps, SGD, 13 epochs, lr ½ after epoch 4 (paper: test ppl 114.5)",
-    _zaremba(200, 20, 0.0, 13, 0.5, 4, 5.0, 0.1),
+    _zaremba(200, 20, 0.0, 13, 0.5, 4, 5.0, 0.1), PTB_WORDS,
 )
 register_preset(
     "ptb-medium",
     "ptb_word_lm medium: 2×650 LSTM, dropout 0.5, 35 steps, 39 epochs, lr ×0.8 after 6 (paper: 82.7)",
-    _zaremba(650, 35, 0.5, 39, 0.8, 6, 5.0, 0.05),
+    _zaremba(650, 35, 0.5, 39, 0.8, 6, 5.0, 0.05), PTB_WORDS,
 )
 register_preset(
     "ptb-large",
     "ptb_word_lm large: 2×1500 LSTM, dropout 0.65, 35 steps, 55 epochs, lr ÷1.15 after 14 (paper: 78.4)",
-    _zaremba(1500, 35, 0.65, 55, 1 / 1.15, 14, 10.0, 0.04),
+    _zaremba(1500, 35, 0.65, 55, 1 / 1.15, 14, 10.0, 0.04), PTB_WORDS,
 )
 register_preset(
     "ptb-tied",
@@ -95,6 +111,7 @@ register_preset(
     {**_zaremba(310, 20, 0.4, 13, 0.5, 6, 5.0, 0.1),
      "model_args": {"n_layer": 2, "hidden_size": 310, "embedding_size": 310, "dropout": 0.4,
                     "tie_weights": True, "init_range": 0.1}},
+    PTB_WORDS,
 )
 register_preset(
     "char-gpt-small",
@@ -110,6 +127,7 @@ register_preset(
     {"model": "gpt", "model_args": {"n_layer": 4, "n_head": 4, "n_embd": 256, "block_size": 128,
                                     "dropout": 0.2, "tie_weights": True},
      "seq_len": 128, "batch_size": 16, "lr": 1e-3, "weight_decay": 0.1, "warmup_steps": 100},
+    PTB_WORDS,
 )
 
 #: the defaults of ``--init-from`` (:mod:`dreamwright.training.finetune`): optimisation only, no architecture

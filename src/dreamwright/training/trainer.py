@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import shutil
 import signal
 import threading
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from dreamwright import plugins
+from dreamwright._validate import positive_int
 from dreamwright._version import __version__
 from dreamwright.data.corpus import EncodedCorpus, resolve_corpus
 from dreamwright.decoding import SamplingParams, sample_rows
@@ -73,16 +75,16 @@ def default_run_dir(corpus_name: str) -> Path:
 
 def _prepare_new_run_dir(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
-        raise InvalidArgument(f"--out {out} is a file; choose a directory path", param="out")
+        raise InvalidArgument(f"out={str(out)!r} is a file; choose a directory path", param="out")
     if out.exists() and any(out.iterdir()):
         if not force:
             raise InvalidArgument(
-                f"run directory {out} already exists: pass --resume {out} to continue it, --force to "
-                "replace it, or choose another --out", param="out",
+                f"run directory {out} already exists: pass resume={str(out)!r} to continue it, force=True to "
+                "replace it, or choose another `out`", param="out",
             )
         if not (out / ckpt.CONFIG).exists() and not (out / DATA_DIR).exists():
             raise InvalidArgument(
-                f"--force will not delete {out}: it is not a dreamwright run directory; choose another --out",
+                f"force=True will not delete {out}: it is not a dreamwright run directory; choose another `out`",
                 param="out",
             )
         shutil.rmtree(out)
@@ -91,10 +93,13 @@ def _prepare_new_run_dir(out: Path, force: bool) -> None:
 
 def train(corpus: str | Path | None = None, out: str | Path | None = None, *, force: bool = False,
           resume: str | Path | None = None, preset: str | None = None, quiet: bool = False,
-          init_from: str | Path | None = None, **options: Any) -> TrainResult:
+          init_from: str | Path | None = None, more_steps: int | None = None, more_minutes: float | None = None,
+          **options: Any) -> TrainResult:
     """Train a language model on ``corpus`` (a file, a folder of .txt files, or a built-in name).
 
-    ``resume=RUN_DIR`` continues a stopped run exactly where it stopped (budget options may be raised).
+    ``resume=RUN_DIR`` continues a stopped run exactly where it stopped. Its budget options may change
+    (``steps``/``minutes``/``epochs`` are the run's total; ``more_steps``/``more_minutes`` give it that much
+    more); any other option may only repeat the run's own value, and so may ``corpus`` and ``out``.
     ``init_from=RUN_OR_BUNDLED`` fine-tunes: the new run starts from that model's weights and architecture
     with the ``finetune`` preset's defaults (:mod:`dreamwright.training.finetune`).
     Other keyword arguments are :class:`~dreamwright.training.config.TrainConfig` fields or model
@@ -104,12 +109,20 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
     distributed.init()
     plugins.load()  # corpora and tasks of optional parts (poetry's ``tang``)
     if resume is not None:
-        if init_from is not None:
-            raise InvalidArgument("--init-from cannot change when resuming: a fine-tuned run resumes from its "
-                                  "own checkpoint", param="init_from")
-        return Trainer.resume(Path(resume), quiet=quiet, **options).run()
+        _check_resume_arguments(Path(resume), corpus, out, force=force, init_from=init_from)
+        extends = more_steps is not None or more_minutes is not None
+        if extends and any(options.get(name) is not None for name in ("steps", "minutes", "epochs")):
+            raise InvalidArgument("give the run's total budget (`steps`, `minutes`, `epochs`) or more of it "
+                                  "(`more_steps`, `more_minutes`), not both", param="more_steps")
+        trainer = Trainer.resume(Path(resume), quiet=quiet, preset=preset, **options)
+        trainer.extend_budget(more_steps, more_minutes)
+        return trainer.run()
+    if more_steps is not None or more_minutes is not None:
+        raise InvalidArgument("`more_steps` and `more_minutes` extend a run you resume; a new run's budget is "
+                              "`steps`, `minutes` or `epochs`", param="more_steps" if more_steps else "more_minutes")
     if corpus is None:
-        raise InvalidArgument("give a corpus to train on (a file, a folder or a built-in name)", param="corpus")
+        raise InvalidArgument("give a corpus to train on (a file, a folder or a built-in name), or a run to "
+                              "continue with `resume`", param="corpus")
     rank, world = distributed.rank_world()
     init = InitSource.open(init_from) if init_from is not None else None
     source = resolve_corpus(corpus)
@@ -145,6 +158,35 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
             console.print(f"fine-tuning from {init.name}: {note}")
     trainer.write_config()
     return trainer.run()
+
+
+def _check_resume_arguments(run_dir: Path, corpus: str | Path | None, out: str | Path | None, *, force: bool,
+                            init_from: str | Path | None) -> None:
+    """Refuse what resuming ``run_dir`` cannot honour: another corpus or run directory, force, fine-tuning."""
+    stored = str(ckpt.read_config(run_dir).get("train", {}).get("corpus", ""))
+    if corpus is not None and not _same_path(corpus, stored):
+        raise InvalidArgument(f"corpus {str(corpus)!r} is not the corpus of the run you resume ({stored!r}); "
+                              "leave it out, or start a new run", param="corpus")
+    if out is not None and not _same_path(out, run_dir):
+        raise InvalidArgument(f"out={str(out)!r} is not the run you resume ({run_dir}); leave it out",
+                              param="out")
+    if force:
+        raise InvalidArgument(f"force=True would replace the run that resume={str(run_dir)!r} continues; give one "
+                              "of them", param="force")
+    if init_from is not None:
+        raise InvalidArgument("init_from cannot be given when resuming: a fine-tuned run resumes from its own "
+                              "checkpoint", param="init_from")
+
+
+def _same_path(given: str | Path, stored: str | Path) -> bool:
+    """Whether two spellings name the same corpus or directory (``shakespeare``, ``t.txt``, ``./t.txt``)."""
+    return str(given) == str(stored) or Path(given).expanduser().resolve() == Path(stored).expanduser().resolve()
+
+
+def _values_differ(old: Any, new: Any) -> bool:
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(new, bool):
+        return not math.isclose(old, new, rel_tol=1e-9)
+    return old != new
 
 
 class Trainer:
@@ -189,18 +231,22 @@ class Trainer:
         if not state_path.is_file():
             raise CheckpointError(
                 f"{run_dir} has no {ckpt.TRAINER_STATE} to resume from (it stopped before its first "
-                "checkpoint); start it again with --force"
+                "checkpoint); start it again with force=True"
             )
         config = TrainConfig.from_dict(stored["train"])
         for key, value in overrides.items():
             if value is None:
                 continue
-            if key not in BUDGET_KEYS:
+            if key in BUDGET_KEYS:
+                setattr(config, key, value)
+                continue
+            old = getattr(config, key) if hasattr(config, key) else config.model_args.get(
+                key, stored.get("model", {}).get(key))
+            if _values_differ(old, value):
                 raise InvalidArgument(
-                    f"--{key.replace('_', '-')} cannot change when resuming (only "
-                    f"{', '.join(BUDGET_KEYS)} can); start a new run instead", param=key,
+                    f"{key} cannot change when resuming (the run has {old!r}, you gave {value!r}); only "
+                    f"{', '.join(f'`{k}`' for k in BUDGET_KEYS)} can; start a new run instead", param=key,
                 )
-            setattr(config, key, value)
         config.validate()
         from dreamwright.tokenizers import tokenizer_from_dict
 
@@ -211,6 +257,19 @@ class Trainer:
         trainer = cls(config, run_dir, tokenizer_from_dict(stored["tokenizer"]), encoded, quiet=quiet)
         trainer._load_state(state_path)
         return trainer
+
+    def extend_budget(self, more_steps: int | None, more_minutes: float | None) -> None:
+        """Give a resumed run this many more steps and/or minutes, in place of its budget."""
+        if more_steps is None and more_minutes is None:
+            return
+        c = self.config
+        positive_int("more_steps", more_steps, allow_none=True)
+        if more_minutes is not None and not (0 < more_minutes < math.inf):
+            raise InvalidArgument(f"more_minutes must be a positive number, got {more_minutes!r}",
+                                  param="more_minutes")
+        c.steps = self.step + more_steps if more_steps is not None else None
+        c.minutes = self.elapsed / 60 + more_minutes if more_minutes is not None else None
+        c.epochs = None
 
     # ------------------------------------------------------------------ schedule
     def progress(self) -> float:
@@ -234,6 +293,11 @@ class Trainer:
     def run(self) -> TrainResult:
         c = self.config
         is_main = self.rank == 0
+        finished = self._finished()
+        if finished is not None:
+            if is_main and not self.quiet:
+                console.print(self._finished_note(finished))
+            return self._result(finished)
         stop_reason = "budget"
         metrics_path = self.run_dir / METRICS
         half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(c.precision)
@@ -279,8 +343,8 @@ class Trainer:
                     last_tick = now
                     if not math.isfinite(loss_value):
                         raise InvalidArgument(
-                            f"training diverged at step {self.step} (loss {loss_value}); lower --lr or "
-                            "keep --grad-clip on"
+                            f"training diverged at step {self.step} (loss {loss_value}); lower `lr` or "
+                            "keep `grad_clip` on"
                         )
                     ema = loss_value if ema is None else 0.95 * ema + 0.05 * loss_value
                     window_tokens += tokens_per_step  # the global batch
@@ -311,7 +375,8 @@ class Trainer:
             plot_loss_curve(metrics_path, self.run_dir / LOSS_PLOT, title=f"{self.run_dir.name}")
         result = self._result(stop_reason)
         if is_main and not self.quiet:
-            note = {"interrupted": " (interrupted; continue with --resume)",
+            again = f"dreamwright train --resume {shlex.quote(str(self.run_dir))}"
+            note = {"interrupted": f" (interrupted; continue with: {again})",
                     "early-stopping": " (stopped early: validation loss stopped improving)"}.get(stop_reason, "")
             console.print(f"[bold green]done[/]{note}: {result}")
         distributed.barrier(self.world)
@@ -357,6 +422,29 @@ class Trainer:
             state = new_states[0] if accum == 1 else self.model.concat_states(new_states)
             self.state = self.model.detach_state(state)
         return distributed.mean(total, self.device, self.world)
+
+    def _finished(self) -> str | None:
+        """Why a resumed run has nothing left to do ("budget", "early-stopping"), or None."""
+        c = self.config
+        if self.step == 0:
+            return None
+        if c.patience is not None and self.bad_evals >= c.patience:
+            return "early-stopping"
+        return "budget" if self._budget_reached() else None
+
+    def _finished_note(self, reason: str) -> str:
+        """What to tell the user who resumed a finished run: that it is, and how to train on."""
+        again = f"dreamwright train --resume {shlex.quote(str(self.run_dir))}"
+        best = f"best validation loss {self.best_val_loss:.4f} at step {self.best_step}"
+        if reason == "early-stopping":
+            return (f"{self.run_dir} is finished: it stopped early at step {self.step} ({best}) after "
+                    f"{self.bad_evals} evaluations without improvement; to train on, raise the patience: "
+                    f"{again} --patience {self.bad_evals + 4}")
+        c = self.config
+        budget = ", ".join(f"{value:g} {name}" for name, value in
+                           (("steps", c.steps), ("minutes", c.minutes), ("epochs", c.epochs)) if value)
+        return (f"{self.run_dir} is finished: it has trained its budget ({budget or '10 minutes'}; {best}); "
+                f"to train on, give it more: {again} --more-steps N (or --more-minutes M)")
 
     def _budget_reached(self) -> bool:
         c = self.config
@@ -498,7 +586,11 @@ class Trainer:
     def _result(self, stop_reason: str) -> TrainResult:
         s = self.last_score
         best = self.best_val_loss
-        chars_per_token = (s.chars / s.tokens) if s else 1.0
+        meta = self.encoded.meta
+        if s is not None:
+            chars_per_token = s.chars / s.tokens
+        else:  # a resumed run that did not evaluate: the validation split's ratio
+            chars_per_token = meta.get("valid_chars", 1) / max(meta.get("valid_tokens", 1), 1)
         return TrainResult(self.run_dir, self.step, best, self.best_step,
                            best / chars_per_token / math.log(2) if math.isfinite(best) else math.nan,
                            math.exp(best) if math.isfinite(best) else math.nan, stop_reason)
