@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
-from dreamwright.poetry.decode import PoemWriter
+from dreamwright.poetry.decode import PoemRequest, PoemWriter, _Draft
 from dreamwright.poetry.prosody import FORMS, PING, ZE, check_poem, is_han, patterns
 from tests.poetry.poetry_samples import EXTRA, FAMOUS
 
@@ -52,30 +52,28 @@ def test_rhyme_only_masks_rhyme_positions(tiny):
 
 
 def test_tone_mask_follows_the_pattern(tiny):
-    tiny._prepare_masks()
-    pats = patterns("五绝")
+    spec = _spec(tiny)
+    pats = spec.patterns
     # line 2, position 2 (a fixed position): only 平 for a B line, only 仄 for a D line
-    only_b = frozenset(k for k, p in enumerate(pats) if p.types[1] == "B")
-    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_b, None, 1, 1, [0] * 5, tiny.han)
+    only_b = _Draft(frozenset(k for k, p in enumerate(pats) if p.types[1] == "B"), chosen=[0] * 5)
+    mask, _ = tiny._slot_mask(spec, only_b, 1, 1)
     tones = [tiny.tones_of[i] for i in torch.nonzero(mask).flatten().tolist()]
     assert tones and all(PING in t for t in tones)
     assert mask.sum() == (tiny.ping).sum()
-    only_d = frozenset(k for k, p in enumerate(pats) if p.types[1] == "D")
-    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_d, None, 1, 1, [0] * 5, tiny.han)
+    only_d = _Draft(frozenset(k for k, p in enumerate(pats) if p.types[1] == "D"), chosen=[0] * 5)
+    mask, _ = tiny._slot_mask(spec, only_d, 1, 1)
     assert all(ZE in tiny.tones_of[i] for i in torch.nonzero(mask).flatten().tolist())
     # a free position (line 2, position 1) is not masked by tones
-    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_b, None, 1, 0, [0] * 5, tiny.han)
+    mask, _ = tiny._slot_mask(spec, only_b, 1, 0)
     assert torch.equal(mask, tiny.han)
 
 
 def test_rhyme_mask_keeps_the_group(tiny):
-    tiny._prepare_masks()
-    pats = [None]
+    spec = _spec(tiny, tones="off")
+    assert spec.patterns == [None]
     g = tiny.group_pos["阳"]
-    ids = [tiny.index[c] for c in "床前明月光"]
-    mask, rhyming = tiny._slot_mask(
-        _spec(tiny, tones="off"), pats, frozenset({0}), frozenset({g}), 1, 4, ids, tiny.han
-    )
+    draft = _Draft(frozenset({0}), frozenset({g}), chosen=[tiny.index[c] for c in "床前明月光"])
+    mask, rhyming = tiny._slot_mask(spec, draft, 1, 4)
     allowed = {tiny.chars[i] for i in torch.nonzero(mask).flatten().tolist()}
     assert rhyming and allowed and all("阳" in tiny.table.groups_of(c) for c in allowed)
     assert "霜" in allowed and "光" not in allowed  # 光 already closed line 1: no repeated rhyme
@@ -195,10 +193,8 @@ def test_real_poems_vocabulary_is_known(tiny):
 
 
 def _spec(writer, tones="strict", rhyme="strict"):
-    from dreamwright.decoding import SamplingParams
-    from dreamwright.poetry.decode import _Spec
-
-    return _Spec("五绝", 5, 4, {}, [], rhyme, tones, SamplingParams(), 0.0, 0.0, 0.0, 10, "")
+    """A 五绝 request in the writer's terms (its tables built)."""
+    return writer._spec(PoemRequest("五绝", tones=tones, rhyme=rhyme))
 
 
 def _mean_logprob(writer: PoemWriter, form: str, text: str) -> float:
