@@ -202,8 +202,10 @@ class PoemRequest:
         for name in ("num_samples", "candidates"):
             if getattr(self, name) < 1:
                 raise InvalidArgument(f"{name} must be >= 1, got {getattr(self, name)}", param=name)
-        if self.max_backtracks < 0 or not 0 <= self.min_mass < 1:
-            raise InvalidArgument("max_backtracks must be >= 0 and min_mass in [0, 1)", param="min_mass")
+        if self.max_backtracks < 0:
+            raise InvalidArgument(f"max_backtracks must be >= 0, got {self.max_backtracks}", param="max_backtracks")
+        if not 0 <= self.min_mass < 1:
+            raise InvalidArgument(f"min_mass must be in [0, 1), got {self.min_mass}", param="min_mass")
         derived = {
             "length": length,
             "n_lines": n_lines,
@@ -442,7 +444,7 @@ class PoemWriter:
         count = spec.request.candidates
         seeds = [candidate_seed(seed, index, j) for j in range(count)]
         drafts: list[_Draft | None] = [None] * count
-        if count > 1:
+        if count > 1:  # a decoder of its own: rows leave it
             drafts = self._write_rows(spec, self._decoder(spec, seeds), backtrack=False)
         best: tuple[int, _Draft] | None = None
         error: DreamwrightError | None = None
@@ -480,6 +482,7 @@ class PoemWriter:
         a dead end backs off to an earlier free slot; otherwise the row leaves the batch, its result None.
         """
         drafts = [_Draft(frozenset(range(len(spec.patterns)))) for _ in decoder.rows]
+        assert not backtrack or len(drafts) == 1, "only a batch of one backs off"
         live = list(range(len(drafts)))  # the draft of each decoder row
         arrivals: list[_Arrival] = []  # backtracking: the state on reaching each slot so far
         i = 0
