@@ -258,18 +258,13 @@ class _Spec:
     patterns: list[Pattern | None]  # the form's patterns; [None] with tones off
     planner: Planner | None = None
     plan: Plan | None = None  # the plan of the poem being written
+    length: int = field(init=False)  # the request's, read at every slot
+    n_lines: int = field(init=False)
     slots: list[tuple[int, int]] = field(init=False)  # (line, position) of every character, in order
 
     def __post_init__(self) -> None:
+        self.length, self.n_lines = self.request.length, self.request.n_lines
         self.slots = [(line, pos) for line in range(self.n_lines) for pos in range(self.length)]
-
-    @property
-    def length(self) -> int:
-        return self.request.length
-
-    @property
-    def n_lines(self) -> int:
-        return self.request.n_lines
 
 
 @dataclass
@@ -492,7 +487,7 @@ class PoemWriter:
             masks, rhyming, keep = [], [], []
             for k, r in enumerate(live):
                 mask, rhyme_here = self._choices(spec, drafts[r], slot, banned)
-                if self._open(spec, drafts[r], mask, decoder.logits[k]):
+                if self._open(spec, drafts[r], mask, decoder, k):
                     masks.append(mask)
                     rhyming.append(rhyme_here)
                     keep.append(k)
@@ -532,14 +527,14 @@ class PoemWriter:
         return mask, rhyme_here
 
     @staticmethod
-    def _open(spec: _Spec, draft: _Draft, mask: torch.Tensor, logits: torch.Tensor) -> bool:
-        """Whether ``mask`` leaves a way on: anything at all, and with ``min_mass`` (while half the backoff
-        budget lasts) at least that share of the model's probability."""
+    def _open(spec: _Spec, draft: _Draft, mask: torch.Tensor, decoder: BatchDecoder, row: int) -> bool:
+        """Whether ``mask`` leaves ``draft`` (the decoder's ``row``) a way on: anything at all, and with
+        ``min_mass`` (while half the backoff budget lasts) at least that share of the model's probability."""
         if not bool(mask.any()):
             return False
         request = spec.request
         if request.min_mass > 0 and draft.backtracks < request.max_backtracks // 2:
-            return bool(torch.softmax(logits.float(), -1)[mask].sum() >= request.min_mass)
+            return bool(torch.softmax(decoder.logits[row].float(), -1)[mask].sum() >= request.min_mass)
         return True
 
     @staticmethod
