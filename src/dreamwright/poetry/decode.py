@@ -579,8 +579,8 @@ class PoemWriter:
         elif draft.backtracks > 1:
             why = f"every choice before {where} was tried ({draft.backtracks - 1} backoffs)"
         else:  # the first dead end, with no free slot before it
-            fixed = "every character that decides it is fixed by --start/--acrostic" if spec.forced else (
-                "nothing before it can change")
+            fixed = ("every character that decides it is fixed by --start/--acrostic" if spec.forced
+                     else "nothing before it can change")
             why = f"{self._blame(spec, draft, slot)} at {where}, and {fixed}, so there is nothing to back off to"
         return DreamwrightError(
             f"could not finish a {spec.request.form} under these constraints: {why}; "
