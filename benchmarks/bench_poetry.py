@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     train_lines = {line for _, text in train for line in split_lines(text)}
     table = rhyme_table()
     writer = load_writer(a.run_dir)
-    writer._prepare_masks()
+    writer.prepare_tables()
 
     # validation perplexity per poem character (the tag is given, not scored)
     from dreamwright.poetry.train import poem_loss

@@ -2,10 +2,11 @@
 
     python benchmarks/bench_side_by_side.py --old 89c3557 [--rounds 5] [--parts gen,serve,poetry]
 
-Checks the ``--old`` commit out into a scratch git worktree and runs every measurement as a subprocess with
-``PYTHONPATH`` at either tree's ``src/``, alternating old and new round by round so that both see the same
-machine load. Generation and poems are timed in process CPU time (one PyTorch thread), which another job on
-the machine inflates far less than wall time; serving is wall time. Reports the median of each figure and the
+Checks the ``--old`` commit out into a scratch git worktree (or takes ``--old`` as a checked-out tree) and
+runs every measurement as a subprocess with ``PYTHONPATH`` at either tree's ``src/``, alternating old and new
+round by round so that both see the same machine load. Generation and poems are timed in process CPU time (one
+PyTorch thread), which another job on the machine inflates far less than wall time; serving is wall time.
+Poems are measured with one candidate each and with the default number (8). Reports the median of each figure and the
 ratio new/old (> 1: the new code is faster).
 Generation and poems use the bundled models; serving runs ``benchmarks/bench_serve.py`` against each tree's
 ``dreamwright serve``.
@@ -46,22 +47,29 @@ POEMS = r"""
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
 from dreamwright.poetry import load_writer
-import inspect
 import pypinyin  # noqa: F401  (imported lazily by the checker the first time; a one-time cost kept out of the timing)
 writer = load_writer()
-# one candidate per poem, the work the old code did (newer code picks the best of several by default)
-one = {"candidates": 1} if "candidates" in inspect.signature(writer.write).parameters else {}
+try:  # one candidate per poem, and the default number the newer code keeps the best of
+    from dreamwright.poetry import DEFAULT_CANDIDATES
+    settings = [(f" -c {c}", {"candidates": c}, n) for c, n in ((1, 50), (DEFAULT_CANDIDATES, 30))]
+except ImportError:  # older than candidates: one per poem
+    settings = [("", {}, 50)]
 out = {}
 for form in ("五绝", "七绝"):
-    writer.write(form, num_samples=2, seed=0, **one)
-    t = time.process_time()
-    writer.write(form, num_samples=50, seed=1, **one)
-    out[f"poems {form} (poems/s)"] = 50 / (time.process_time() - t)
+    for label, options, n in settings:
+        writer.write(form, num_samples=2, seed=0, **options)
+        t = time.process_time()
+        writer.write(form, num_samples=n, seed=1, **options)
+        out[f"poems {form}{label} (poems/s)"] = n / (time.process_time() - t)
 print(json.dumps(out))
 """
 
 
 def worktree(ref: str) -> Path:
+    """The tree of ``ref``: a checkout of it, made once in a scratch git worktree (or ``ref`` itself when it
+    is a directory)."""
+    if Path(ref).is_dir():
+        return Path(ref)
     path = Path(tempfile.gettempdir()) / f"dreamwright-old-{ref}"
     if not path.exists():
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True,
@@ -87,7 +95,7 @@ def measure(tree: Path, part: str, threads: int, seconds: float) -> dict[str, fl
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--old", required=True, help="git ref of the code to compare against")
+    ap.add_argument("--old", required=True, help="git ref (or checked-out tree) of the code to compare against")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--parts", default="gen,serve,poetry")
     ap.add_argument("--threads", type=int, default=1, help="PyTorch threads per measurement [1]")

@@ -71,6 +71,27 @@ def test_poem_samples_and_json(cli, run_dir):
     assert out.exit_code == 0 and len(out.stdout.strip().split("\n\n")) == 3
 
 
+@pytest.mark.parametrize("model, start", [("tiny", "依山明前光"), ("bundled", "东东东东东")])
+def test_an_impossible_start_says_why_it_stops_at_once(run_dir, model, start):
+    """A fixed 平平平平 fits no tone pattern and leaves nothing free to change: the one-line error says so,
+    rather than counting backoffs it never made."""
+    from tests.conftest import run_cli
+
+    if model == "bundled":
+        from dreamwright import bundled
+        from dreamwright.poetry import BUNDLED_MODEL
+
+        if bundled.find(BUNDLED_MODEL) is None:
+            pytest.skip("no bundled tang-poetry model in this checkout")
+    where = [run_dir] if model == "tiny" else []
+    env = {"PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = run_cli("poem", *where, "--start", start, "--seed", "0", env=env)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert f"the fixed 「{start[3]}」 breaks the tone pattern at line 1, character 4" in out.stderr
+    assert "fixed by --start/--acrostic, so there is nothing to back off to" in out.stderr
+    assert "backoffs" not in out.stderr and "budget" not in out.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dreamwright.errors import DreamwrightError, InvalidArgument, VocabularyError
-from dreamwright.poetry.decode import PoemWriter
-from dreamwright.poetry.prosody import FORMS, PING, ZE, check_poem, is_han, patterns
+from dreamwright.poetry.decode import PoemRequest, PoemWriter, _Draft
+from dreamwright.poetry.prosody import FORMS, PING, ZE, check_poem, is_han
 from tests.poetry.poetry_samples import EXTRA, FAMOUS
 
 SEEDS = range(6)
@@ -52,30 +52,28 @@ def test_rhyme_only_masks_rhyme_positions(tiny):
 
 
 def test_tone_mask_follows_the_pattern(tiny):
-    tiny._prepare_masks()
-    pats = patterns("五绝")
+    spec = _spec(tiny)
+    pats = spec.patterns
     # line 2, position 2 (a fixed position): only 平 for a B line, only 仄 for a D line
-    only_b = frozenset(k for k, p in enumerate(pats) if p.types[1] == "B")
-    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_b, None, 1, 1, [0] * 5, tiny.han)
+    only_b = _Draft(frozenset(k for k, p in enumerate(pats) if p.types[1] == "B"), chosen=[0] * 5)
+    mask, _ = tiny._slot_mask(spec, only_b, 1, 1)
     tones = [tiny.tones_of[i] for i in torch.nonzero(mask).flatten().tolist()]
     assert tones and all(PING in t for t in tones)
     assert mask.sum() == (tiny.ping).sum()
-    only_d = frozenset(k for k, p in enumerate(pats) if p.types[1] == "D")
-    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_d, None, 1, 1, [0] * 5, tiny.han)
+    only_d = _Draft(frozenset(k for k, p in enumerate(pats) if p.types[1] == "D"), chosen=[0] * 5)
+    mask, _ = tiny._slot_mask(spec, only_d, 1, 1)
     assert all(ZE in tiny.tones_of[i] for i in torch.nonzero(mask).flatten().tolist())
     # a free position (line 2, position 1) is not masked by tones
-    mask, _ = tiny._slot_mask(_spec(tiny), pats, only_b, None, 1, 0, [0] * 5, tiny.han)
+    mask, _ = tiny._slot_mask(spec, only_b, 1, 0)
     assert torch.equal(mask, tiny.han)
 
 
 def test_rhyme_mask_keeps_the_group(tiny):
-    tiny._prepare_masks()
-    pats = [None]
+    spec = _spec(tiny, tones="off")
+    assert spec.patterns == [None]
     g = tiny.group_pos["阳"]
-    ids = [tiny.index[c] for c in "床前明月光"]
-    mask, rhyming = tiny._slot_mask(
-        _spec(tiny, tones="off"), pats, frozenset({0}), frozenset({g}), 1, 4, ids, tiny.han
-    )
+    draft = _Draft(frozenset({0}), frozenset({g}), chosen=[tiny.index[c] for c in "床前明月光"])
+    mask, rhyming = tiny._slot_mask(spec, draft, 1, 4)
     allowed = {tiny.chars[i] for i in torch.nonzero(mask).flatten().tolist()}
     assert rhyming and allowed and all("阳" in tiny.table.groups_of(c) for c in allowed)
     assert "霜" in allowed and "光" not in allowed  # 光 already closed line 1: no repeated rhyme
@@ -195,10 +193,8 @@ def test_real_poems_vocabulary_is_known(tiny):
 
 
 def _spec(writer, tones="strict", rhyme="strict"):
-    from dreamwright.decoding import SamplingParams
-    from dreamwright.poetry.decode import _Spec
-
-    return _Spec("五绝", 5, 4, {}, [], rhyme, tones, SamplingParams(), 0.0, 0.0, 0.0, 10, "")
+    """A 五绝 request in the writer's terms (its tables built)."""
+    return writer._spec(PoemRequest("五绝", tones=tones, rhyme=rhyme))
 
 
 def _mean_logprob(writer: PoemWriter, form: str, text: str) -> float:
@@ -255,3 +251,77 @@ def test_lockstep_candidates_match_writing_each_alone(tiny, form, opts):
     (best,) = tiny.write(form, seed=11, candidates=4, temperature=1.3, **opts)
     assert best.text == poems[best.candidate].text
     assert best.score == pytest.approx(max(p.score for p in poems), abs=1e-5)
+
+
+def test_a_row_of_a_batch_writes_what_its_seed_writes_as_a_batch_of_one(tiny):
+    """The one slot loop: a row that meets no dead end in a batch writes the candidate its seed writes alone."""
+    spec = tiny._spec(PoemRequest("七绝", acrostic="春夏", temperature=1.3))
+    seeds = [3, 4, 5, 6, 7]
+    with torch.inference_mode():
+        batch = tiny._write_rows(spec, tiny._decoder(spec, seeds), backtrack=False)
+        alone = [tiny._write_rows(spec, tiny._decoder(spec, [seed]), backtrack=True)[0] for seed in seeds]
+    assert any(draft is not None for draft in batch)
+    for row, one in zip(batch, alone, strict=True):
+        if row is not None:  # a row that met a dead end left the batch; alone, it backs off instead
+            assert (one.chosen, one.backtracks) == (row.chosen, 0)
+            assert one.score == pytest.approx(row.score, abs=1e-6)
+
+
+def test_tables_ready(table):
+    from tests.poetry.conftest import make_model
+
+    model, tokenizer = make_model("".join(FAMOUS.values()) + EXTRA)
+    writer = PoemWriter(model, tokenizer, table=table)
+    writer.min_group = 2
+    assert not writer.tables_ready
+    (free,) = writer.write("五绝", rhyme="off", tones="off", seed=0, candidates=1)
+    assert not writer.tables_ready and free.report is None and free.pattern is None  # nothing needed them
+    (poem,) = writer.write("五绝", seed=0, candidates=1)
+    assert writer.tables_ready and poem.report.regulated and poem.pattern is not None
+    fresh = PoemWriter(model, tokenizer, table=table)
+    fresh.prepare_tables()
+    assert fresh.tables_ready and torch.equal(fresh.group_mat, writer.group_mat)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"form": "六绝"}, "unknown form"),
+        ({"rhyme": "sometimes"}, "strict, loose or off"),
+        ({"tones": "on"}, "strict, loose or off"),
+        ({"num_samples": 0}, "num_samples must be >= 1"),
+        ({"candidates": 0}, "candidates must be >= 1"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"acrostic": "？！"}, "no Chinese"),
+        ({"acrostic": "春夏秋冬风"}, "at most 4"),
+        ({"start": "白" * 21}, "longer than a whole 五绝"),
+        ({"start": "白日", "acrostic": "春"}, "disagree on line 1"),
+        ({"theme": "!!"}, "no Chinese"),
+        ({"min_mass": 1.5}, "min_mass"),
+        ({"max_backtracks": -1}, "max_backtracks"),
+    ],
+)
+def test_request_is_checked_when_made(options, message):
+    with pytest.raises(InvalidArgument, match=message):
+        PoemRequest(**options)
+
+
+def test_request_reads_its_texts():
+    from dreamwright.poetry.defaults import DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
+
+    request = PoemRequest("七律", acrostic="春？夏！", start=" 春风 ", keywords="明月，故乡,, ！", theme="秋思")
+    assert (request.length, request.n_lines, request.heads, request.opening) == (7, 8, "春夏", "春风")
+    assert (request.keyword_list, request.topic) == (("明月", "故乡"), "秋思")
+    assert PoemRequest(keywords=["明月", "?"]).keyword_list == ("明月",)
+    assert (PoemRequest().candidates, PoemRequest().temperature) == (DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE)
+
+
+def test_write_takes_a_request_or_its_fields(tiny):
+    options = {"acrostic": "春夏", "seed": 5, "candidates": 2, "temperature": 1.3, "num_samples": 2}
+    request = PoemRequest("五绝", **options)
+    assert [p.text for p in tiny.write(request)] == [p.text for p in tiny.write("五绝", **options)]
+    with pytest.raises(InvalidArgument, match="not both"):
+        tiny.write(request, seed=6)
+    with pytest.raises(TypeError):
+        tiny.write("五绝", colour="red")

@@ -206,21 +206,27 @@ class BatchDecoder:
                                    uniforms[index.cpu()], extra)
         return tokens
 
-    def _record_logprobs(self, tokens: torch.Tensor) -> None:
-        """The model's log-probabilities of ``tokens`` and of each row's likeliest alternatives."""
+    def logprobs(self, tokens: torch.Tensor, top: int = 0) -> tuple[list[float], list[list[tuple[int, float]]]]:
+        """The model's log-probability of each row's token in ``tokens`` at this step, and each row's ``top``
+        likeliest tokens with theirs (none when ``top`` is 0). These are the model's own distribution, before
+        temperature, filters and masks: what ``logprobs`` reports and what 作诗姬 ranks its candidates by."""
         logp = torch.log_softmax(self.logits.float(), dim=-1)
         chosen = logp.gather(-1, tokens[:, None]).squeeze(-1).tolist()
-        top_values = top_ids = None
-        if self._top_logprobs:
-            top = torch.topk(logp, min(self._top_logprobs, logp.size(-1)), dim=-1)
-            top_values, top_ids = top.values.tolist(), top.indices.tolist()
+        if not top:
+            return chosen, []
+        best = torch.topk(logp, min(top, logp.size(-1)), dim=-1)
+        return chosen, [list(zip(ids, values, strict=True))
+                        for ids, values in zip(best.indices.tolist(), best.values.tolist(), strict=True)]
+
+    def _record_logprobs(self, tokens: torch.Tensor) -> None:
+        """Append the log-probabilities of ``tokens`` (and the asked-for alternatives) to the rows that want them."""
+        chosen, top = self.logprobs(tokens, self._top_logprobs or 0)
         for i, row in enumerate(self.rows):
             if row.logprobs is None:
                 continue
             row.token_logprobs.append(chosen[i])
             if row.logprobs:
-                row.top_logprobs.append(list(zip(top_ids[i][: row.logprobs], top_values[i][: row.logprobs],
-                                                 strict=True)))
+                row.top_logprobs.append(top[i][: row.logprobs])
 
     def feed(self, tokens: torch.Tensor) -> None:
         """Read ``tokens`` (``[B]`` or ``[B, T]``) into every row and record them as generated."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dreamwright.poetry.data import PrepareResult
-    from dreamwright.poetry.decode import Poem, PoemWriter
+    from dreamwright.poetry.decode import Poem, PoemRequest, PoemWriter
     from dreamwright.poetry.prosody import PoemReport, RhymeTable
 
 from dreamwright.poetry.defaults import DEFAULT_CANDIDATES
@@ -83,9 +83,9 @@ def load_writer(run_dir: str | None = None, device: str | None = None) -> PoemWr
 
 
 def write_poems(
-    form: str = "五绝", run_dir: str | None = None, *, device: str | None = None, **options: Any
+    form: str | PoemRequest = "五绝", run_dir: str | None = None, *, device: str | None = None, **options: Any
 ) -> list[Poem]:
-    """Poems of ``form`` (五绝, 七绝, 五律, 七律); options as :meth:`PoemWriter.write`
-    (``acrostic``, ``start``, ``keywords``, ``rhyme``, ``tones``, ``num_samples``, ``candidates``,
-    ``temperature``, ``seed``)."""
+    """Poems of ``form`` (五绝, 七绝, 五律, 七律), or as a :class:`~dreamwright.poetry.decode.PoemRequest` asks;
+    the options are its fields (``acrostic``, ``start``, ``keywords``, ``theme``, ``rhyme``, ``tones``,
+    ``num_samples``, ``candidates``, ``temperature``, ``seed``, ...)."""
     return load_writer(run_dir, device).write(form, **options)

@@ -75,11 +75,12 @@ def poem(
 
         from dreamwright._validate import positive_int
         from dreamwright.poetry import load_writer
+        from dreamwright.poetry.decode import PoemRequest
 
         torch.set_num_threads(positive_int("threads", threads))
 
         writer = load_writer(run_dir, device)
-        poems = writer.write(
+        request = PoemRequest(
             form,
             acrostic=acrostic,
             start=start,
@@ -92,7 +93,8 @@ def poem(
             temperature=temperature,
             seed=seed,
         )
-        table = writer._table if (marks or as_json) and writer._masks_ready else None
+        poems = writer.write(request)
+        table = writer.table if (marks or as_json) and writer.tables_ready else None
         if table is None and marks and not as_json:
             try:
                 table = writer.table

@@ -55,11 +55,11 @@ def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
 
     @api.post("/v1/poems")
     def poems(body: PoemRequest) -> Any:  # sync: FastAPI runs it in its thread pool
+        from dreamwright.poetry import decode
         from dreamwright.poetry.defaults import DEFAULT_TEMPERATURE
 
         try:
-            writer = factory()
-            result = writer.write(
+            request = decode.PoemRequest(
                 body.form,
                 acrostic=body.acrostic,
                 start=body.start,
@@ -70,7 +70,9 @@ def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
                 temperature=DEFAULT_TEMPERATURE if body.temperature is None else body.temperature,
                 seed=body.seed,
             )
-            table = writer.table if writer._masks_ready else None
+            writer = factory()
+            result = writer.write(request)
+            table = writer.table if writer.tables_ready else None
         except DreamwrightError as exc:  # answered here too, so the router also works in a bare FastAPI app
             return from_exception(exc).response()
         return {"poems": [{**p.to_dict(), "marked": p.render(table, marks=table is not None),
