@@ -75,6 +75,7 @@ def poem(
 
         from dreamwright._validate import positive_int
         from dreamwright.poetry import load_writer
+        from dreamwright.poetry.plan import plans_warning
 
         torch.set_num_threads(positive_int("threads", threads))
 
@@ -92,6 +93,9 @@ def poem(
             temperature=temperature,
             seed=seed,
         )
+        warning = plans_warning([p.plan for p in poems])
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
         table = writer._table if (marks or as_json) and writer._masks_ready else None
         if table is None and marks and not as_json:
             try:
