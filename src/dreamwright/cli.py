@@ -298,16 +298,21 @@ def evaluate(
 ) -> None:
     """Score a model on any text: loss (nats/token), bits per character, perplexity."""
     from dreamwright.data.corpus import encode_text_file
+    from dreamwright.tokenizers.base import show_pieces
     from dreamwright.training.evaluate import score_tokens
 
     if not file.is_file():
         raise DreamwrightError(f"no such file: {file}")
     generator = _load_model(run, device)
-    ids, n_chars = encode_text_file(file, generator.tokenizer, encoding=encoding, lower=lower,
-                                    unknown=unknown.value)
-    if len(ids) < 2:
+    encoded = encode_text_file(file, generator.tokenizer, encoding=encoding, lower=lower, unknown=unknown.value)
+    if encoded.unknown:
+        count, kinds = sum(encoded.unknown.values()), len(encoded.unknown)
+        fate = "dropped" if encoded.dropped else "scored as <unk>"
+        typer.echo(f"warning: {file}: {count} occurrence(s) of {kinds} {generator.tokenizer.piece}(s) the model "
+                   f"never saw ({show_pieces(sorted(encoded.unknown))}) were {fate}", err=True)
+    if len(encoded.ids) < 2:
         raise DreamwrightError(f"{file} has fewer than 2 tokens the model knows; nothing to score")
-    score = score_tokens(generator.model, ids, chars=n_chars, device=generator.device)
+    score = score_tokens(generator.model, encoded.ids, chars=encoded.chars, device=generator.device)
     typer.echo(f"{file}: {score.tokens:,} tokens, loss {score.loss:.4f} nats/token, "
                f"{score.bpc:.4f} bits/char, perplexity {score.perplexity:.2f}")
 

@@ -95,7 +95,8 @@ def test_bits_per_character_are_per_character(tmp_path, kind):
     r = dreamwright.train(path, tmp_path / kind, tokenizer=kind, vocab_size=300 if kind == "bpe" else None,
                           model="gpt", steps=20, eval_interval=20, **TINY)
     g = dreamwright.load(r.run_dir)
-    ids, chars = encode_text_file(path, g.tokenizer)
+    ids, chars, unknown, _ = encode_text_file(path, g.tokenizer)
+    assert not unknown  # byte-level: nothing is unknown
     assert chars == len(text) and len(ids) < len(text) / 2  # several characters per token
     s = score_tokens(g.model, ids, chars=chars)
     assert s.bpc == pytest.approx(s.nats / (chars * (len(ids) - 1) / len(ids)) / math.log(2), rel=1e-6)

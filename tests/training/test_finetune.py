@@ -13,7 +13,7 @@ from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.models import build_model
 from dreamwright.runs import load_tensors
 from dreamwright.tokenizers.char import CharTokenizer
-from dreamwright.training.finetune import InitSource, map_char_tensors
+from dreamwright.training.finetune import InitSource, gain_summary, map_char_tensors
 from tests.cli.helpers import assert_one_line_error, run_dreamwright
 from tests.conftest import TINY_MODEL, make_text, metrics_events
 
@@ -166,7 +166,7 @@ def test_first_evaluation_beats_a_fresh_model(tmp_path, base_run, similar_text):
     dreamwright.train(similar_text, tmp_path / "ft", init_from=base_run, **{k: v for k, v in common.items()
                                                                            if k not in ("hidden_size",
                                                                                         "embedding_size")})
-    fresh, ft = _evals(tmp_path / "fresh")[0], _evals(tmp_path / "ft")[0]
+    fresh, ft = _evals(tmp_path / "fresh")[-1], _evals(tmp_path / "ft")[-1]
     assert fresh["step"] == ft["step"] == 5
     assert ft["val_bpc"] < 0.75 * fresh["val_bpc"], (ft["val_bpc"], fresh["val_bpc"])
 
@@ -190,6 +190,51 @@ def test_resumed_fine_tuned_run_matches_uninterrupted(tmp_path, base_run, simila
     assert all(torch.allclose(weights[k], straight_weights[k], atol=1e-5) for k in weights)
 
 
+# ---------------------------------------------------------------------- saying what fine-tuning gained
+def test_starting_model_is_scored_as_step_zero(tmp_path, base_run, similar_text):
+    out = tmp_path / "ft"
+    result = dreamwright.train(similar_text, out, init_from=base_run, steps=6, eval_interval=3, seed=0,
+                               samples=False, quiet=True, threads=1)
+    evals = _evals(out)
+    assert [e["step"] for e in evals] == [0, 3, 6]
+    start = evals[0]
+    assert start["best"] is True and result.start_val_loss == start["val_loss"]
+    metrics = json.loads((out / "config.json").read_text())["metrics"]
+    assert metrics["start_val_loss"] == start["val_loss"]
+    assert result.best_val_loss < start["val_loss"]  # the new characters alone give it much to learn
+    summary = result.finetune_summary
+    assert summary.startswith("fine-tuning gained ")
+    assert f"({start['val_loss']:.4f} -> {result.best_val_loss:.4f}" in summary and summary in str(result)
+    # a resumed run still knows where it started
+    resumed = dreamwright.train(resume=out, steps=9, quiet=True)
+    assert resumed.start_val_loss == start["val_loss"] and resumed.finetune_summary
+
+
+def test_no_gain_is_said_plainly(tmp_path, base_run, corpus_file):
+    out = tmp_path / "ft"
+    result = dreamwright.train(corpus_file, out, init_from=base_run, steps=4, eval_interval=2, lr=1e-12,
+                               dropout=0.0, warmup_steps=0, seed=0, samples=False, quiet=True, threads=1)
+    assert result.best_step == 0 and result.best_val_loss == result.start_val_loss
+    assert "did not improve on the base model" in result.finetune_summary
+    assert "best checkpoint is the starting model" in str(result)
+    _, meta = load_tensors(out / "model.safetensors")
+    assert meta["step"] == "0"  # the kept weights are the starting ones
+
+
+def test_gain_summary_wording():
+    assert gain_summary(1.532, 1.409, 10) == ("fine-tuning gained 0.1230 nats/token over the base model "
+                                              "(1.5320 -> 1.4090, 8.03%)")
+    tiny = gain_summary(1.4094, 1.4084, 10)  # issue 25's 1-minute fine-tune: 0.07%
+    assert tiny.startswith("fine-tuning gained only 0.0010") and "within noise (< 0.5%)" in tiny
+    assert "no better than the base model" in tiny
+    assert "did not improve" in gain_summary(1.4, 1.4, 0)
+
+
+def test_plain_runs_have_no_step_zero(tiny_run):
+    assert _evals(tiny_run)[0]["step"] > 0
+    assert "start_val_loss" not in json.loads((tiny_run / "config.json").read_text())["metrics"]
+
+
 # ---------------------------------------------------------------------- the installed command
 def test_cli_fine_tunes_the_bundled_model(tmp_path):
     corpus = tmp_path / "letters.txt"
@@ -202,6 +247,7 @@ def test_cli_fine_tunes_the_bundled_model(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["init_from"]["name"] == "shakespeare-char" and config["init_from"]["bundled"] is True
     assert "é" in config["tokenizer"]["chars"] and config["model"]["hidden_size"] == 384
+    assert _evals(out)[0]["step"] == 0 and "fine-tuning " in proc.stdout.splitlines()[-1]
 
 
 @pytest.mark.parametrize("args, needles", [

@@ -22,16 +22,18 @@ import shutil
 import sys
 import tempfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
 from dreamwright.data import registry
 from dreamwright.errors import CorpusError
 from dreamwright.tokenizers import Tokenizer, tokenizer_class
+from dreamwright.tokenizers.base import unknown_message
 
 CHUNK_BYTES = 1 << 22
 #: corpora larger than this are encoded in parallel worker processes
@@ -533,16 +535,33 @@ def _store_in_cache(out_dir: Path, cached_dir: Path, tokenizer: Tokenizer) -> No
         pass  # the cache is an optimisation only
 
 
+class EncodedFile(NamedTuple):
+    """A whole file encoded for scoring (``dreamwright eval``)."""
+
+    ids: np.ndarray
+    #: characters the scored tokens stand for (dropped characters excluded)
+    chars: int
+    #: pieces outside the vocabulary and how often each occurs
+    unknown: Counter[str]
+    #: True when those pieces were dropped (character models); word models read them as ``<unk>``
+    dropped: bool
+
+
 def encode_text_file(path: Path, tokenizer: Tokenizer, *, encoding: str = "utf-8", lower: bool = False,
-                     unknown: str = "error") -> tuple[np.ndarray, int]:
-    """Token ids and character count of a whole file (for ``dreamwright eval``)."""
+                     unknown: str = "error") -> EncodedFile:
+    """Token ids of a whole file (for ``dreamwright eval``); ``unknown="error"`` raises naming the file and the
+    pieces the vocabulary lacks, ``"skip"`` drops them (character models) or reads them as ``<unk>`` (word)."""
     ids: list[np.ndarray] = []
     n_chars = 0
+    missing: Counter[str] = Counter()
     for chunk in iter_text([path], encoding=encoding, lower=lower):
-        if unknown == "error":
-            tokenizer.encode(chunk, unknown="error")  # raises naming the unknown pieces
+        missing.update(tokenizer.unknown_pieces(chunk))
         ids.append(tokenizer.encode_chunk(chunk))
         n_chars += len(chunk)
     if n_chars == 0:
         raise CorpusError(f"{path} is empty: give it some text")
-    return np.concatenate(ids), n_chars
+    dropped = tokenizer.kind == "char"
+    if missing and unknown == "error":
+        raise unknown_message(tokenizer.piece, sorted(missing), where=str(path),
+                              remedy="drop them" if dropped else "score them as <unk>")
+    return EncodedFile(np.concatenate(ids), n_chars - (sum(missing.values()) if dropped else 0), missing, dropped)

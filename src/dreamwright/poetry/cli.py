@@ -76,6 +76,7 @@ def poem(
         from dreamwright._validate import positive_int
         from dreamwright.poetry import load_writer
         from dreamwright.poetry.decode import PoemRequest
+        from dreamwright.poetry.plan import plans_warning
 
         torch.set_num_threads(positive_int("threads", threads))
 
@@ -94,6 +95,9 @@ def poem(
             seed=seed,
         )
         poems = writer.write(request)
+        warning = plans_warning([p.plan for p in poems])
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
         table = writer.table if (marks or as_json) and writer.tables_ready else None
         if table is None and marks and not as_json:
             try:

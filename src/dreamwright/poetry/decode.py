@@ -373,9 +373,10 @@ class PoemWriter:
         for c in missing:
             alts = [v for v in variants(c) if v in self.index]
             parts.append(f"「{c}」 (try 「{alts[0]}」)" if alts else f"「{c}」")
+        offered = any("(try" in part for part in parts)
         raise VocabularyError(
-            f"{what} characters not in the model's vocabulary: {', '.join(parts)}; use other characters "
-            "(or the suggested simplified/traditional variant)",
+            f"{what} characters not in the model's vocabulary: {', '.join(parts)}; use other characters"
+            + (" (or the suggested simplified/traditional variant)" if offered else ""),
             param=what.split()[0],
         )
 

@@ -9,8 +9,10 @@ keyword's characters until they appear in that line).
 Planning: the user's keywords come first, in order, one per line; the remaining lines get, one at a time, the
 keyword with the highest summed PMI to everything planned so far (theme included) that shares no character
 with it, drawn among the best few with a seeded generator so poems of one request differ. A theme or keyword
-the statistics lack stands for the frequent keywords that contain one of its characters (秋思 → 相思, 秋风 …).
-Importing this module is cheap (no torch).
+the statistics lack stands for the frequent keywords that contain one of its characters (边塞 → 江边, 水边 …).
+That fallback is visible: the plan shows what a theme stood for, and :meth:`Plan.warning` names the words of
+more than one character the statistics lack (a user keyword among them stays in the plan, but the model
+seldom writes a word it never read). Importing this module is cheap (no torch).
 """
 
 from __future__ import annotations
@@ -37,11 +39,30 @@ class Plan:
 
     keywords: tuple[str | None, ...]
     theme: str | None = None
+    #: the keywords a theme the statistics lack stood for (empty when the theme is a keyword itself)
+    stand_ins: tuple[str, ...] = ()
+    #: the user's keywords the statistics lack (words of two or more characters, or characters in no keyword)
+    unknown: tuple[str, ...] = ()
 
     def render(self) -> str:
-        """``（计划 秋风｜明月｜…）`` for ``--marks``."""
-        head = f"主题 {self.theme}：" if self.theme else ""
+        """``（主题 秋思：计划 秋风｜明月｜…）`` for ``--marks``; a theme that stood for other keywords shows them
+        (``主题 边塞→江边/水边/天边``)."""
+        via = "→" + "/".join(self.stand_ins) if self.stand_ins else ""
+        head = f"主题 {self.theme}{via}：" if self.theme else ""
         return f"（{head}计划 " + "｜".join(k or "–" for k in self.keywords) + "）"
+
+    def warning(self) -> str | None:
+        """One line naming the words the statistics lack and what became of them; None when all are known."""
+        parts = []
+        if self.theme and len(self.theme) > 1 and self.stand_ins:
+            parts.append(f"theme {self.theme} is not in the Tang corpus's keyword statistics, so it was planned "
+                         f"from keywords sharing a character with it: {', '.join(self.stand_ins)}")
+        if self.unknown:
+            words = f"keywords {', '.join(self.unknown)} are" if len(self.unknown) > 1 else \
+                f"keyword {self.unknown[0]} is"
+            parts.append(f"{words} not in the Tang corpus's keyword statistics: kept in the plan, but the model "
+                         "seldom writes a word it never read (2-6% of such lines in docs/poetry.md)")
+        return "; ".join(parts) or None
 
 
 class Planner:
@@ -110,7 +131,17 @@ class Planner:
             pick = rng.choice(best)
             planned.append(pick)
             used |= set(pick)
-        return Plan(tuple(planned), theme)
+        stood_for = tuple(self.stand_ins(theme)) if theme and theme not in self.counts else ()
+        return Plan(tuple(planned), theme, stood_for, tuple(k for k in keywords if not self.knows(k)))
+
+    def knows(self, word: str) -> bool:
+        """Whether the statistics have ``word``: as a keyword, or (a single character) inside one."""
+        return word in self.counts or (len(word) == 1 and bool(self.stand_ins(word)))
+
+
+def plans_warning(plans: Sequence[Plan | None]) -> str | None:
+    """The warning of a request's plans (one per poem; they differ only in what the planner drew)."""
+    return next((plan.warning() for plan in plans if plan is not None), None)
 
 
 @functools.lru_cache(maxsize=1)

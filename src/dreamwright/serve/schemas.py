@@ -250,6 +250,7 @@ class PoemRequest(BaseModel):
     acrostic: str | None = None
     start: str | None = None
     keywords: str | list[str] | None = None
+    theme: str | None = None
     rhyme: str = "strict"
     tones: str = "strict"
     num_samples: int = Field(1, ge=1, le=MAX_POEMS)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,6 +54,32 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: any free port), as uvicorn binds one; a port that is taken
+    or not allowed is a one-line :class:`InvalidArgument` naming it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidArgument(_bind_failure(host, port, exc), param="port") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_failure(host: str, port: int, exc: OSError) -> str:
+    """What to tell a user whose ``--host``/``--port`` could not be bound."""
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} on {host} is already in use (is another server running?); pass another --port, "
+                "or --port 0 for any free port")
+    if exc.errno == errno.EACCES:
+        return (f"port {port} on {host} is not allowed for this user (ports below 1024 need privileges); pass "
+                "--port 1024 or above, or --port 0 for any free port")
+    return f"cannot listen on --host {host} --port {port}: {exc.strerror or exc}"
+
+
 def run(
     runs: Sequence[str | os.PathLike[str]] | None = None,
     settings: ServeSettings | None = None,
@@ -65,7 +93,12 @@ def run(
     from dreamwright.serve.app import create_app
 
     settings = (settings or ServeSettings()).validate()
-    generators = load_generators(runs, device=device)
+    sock = bind_socket(settings.host, settings.port)  # before loading models: a taken port fails at once
+    try:
+        generators = load_generators(runs, device=device)
+    except BaseException:
+        sock.close()
+        raise
     app = create_app(generators, settings)
     config = uvicorn.Config(
         app,
@@ -79,7 +112,6 @@ def run(
         server_header=False,
     )
     server = uvicorn.Server(config)
-    sock = config.bind_socket()
     port = sock.getsockname()[1]
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     url = f"http://{host}:{port}"

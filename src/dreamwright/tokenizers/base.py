@@ -15,6 +15,8 @@ class Tokenizer(ABC):
     """Maps text to integer ids and back. Stateless after :meth:`fit`; serialisable to JSON."""
 
     kind: ClassVar[str]
+    #: what one token is called in messages (``character``, ``word``)
+    piece: ClassVar[str] = "token"
 
     @classmethod
     @abstractmethod
@@ -43,6 +45,11 @@ class Tokenizer(ABC):
     @classmethod
     @abstractmethod
     def from_dict(cls, data: dict[str, Any]) -> Tokenizer: ...
+
+    def unknown_pieces(self, text: str) -> list[str]:
+        """The pieces of ``text`` outside the vocabulary, in order, repeats included (none by default: a
+        byte-level tokenizer can encode any text)."""
+        return []
 
     def encode_chunk(self, text: str) -> np.ndarray:
         """Ids of a corpus chunk as an array (tokenizers override with a faster path)."""
@@ -94,12 +101,19 @@ class _PieceDecoder:
         return self.tokenizer.token_text(token_id)
 
 
-def unknown_message(kind: str, pieces: list[str]) -> VocabularyError:
-    shown = ", ".join(repr(p) for p in pieces[:10]) + (" …" if len(pieces) > 10 else "")
+def show_pieces(pieces: list[str], limit: int = 10) -> str:
+    """``'x', 'y', …``: the first ``limit`` pieces, quoted."""
+    return ", ".join(repr(p) for p in pieces[:limit]) + (" …" if len(pieces) > limit else "")
+
+
+def unknown_message(kind: str, pieces: list[str], *, where: str = "the prompt",
+                    remedy: str = "drop them") -> VocabularyError:
+    """The error for distinct ``pieces`` (of kind ``character``/``word``) missing from the vocabulary, found in
+    ``where`` (the prompt, a file's name)."""
     return VocabularyError(
-        f"the prompt has {len(pieces)} {kind}(s) the model never saw: {shown}; "
-        "remove them or pass --unknown skip to drop them",
-        param="prompt",
+        f"{where} has {len(pieces)} {kind}(s) the model never saw: {show_pieces(pieces)}; "
+        f"remove them or pass --unknown skip to {remedy}",
+        param="prompt" if where == "the prompt" else None,
     )
 
 

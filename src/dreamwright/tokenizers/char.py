@@ -17,6 +17,7 @@ def _codepoints(text: str) -> np.ndarray:
 @register_tokenizer
 class CharTokenizer(Tokenizer):
     kind = "char"
+    piece = "character"
 
     def __init__(self, chars: Iterable[str]) -> None:
         self.chars: list[str] = sorted(set(chars))
@@ -38,10 +39,13 @@ class CharTokenizer(Tokenizer):
     def default_prompt(self) -> str:  # type: ignore[override]
         return "\n" if "\n" in self.index else self.chars[0]
 
+    def unknown_pieces(self, text: str) -> list[str]:
+        return [c for c in text if c not in self.index]
+
     def encode(self, text: str, *, unknown: str = "error") -> list[int]:
-        missing = sorted({c for c in text if c not in self.index})
+        missing = sorted(set(self.unknown_pieces(text)))
         if missing and unknown == "error":
-            raise unknown_message("character", missing)
+            raise unknown_message(self.piece, missing)
         return [self.index[c] for c in text if c in self.index]
 
     def encode_chunk(self, text: str) -> np.ndarray:

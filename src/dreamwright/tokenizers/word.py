@@ -28,6 +28,7 @@ def words_of(text: str) -> list[str]:
 @register_tokenizer
 class WordTokenizer(Tokenizer):
     kind = "word"
+    piece = "word"
     default_prompt = "\n"
 
     def __init__(self, words: list[str]) -> None:
@@ -49,12 +50,14 @@ class WordTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return len(self.words)
 
+    def unknown_pieces(self, text: str) -> list[str]:
+        return [w for w in words_of(text) if w not in self.index]
+
     def encode(self, text: str, *, unknown: str = "error") -> list[int]:
-        words = words_of(text)
-        missing = sorted({w for w in words if w not in self.index})
+        missing = sorted(set(self.unknown_pieces(text)))
         if missing and unknown == "error":
-            raise unknown_message("word", missing)
-        return [self.index[w] for w in words if w in self.index]
+            raise unknown_message(self.piece, missing)
+        return [self.index[w] for w in words_of(text) if w in self.index]
 
     def encode_chunk(self, text: str) -> np.ndarray:
         unk = self.index[UNK]

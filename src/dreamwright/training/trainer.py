@@ -40,7 +40,7 @@ from dreamwright.training import checkpoint as ckpt
 from dreamwright.training import distributed
 from dreamwright.training.config import TrainConfig, make_config
 from dreamwright.training.evaluate import Score
-from dreamwright.training.finetune import InitSource
+from dreamwright.training.finetune import InitSource, gain_summary
 from dreamwright.training.optim import make_optimizer, make_schedule
 from dreamwright.training.plots import plot_loss_curve, read_metrics
 from dreamwright.training.tasks import IGNORE, get_task
@@ -62,10 +62,21 @@ class TrainResult:
     val_bpc: float
     val_perplexity: float
     stop_reason: str  # budget | early-stopping | interrupted
+    #: fine-tuning: the starting model's validation loss (the step-0 evaluation); None for other runs
+    start_val_loss: float | None = None
+
+    @property
+    def finetune_summary(self) -> str | None:
+        """What fine-tuning gained over the starting model (None when the run was not fine-tuned)."""
+        if self.start_val_loss is None or not math.isfinite(self.best_val_loss):
+            return None
+        return gain_summary(self.start_val_loss, self.best_val_loss, self.best_step)
 
     def __str__(self) -> str:
-        return (f"{self.run_dir}: best validation loss {self.best_val_loss:.4f} nats/token "
+        line = (f"{self.run_dir}: best validation loss {self.best_val_loss:.4f} nats/token "
                 f"({self.val_bpc:.3f} bpc, perplexity {self.val_perplexity:.2f}) at step {self.best_step}")
+        summary = self.finetune_summary
+        return line if summary is None else f"{line}\n{summary}"
 
 
 def default_run_dir(corpus_name: str) -> Path:
@@ -154,6 +165,7 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
     trainer = Trainer(config, run_dir, tokenizer, encoded, quiet=quiet)
     if init is not None:
         note = init.load_into(trainer.model, tokenizer)
+        trainer.evaluate_start = True
         if rank == 0 and not quiet:
             console.print(f"fine-tuning from {init.name}: {note}")
     trainer.write_config()
@@ -222,6 +234,9 @@ class Trainer:
         self.state = None
         self.last_score: Score | None = None
         self._stop_requested = False
+        #: fine-tuning scores the starting model as step 0 (set by :func:`train`), and remembers its loss
+        self.evaluate_start = False
+        self.start_val_loss: float | None = None
 
     # ------------------------------------------------------------------ resume
     @classmethod
@@ -317,6 +332,8 @@ class Trainer:
         window_start, window_tokens = time.perf_counter(), 0
         tok_rate = 0.0
         try:
+            if self.evaluate_start and self.step == 0:
+                self._evaluate_and_checkpoint(log)
             with progress_bar("training", total=total if total else 100.0,
                               enabled=is_main and not self.quiet) as bar:
                 self.model.train()
@@ -463,6 +480,8 @@ class Trainer:
         self.last_score = score
         self._last_eval_step = self.step
         improved = score.loss < self.best_val_loss - 1e-6
+        if self.step == 0:
+            self.start_val_loss = score.loss
         if improved:
             self.best_val_loss, self.best_step, self.bad_evals = score.loss, self.step, 0
         else:
@@ -535,6 +554,7 @@ class Trainer:
                 "steps": self.step, "epochs": self.epoch, "elapsed_s": round(self.elapsed, 2),
                 "best_val_loss": None if math.isinf(self.best_val_loss) else self.best_val_loss,
                 "best_step": self.best_step,
+                **({"start_val_loss": self._starting_loss()} if self.config.init_from else {}),
                 "last_val_loss": None if s is None else s.loss,
                 "last_val_bpc": None if s is None else s.bpc,
                 "parameters": self.model.num_parameters(),
@@ -583,6 +603,13 @@ class Trainer:
             if not self.quiet:
                 console.print(f"resuming {self.run_dir} at step {self.step} (epoch {self.epoch})")
 
+    def _starting_loss(self) -> float | None:
+        """Fine-tuning: the starting model's validation loss (step 0 of metrics.jsonl, also after a resume)."""
+        if self.start_val_loss is None and self.config.init_from:
+            self.start_val_loss = next((r["val_loss"] for r in read_metrics(self.run_dir / METRICS)
+                                        if r.get("event") == "eval" and r.get("step") == 0), None)
+        return self.start_val_loss
+
     def _result(self, stop_reason: str) -> TrainResult:
         s = self.last_score
         best = self.best_val_loss
@@ -593,7 +620,8 @@ class Trainer:
             chars_per_token = meta.get("valid_chars", 1) / max(meta.get("valid_tokens", 1), 1)
         return TrainResult(self.run_dir, self.step, best, self.best_step,
                            best / chars_per_token / math.log(2) if math.isfinite(best) else math.nan,
-                           math.exp(best) if math.isfinite(best) else math.nan, stop_reason)
+                           math.exp(best) if math.isfinite(best) else math.nan, stop_reason,
+                           start_val_loss=self._starting_loss())
 
     # ------------------------------------------------------------------ Ctrl-C
     def _install_sigint(self):

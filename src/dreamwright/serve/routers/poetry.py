@@ -1,11 +1,12 @@
 """作诗姬 on the server: ``POST /v1/poems`` and a small page at ``GET /poetry``.
 
 ``POST /v1/poems`` takes JSON ``{"form": "五绝", "acrostic": "春夏秋冬", "start": null, "keywords": "月,山",
-"rhyme": "strict", "tones": "strict", "num_samples": 1, "temperature": 0.9, "seed": null}`` and answers
-``{"poems": [{"text", "lines", "pattern", "rhyme_group", "marked", "rows", ...}]}`` (``rows``: each line's
-``text``, ``tones`` — one 平/仄/中 mark per character — and ``rhymes``); a user error is a 400 in OpenAI's
-error shape. The page (``static/poetry.html``, the text page's layout and styles) loads its script from
-``/poetry.js``, so a strict CSP holds.
+"theme": null, "rhyme": "strict", "tones": "strict", "num_samples": 1, "temperature": 0.9, "seed": null}`` and
+answers ``{"poems": [{"text", "lines", "pattern", "rhyme_group", "marked", "rows", ...}], "warnings": [...]}``
+(``rows``: each line's ``text``, ``tones`` — one 平/仄/中 mark per character — and ``rhymes``; ``warnings``:
+what ``dreamwright poem`` prints as ``warning:``, e.g. a theme or keyword the Tang statistics lack); a user
+error is a 400 in OpenAI's error shape. The page (``static/poetry.html``, the text page's layout and
+styles) loads its script from ``/poetry.js``, so a strict CSP holds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from dreamwright.errors import DreamwrightError
+from dreamwright.poetry.plan import plans_warning
 from dreamwright.serve.errors import from_exception
 from dreamwright.serve.routers.page import PAGE_HEADERS, STATIC_DIR
 from dreamwright.serve.schemas import PoemRequest
@@ -64,6 +66,7 @@ def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
                 acrostic=body.acrostic,
                 start=body.start,
                 keywords=body.keywords,
+                theme=body.theme,
                 rhyme=body.rhyme,
                 tones=body.tones,
                 num_samples=body.num_samples,
@@ -75,8 +78,10 @@ def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
             table = writer.table if writer.tables_ready else None
         except DreamwrightError as exc:  # answered here too, so the router also works in a bare FastAPI app
             return from_exception(exc).response()
+        warning = plans_warning([p.plan for p in result])
         return {"poems": [{**p.to_dict(), "marked": p.render(table, marks=table is not None),
-                           "rows": _rows(p, table)} for p in result]}
+                           "rows": _rows(p, table)} for p in result],
+                "warnings": [warning] if warning else []}
 
     @api.get("/poetry", include_in_schema=False)
     def page() -> FileResponse:

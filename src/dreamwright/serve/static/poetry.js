@@ -66,6 +66,7 @@ async function write(event) {
     if (!r.ok) throw new Error((j.error && j.error.message) || ("HTTP " + r.status));
     out.replaceChildren(...j.poems.map(drawPoem));
     status.textContent = `成诗 ${j.poems.length} 首 · done`;
+    if (j.warnings && j.warnings.length) status.textContent += " · warning: " + j.warnings.join("; ");
     out.focus();
   } catch (e) {
     status.className = "error";
