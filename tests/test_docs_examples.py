@@ -64,6 +64,12 @@ def test_documented_example(block: Block, request: pytest.FixtureRequest, tmp_pa
     check_block(block, workdir, request.getfixturevalue("docs_server") if block.server else None)
 
 
+def test_the_docs_have_checked_examples() -> None:
+    """A marker typo must not silently turn the checks off."""
+    checked = {block.path.name for block in BLOCKS}
+    assert {"README.md", "poetry.md", "serving.md"} <= checked
+
+
 # ---------------------------------------------------------------------------------------- the runner itself
 
 SYNTHETIC = textwrap.dedent("""\
