@@ -305,7 +305,8 @@ class ConsoleSession:
         self.address = address
         self.background: list[Background] = []
         bin_dir = _write_bin(workdir.parent / f"{workdir.name}-bin")
-        self.env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        inherited = {name: value for name, value in os.environ.items() if name != "DREAMWRIGHT_API_KEY"}
+        self.env = {**inherited, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
                     "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1", "TERM": "dumb",
                     "COLUMNS": "120"}
 
