@@ -94,7 +94,6 @@ class Command:
     output_end: int
 
 
-
 @dataclass
 class Mismatch:
     """An example whose output differs: the command or source, the expected and the actual lines."""
