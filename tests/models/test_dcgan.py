@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from dreamwright.errors import InvalidArgument
 from dreamwright.models import MODELS, ImageModel, build_model, model_names
-from dreamwright.models.image import to_uint8
+from dreamwright.models.image import latent_walk, picture_grid, to_uint8
 
 SMALL = dict(width=8, noise_size=16, embedding_size=4)
 
@@ -125,3 +126,18 @@ def test_weights_round_trip_through_the_run_files(roundtrip, conditional):
     seed = torch.Generator().manual_seed(5)
     torch.testing.assert_close(again.draw(3, labels=labels, generator=seed),
                                gan.draw(3, labels=labels, generator=torch.Generator().manual_seed(5)))
+
+
+def test_grid_and_latent_walk():
+    pictures = torch.rand(10, 3, 5, 5)
+    grid = picture_grid(pictures, columns=4, padding=1)
+    assert grid.shape == (3 * 6 + 1, 4 * 6 + 1, 3) and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid[1:6, 7:12], to_uint8(pictures[1]).permute(1, 2, 0).numpy())
+    assert (grid[13:18, 13:] == 255).all()  # the last row has two pictures, then white
+    start, end = torch.randn(16), torch.randn(16)
+    walk = latent_walk(start, end, 5)
+    torch.testing.assert_close(walk[0], start)
+    torch.testing.assert_close(walk[-1], end)
+    assert walk.shape == (5, 16)
+    with pytest.raises(InvalidArgument, match="steps must be at least 2"):
+        latent_walk(start, end, 1)

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,6 +75,32 @@ def down_stack(size: int, in_channels: int, width: int, *, batch_norm: bool,
 def to_uint8(pictures: torch.Tensor) -> torch.Tensor:
     """Pictures in [0, 1] → uint8 (rounded, clipped)."""
     return (pictures.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def picture_grid(pictures: torch.Tensor, columns: int = 8, padding: int = 2) -> np.ndarray:
+    """Pictures in [0, 1] (N, C, H, W) → one uint8 image (rows, cols, C) of them in a grid, row by row,
+    ``padding`` white pixels apart; ready for ``PIL.Image.fromarray`` (squeeze C = 1 for grayscale)."""
+    n, c, h, w = pictures.shape
+    rows = max(1, math.ceil(n / columns))
+    columns = min(columns, max(n, 1))
+    grid = torch.full((c, rows * (h + padding) + padding, columns * (w + padding) + padding), 255, dtype=torch.uint8)
+    for i, picture in enumerate(to_uint8(pictures.detach().cpu())):
+        top, left = padding + (i // columns) * (h + padding), padding + (i % columns) * (w + padding)
+        grid[:, top:top + h, left:left + w] = picture
+    return grid.permute(1, 2, 0).numpy()
+
+
+def latent_walk(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` latent vectors from ``start`` to ``end`` (both ends included) along the great circle
+    (spherical interpolation), so that every point stays as typical of a Gaussian as the ends are."""
+    if not isinstance(steps, int) or steps < 2:
+        raise InvalidArgument(f"steps must be at least 2, got {steps!r}", param="steps")
+    t = torch.linspace(0, 1, steps, device=start.device)[:, None]
+    cos = torch.nn.functional.cosine_similarity(start, end, dim=0).clamp(-1, 1)
+    angle = torch.arccos(cos)
+    if angle < 1e-4:  # nearly parallel: a straight line is the same path
+        return start + t * (end - start)
+    return (torch.sin((1 - t) * angle) * start + torch.sin(t * angle) * end) / torch.sin(angle)
 
 
 class ImageModel(nn.Module):
