@@ -261,7 +261,7 @@ class _CacheBuilder:
 
     def finish(self, meta: dict[str, Any]) -> ImageDataset:
         self._close()
-        if self.counts["train"] == 0:  # a tiny folder whose every image hashed into test: train on them instead
+        if self.counts["train"] == 0:  # every image hashed into test (a large test_fraction): train on them
             for suffix in ("", "-labels") if self.labelled else ("",):
                 os.replace(self.tmp / f"test{suffix}.bin", self.tmp / f"train{suffix}.bin")
             self.counts = {"train": self.counts["test"], "test": 0}
@@ -411,7 +411,7 @@ def _decoded(files: list[Path], size: int, channels: int) -> Iterator[tuple[Path
     """``(path, pixels)`` of each readable file; each unreadable one is named on stderr and skipped."""
     from PIL import Image
 
-    unreadable = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+    unreadable = (OSError, EOFError, ValueError, SyntaxError, Image.DecompressionBombError)
     for path in files:
         try:
             yield path, decode_image(path, size, channels)
