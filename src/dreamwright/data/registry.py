@@ -4,15 +4,19 @@ A built-in name resolves, in order, to
 1. a mirror directory named by ``$DREAMWRIGHT_DATA`` laid out like ``shared/data`` (offline machines, CI),
 2. the user cache directory (``$DREAMWRIGHT_CACHE`` or the platform's cache dir),
 3. a download from the canonical address into that cache.
-Every file is checked against its sha256 before use.
+Every file is checked against its sha256 before use. A gzip file whose mirrors repack it (the same content,
+other compressed bytes) is declared ``gunzipped``: its size and sha256 are then those of the decompressed
+bytes, so the canonical download and any recompressed copy pass the same check.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tempfile
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,8 @@ class RemoteFile:
     url: str
     sha256: str
     size: int
+    #: the file is gzip and ``sha256``/``size`` are of its decompressed bytes (any compression passes)
+    gunzipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,16 +171,40 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-_verified: dict[tuple[str, int, int], str] = {}
+def gunzipped_sha256(path: Path) -> str | None:
+    """sha256 of the decompressed bytes of a gzip file, or None when it is not a whole gzip file."""
+    h = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+        return None
+    return h.hexdigest()
+
+
+def _gzip_size(path: Path) -> int | None:
+    """The decompressed size a gzip file's trailer records (modulo 2**32), or None for a file too short."""
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) < 18:
+            return None
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), "little")
+
+
+_verified: dict[tuple[str, int, int], str | None] = {}
 
 
 def _matches(path: Path, remote: RemoteFile) -> bool:
     st = path.stat()
-    if st.st_size != remote.size:
+    if remote.gunzipped:
+        if _gzip_size(path) != remote.size % (1 << 32):  # cheap: a wrong file rarely has the right trailer
+            return False
+    elif st.st_size != remote.size:
         return False
     key = (str(path), st.st_size, int(st.st_mtime_ns))
     if key not in _verified:
-        _verified[key] = sha256_of(path)
+        _verified[key] = gunzipped_sha256(path) if remote.gunzipped else sha256_of(path)
     return _verified[key] == remote.sha256
 
 
@@ -185,8 +215,9 @@ def fetch(remote: RemoteFile, *, download: bool = True) -> Path:
         candidate = Path(mirror) / remote.relpath
         if candidate.is_file():
             if not _matches(candidate, remote):
+                what = "decompresses to bytes that do not" if remote.gunzipped else "does not"
                 raise CorpusError(
-                    f"{candidate} does not match its sha256 {remote.sha256[:12]}…: "
+                    f"{candidate} {what} match the sha256 {remote.sha256[:12]}…: "
                     "replace it with the original file or unset DREAMWRIGHT_DATA"
                 )
             return candidate
@@ -203,18 +234,24 @@ def _download(remote: RemoteFile, dest: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     try:
         h = hashlib.sha256()
+        # a gzip's own size is not known (mirrors differ), only its decompressed size
+        total = None if remote.gunzipped else remote.size
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as resp:
             from dreamwright.progress import progress_bar
 
-            with progress_bar(f"downloading {remote.relpath}", total=remote.size, unit="B") as bar:
+            with progress_bar(f"downloading {remote.relpath}", total=total, unit="B") as bar:
                 for block in iter(lambda: resp.read(1 << 16), b""):
                     out.write(block)
                     h.update(block)
                     bar.advance(len(block))
-        if h.hexdigest() != remote.sha256:
+        digest = gunzipped_sha256(Path(tmp)) if remote.gunzipped else h.hexdigest()
+        if digest != remote.sha256:
+            what = "is not a whole gzip file" if digest is None else f"has sha256 {digest[:12]}…"
+            if remote.gunzipped and digest is not None:
+                what = f"decompresses to bytes with sha256 {digest[:12]}…"
             raise CorpusError(
-                f"download of {remote.url} has sha256 {h.hexdigest()[:12]}…, expected "
-                f"{remote.sha256[:12]}…: the file changed upstream; get it by hand and set DREAMWRIGHT_DATA"
+                f"download of {remote.url} {what}, expected {remote.sha256[:12]}…: the file changed upstream; "
+                "get it by hand and set DREAMWRIGHT_DATA"
             )
         os.replace(tmp, dest)
         return dest

@@ -1,4 +1,4 @@
-"""The language-model interface and the model registry.
+"""The language-model interface and the model registry (language models and image models alike).
 
 Every model maps ``(tokens[B, T], state) -> (logits[B, T, V], state)``. ``state`` is whatever the model
 needs to continue a sequence without re-reading it: the hidden state of an RNN, the key/value cache of a
@@ -19,9 +19,11 @@ State = Any
 
 
 class LanguageModel(nn.Module):
-    """Base class of every dreamwright model."""
+    """Base class of every dreamwright language model."""
 
     family: ClassVar[str]
+    #: what the model makes: "text" here, "image" for :class:`dreamwright.models.image.ImageModel`
+    modality: ClassVar[str] = "text"
     #: True when the trainer should carry ``state`` from one batch to the next (truncated BPTT)
     stateful: ClassVar[bool] = False
     #: longest context the model can attend to (None: unbounded, as for RNNs)
@@ -65,13 +67,14 @@ class LanguageModel(nn.Module):
         return 2 * sum(p.numel() for n, p in self.named_parameters() if p.dim() >= 2 and "embed" not in n)
 
 
-MODELS: dict[str, type[LanguageModel]] = {}
+#: every model, text or image, by the name ``--model`` gives
+MODELS: dict[str, type[nn.Module]] = {}
 
 
 def register_model(*names: str):
     """Class decorator: make a model buildable by ``--model NAME``."""
 
-    def wrap(cls: type[LanguageModel]) -> type[LanguageModel]:
+    def wrap(cls: type[nn.Module]) -> type[nn.Module]:
         for name in names:
             MODELS[name] = cls
         return cls
@@ -79,12 +82,26 @@ def register_model(*names: str):
     return wrap
 
 
-def build_model(name: str, vocab_size: int, **hparams: Any) -> LanguageModel:
-    """Instantiate the model registered as ``name``."""
+def model_names(modality: str) -> list[str]:
+    """The registered names of the models that make ``modality`` ("text" or "image"), sorted."""
+    return sorted(name for name, cls in MODELS.items() if getattr(cls, "modality", "text") == modality)
+
+
+def build_model(name: str, vocab_size: int | None = None, **hparams: Any) -> Any:
+    """Instantiate the model registered as ``name``: a language model from its vocabulary size, an image
+    model from its settings alone (``size``, ``channels``, ``num_classes``, …)."""
     try:
         cls = MODELS[name]
     except KeyError:
         raise InvalidArgument(
             f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}", param="model"
         ) from None
+    if getattr(cls, "modality", "text") == "image":
+        if vocab_size is not None:
+            raise InvalidArgument(f"{name} draws images: train it on an image set (fashion-mnist or a folder of "
+                                  f"images); the text models are {', '.join(model_names('text'))}", param="model")
+        return cls.build(name, **hparams)  # type: ignore[attr-defined]
+    if vocab_size is None:
+        raise InvalidArgument(f"{name} is a language model: train it on text; the image models are "
+                              f"{', '.join(model_names('image'))}", param="model")
     return cls.build(name, vocab_size, **hparams)  # type: ignore[attr-defined]
