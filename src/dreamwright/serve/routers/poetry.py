@@ -18,7 +18,6 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from dreamwright.errors import DreamwrightError
-from dreamwright.poetry.plan import plans_warning
 from dreamwright.serve.errors import from_exception
 from dreamwright.serve.routers.page import PAGE_HEADERS, STATIC_DIR
 from dreamwright.serve.schemas import PoemRequest
@@ -59,6 +58,7 @@ def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
     def poems(body: PoemRequest) -> Any:  # sync: FastAPI runs it in its thread pool
         from dreamwright.poetry import decode
         from dreamwright.poetry.defaults import DEFAULT_TEMPERATURE
+        from dreamwright.poetry.plan import plans_warning
 
         try:
             request = decode.PoemRequest(
