@@ -27,3 +27,12 @@ def through_run_files(model: torch.nn.Module, run_dir: Path) -> torch.nn.Module:
 @pytest.fixture
 def roundtrip(tmp_path):
     return lambda model: through_run_files(model, tmp_path / "run")
+
+
+@pytest.fixture
+def one_thread():
+    """Small convolutions on a shared 2-core machine run faster on one thread than fighting for two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,6 +10,7 @@ from dreamwright.errors import InvalidArgument
 from dreamwright.models import MODELS, ImageModel, build_model, model_names
 from dreamwright.models.image import latent_walk, picture_grid, to_uint8
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = dict(width=8, noise_size=16, embedding_size=4)
 
 
