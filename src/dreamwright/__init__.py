@@ -17,8 +17,11 @@ def load(path=None, *, device: str | None = None):
     return Generator.load(path, device=device)
 
 
-def train(corpus=None, out=None, **options):
-    """Train a model; see :func:`dreamwright.training.trainer.train`."""
-    from dreamwright.training.trainer import train as _train
+def __getattr__(name: str):
+    # ``train`` is the trainer's own function (its signature lists every option), imported on first use so that
+    # ``import dreamwright`` stays light
+    if name == "train":
+        from dreamwright.training.trainer import train
 
-    return _train(corpus, out, **options)
+        return train
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -53,16 +53,6 @@ class Unknown(str, Enum):
 
 
 # --------------------------------------------------------------------------- train
-def _preset_settings() -> set[str]:
-    """Names of the settings some built-in preset sets: their default is the preset's."""
-    from dreamwright.training.presets import PRESETS
-
-    names: set[str] = set()
-    for _, overrides in PRESETS.values():
-        names |= set(overrides) | set(overrides.get("model_args", {}))
-    return names
-
-
 #: rich help markup would read "[default: …]" as a style tag; typer's own default notes look like that
 _DEFAULT_NOTE = "\\" if getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich" else ""
 
@@ -95,8 +85,9 @@ def with_config_options(command: Callable[..., None]) -> Callable[..., None]:
     The model options follow ``--model``; the command receives the knobs the user did not give as None.
     """
     from dreamwright.training.config import ModelOptions, TrainConfig
+    from dreamwright.training.presets import preset_settings
 
-    by_preset = _preset_settings()
+    by_preset = preset_settings()
     knobs: list[inspect.Parameter] = []
     for config_class in (TrainConfig, ModelOptions):
         hints = typing.get_type_hints(config_class)

@@ -173,3 +173,19 @@ def test_single_step_path_matches_the_fused_kernel(cell):
     assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
     for a, b in zip(model.state_tensors(state).values(), model.state_tensors(full_state).values(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_train_shows_its_options_in_its_signature():
+    """help(dreamwright.train) lists the knobs, not ``**options``, and ``import dreamwright`` stays light."""
+    import inspect
+    import subprocess
+    import sys
+
+    import dreamwright
+
+    params = inspect.signature(dreamwright.train).parameters
+    for name in ("corpus", "out", "resume", "minutes", "steps", "lr", "batch_size", "model", "hidden_size", "seed"):
+        assert name in params, name
+    assert params["valid_fraction"].default == 0.1
+    code = "import sys, dreamwright; sys.exit(1 if 'torch' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

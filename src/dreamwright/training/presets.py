@@ -139,3 +139,11 @@ register_preset(
     {"lr": 2e-3, "warmup_steps": 20, "eval_interval": 100, "patience": 4, "min_lr_ratio": 0.1,
      "model_args": {"dropout": 0.2}},
 )
+
+
+def preset_settings() -> set[str]:
+    """Names of the settings some registered preset sets: their default is the preset's, not the field's."""
+    names: set[str] = set()
+    for _, overrides in PRESETS.values():
+        names |= set(overrides) | set(overrides.get("model_args", {}))
+    return names

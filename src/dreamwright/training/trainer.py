@@ -8,6 +8,8 @@ streams with truncated BPTT by default, whole poems for the poetry corpus.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import math
 import shlex
@@ -38,11 +40,12 @@ from dreamwright.models.base import LanguageModel
 from dreamwright.progress import console, progress_bar
 from dreamwright.training import checkpoint as ckpt
 from dreamwright.training import distributed
-from dreamwright.training.config import TrainConfig, make_config
+from dreamwright.training.config import ModelOptions, TrainConfig, make_config
 from dreamwright.training.evaluate import Score
 from dreamwright.training.finetune import InitSource, gain_summary
 from dreamwright.training.optim import make_optimizer, make_schedule
 from dreamwright.training.plots import plot_loss_curve, read_metrics
+from dreamwright.training.presets import preset_settings
 from dreamwright.training.tasks import IGNORE, get_task
 
 METRICS = "metrics.jsonl"
@@ -199,6 +202,26 @@ def _values_differ(old: Any, new: Any) -> bool:
     if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(new, bool):
         return not math.isclose(old, new, rel_tol=1e-9)
     return old != new
+
+
+
+def _signature_with_knobs(function: Any) -> inspect.Signature:
+    """``function``'s signature with every ``train`` option as a keyword (``help()`` and editors show them).
+
+    A knob whose default a preset decides shows None (not given); the rest show their own default.
+    """
+    by_preset = preset_settings()
+    own = inspect.signature(function)
+    fixed = [p for p in own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    taken = {p.name for p in fixed}
+    knobs = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=f.type,
+                               default=None if f.metadata.get("shown_default") or f.name in by_preset else f.default)
+             for cls in (TrainConfig, ModelOptions) for f in dataclasses.fields(cls)
+             if "help" in f.metadata and f.name not in taken]
+    return own.replace(parameters=[*fixed, *knobs, own.parameters["options"]])
+
+
+train.__signature__ = _signature_with_knobs(train)  # type: ignore[attr-defined]
 
 
 class Trainer:
