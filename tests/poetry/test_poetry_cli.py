@@ -63,12 +63,25 @@ def test_subprocess_poem_and_error(run_dir):
 
 
 def test_poem_samples_and_json(cli, run_dir):
-    out = cli("poem", run_dir, "--form", "五律", "--json", "--seed", "3", "-n", "2", "--keywords", "月")
+    out = cli("poem", run_dir, "--form", "五律", "--json", "--seed", "3", "-s", "2", "--keywords", "月")
     assert out.exit_code == 0, out.output
     poems = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(poems) == 2 and all(len(p["lines"]) == 8 and p["form"] == "五律" for p in poems)
-    out = cli("poem", run_dir, "-n", "3", "--seed", "1", "--no-marks")
+    out = cli("poem", run_dir, "-s", "3", "--seed", "1", "--no-marks")
     assert out.exit_code == 0 and len(out.stdout.strip().split("\n\n")) == 3
+
+
+def test_the_old_count_flag_still_counts_with_a_warning(run_dir):
+    """-n is a length in every other command; for poems it still counts, for one release, and says so."""
+    from tests.conftest import run_cli
+
+    old = run_cli("poem", run_dir, "-n", "2", "--seed", "4", "--no-marks", timeout=300)
+    new = run_cli("poem", run_dir, "-s", "2", "--seed", "4", "--no-marks", timeout=300)
+    assert old.returncode == new.returncode == 0, old.stderr
+    assert old.stdout == new.stdout and len(new.stdout.strip().split("\n\n")) == 2
+    assert "deprecated" in old.stderr and "-s/--num-samples" in old.stderr and "deprecated" not in new.stderr
+    both = run_cli("poem", run_dir, "-n", "2", "-s", "3", timeout=300)
+    assert both.returncode == 2 and both.stderr.strip().startswith("error:") and "Traceback" not in both.stderr
 
 
 @pytest.mark.parametrize("model, start", [("tiny", "依山明前光"), ("bundled", "东东东东东")])

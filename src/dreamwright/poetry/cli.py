@@ -24,6 +24,18 @@ def _run(fn: Callable[[], None]) -> None:
         raise typer.Exit(getattr(exc, "exit_code", 2)) from None
 
 
+def _count_from_old_flag(num_samples: int, old_count: int | None) -> int:
+    """``-n`` counted poems until -n came to mean a length in every command; it still works, with a warning."""
+    if old_count is None:
+        return num_samples
+    if num_samples not in (1, old_count):
+        print("error: give the number of poems once, as -s/--num-samples", file=sys.stderr)
+        raise typer.Exit(2)
+    print("warning: poem -n is deprecated and goes in the next release (-n is a length elsewhere); "
+          "use -s/--num-samples", file=sys.stderr)
+    return old_count
+
+
 def poem(
     run_dir: Annotated[
         str | None,
@@ -46,7 +58,8 @@ def poem(
     ] = None,
     rhyme: Annotated[str, typer.Option(help="strict | loose | off.")] = "strict",
     tones: Annotated[str, typer.Option(help="strict | loose | off.")] = "strict",
-    num_samples: Annotated[int, typer.Option("--num-samples", "-n", help="How many poems.")] = 1,
+    num_samples: Annotated[int, typer.Option("--num-samples", "-s", help="How many poems.")] = 1,
+    old_count: Annotated[int | None, typer.Option("-n", hidden=True, help="Deprecated: -s.")] = None,
     candidates: Annotated[
         int,
         typer.Option(
@@ -69,6 +82,8 @@ def poem(
     ] = 1,
 ) -> None:
     """Write 绝句/律诗 with form, acrostic, rhyme and tones enforced while decoding."""
+
+    num_samples = _count_from_old_flag(num_samples, old_count)
 
     def go() -> None:
         import torch
