@@ -26,21 +26,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-#: (label, options of ``PoemWriter.write``): classical words first, then words the Tang corpus lacks
-SETTINGS: list[tuple[str, dict[str, str]]] = [
-    ("theme 春", {"theme": "春"}),
-    ("theme 月", {"theme": "月"}),
-    ("theme 山", {"theme": "山"}),
-    ("theme 秋", {"theme": "秋"}),
-    ("theme 酒", {"theme": "酒"}),
-    ("theme 思乡", {"theme": "思乡"}),
-    ("theme 秋思", {"theme": "秋思"}),
-    ("keywords 明月,故乡", {"keywords": "明月,故乡"}),
-    ("theme 量子 (out of corpus)", {"theme": "量子"}),
-    ("theme 手机 (out of corpus)", {"theme": "手机"}),
-    ("keywords 量子 (out of corpus)", {"keywords": "量子"}),
-    ("keywords 量子,电脑,手机,网络 (out of corpus)", {"keywords": "量子,电脑,手机,网络"}),
-]
+#: classical themes first, then words the Tang corpus lacks ("out of corpus")
+CLASSICAL_THEMES = ["春", "月", "山", "秋", "酒", "思乡", "秋思"]
+OUT_OF_CORPUS_THEMES = ["量子", "手机"]
+#: (label, options of ``PoemWriter.write``)
+SETTINGS: list[tuple[str, dict[str, str]]] = (
+    [(f"theme {t}", {"theme": t}) for t in CLASSICAL_THEMES]
+    + [("keywords 明月,故乡", {"keywords": "明月,故乡"})]
+    + [(f"theme {t} (out of corpus)", {"theme": t}) for t in OUT_OF_CORPUS_THEMES]
+    + [(f"keywords {k} (out of corpus)", {"keywords": k}) for k in ("量子", "量子,电脑,手机,网络")]
+)
 
 
 @dataclass
