@@ -48,6 +48,7 @@ def test_messages_name_request_fields_not_cli_flags(client):
     ("cli", "api"),
     [
         ("remove them or pass --unknown skip to drop them", 'remove them or send "unknown": "skip" to drop them'),
+        ("remove them or pass unknown='skip' to drop them", 'remove them or send "unknown": "skip" to drop them'),
         ("--rhyme must be strict, loose or off", "rhyme must be strict, loose or off"),
         ("relax --tones/--rhyme, or change --acrostic/--start", "relax tones/rhyme, or change acrostic/start"),
         ("pass --top-k 5", 'send "top_k": "5"'),

@@ -36,6 +36,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 _PASS_FLAG = re.compile(r"\bpass --([a-z][a-z0-9-]*) ([\w-]+)")
+#: a Python setting in a message (``pass unknown='skip'``), as the Python API words it
+_PASS_SETTING = re.compile(r"\bpass ([a-z_][a-z0-9_]*)='([^']*)'")
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
 
 
@@ -72,8 +74,10 @@ class APIError(Exception):
 
 
 def api_wording(message: str) -> str:
-    """Name request fields instead of CLI flags: ``pass --unknown skip`` → ``send "unknown": "skip"``."""
+    """Name request fields instead of CLI flags or Python settings: ``pass --unknown skip`` or ``pass
+    unknown='skip'`` → ``send "unknown": "skip"``."""
     message = _PASS_FLAG.sub(lambda m: f'send "{m[1].replace("-", "_")}": "{m[2]}"', message)
+    message = _PASS_SETTING.sub(lambda m: f'send "{m[1]}": "{m[2]}"', message)
     return _FLAG.sub(lambda m: m[1].replace("-", "_"), message)
 
 

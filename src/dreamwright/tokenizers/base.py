@@ -112,7 +112,7 @@ def unknown_message(kind: str, pieces: list[str], *, where: str = "the prompt",
     ``where`` (the prompt, a file's name)."""
     return VocabularyError(
         f"{where} has {len(pieces)} {kind}(s) the model never saw: {show_pieces(pieces)}; "
-        f"remove them or pass --unknown skip to {remedy}",
+        f"remove them or pass unknown='skip' to {remedy}",
         param="prompt" if where == "the prompt" else None,
     )
 
