@@ -312,3 +312,24 @@ def test_a_size_of_zero_or_less_is_refused_naming_the_option(images, tmp_path, c
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: --size must be a positive number of pixels, got {size}"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["style", "dream"])
+def test_options_are_the_fields_offered(app, command):
+    """Every field of StyleOptions / DreamOptions declared with knob() is an option, with its help text."""
+    from dataclasses import fields
+
+    from dreamwright.image.dream import DreamOptions
+    from dreamwright.image.style import StyleOptions
+
+    kind = StyleOptions if command == "style" else DreamOptions
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    offered = [f for f in fields(kind) if "help" in f.metadata]
+    assert len(offered) >= 12
+    for f in offered:
+        flag = (f.metadata["flag"] or "--" + f.name.replace("_", "-")).split("/")[0]
+        assert flag in result.output, flag
+        assert f.metadata["help"][:24] in result.output, f.name
+    for own in ["--output", "--threads", *(["--preview", "--single-scale"] if command == "style" else [])]:
+        assert own in result.output

