@@ -65,6 +65,18 @@ def test_resume_refuses_real_changes_in_cli_words(tiny_cli_run, args, needles):
     assert_one_line_error(run_dreamwright("train", "--resume", str(run), *args), *needles)
 
 
+def test_resume_takes_tokenizer_auto_as_the_runs_own(tmp_path, tiny_cli_run):
+    """``--tokenizer auto`` picked the run's tokenizer when it started, so repeating it is no change; naming
+    another tokenizer is one."""
+    run, _ = tiny_cli_run
+    copy = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(run), str(copy)], check=True)
+    proc = run_dreamwright("train", "--resume", str(copy), "--tokenizer", "auto", "--more-steps", "2", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert_one_line_error(run_dreamwright("train", "--resume", str(copy), "--tokenizer", "word"),
+                          "--tokenizer cannot change when resuming")
+
+
 def test_resume_refuses_another_corpus(tmp_path, tiny_cli_run):
     run, _ = tiny_cli_run
     other = tmp_path / "other.txt"

@@ -278,6 +278,8 @@ class Trainer:
             if key in BUDGET_KEYS:
                 setattr(config, key, value)
                 continue
+            if key == "tokenizer" and value == "auto":
+                continue  # auto chose the run's own tokenizer when it started
             old = getattr(config, key) if hasattr(config, key) else config.model_args.get(
                 key, stored.get("model", {}).get(key))
             if _values_differ(old, value):
