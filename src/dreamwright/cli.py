@@ -79,6 +79,12 @@ def _knob_option(knob: dataclasses.Field, hint: Any, by_preset: set[str]) -> ins
                              annotation=Annotated[kind | None, option])
 
 
+def _knob_options(config_class: type, by_preset: set[str]) -> list[inspect.Parameter]:
+    """The options of ``config_class``'s knobs (its fields with help), in the order they are declared."""
+    hints = typing.get_type_hints(config_class)
+    return [_knob_option(f, hints[f.name], by_preset) for f in dataclasses.fields(config_class) if "help" in f.metadata]
+
+
 def with_config_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give ``command`` one option per knob of TrainConfig and ModelOptions, in place of its ``**knobs``.
 
@@ -88,13 +94,9 @@ def with_config_options(command: Callable[..., None]) -> Callable[..., None]:
     from dreamwright.training.presets import preset_settings
 
     by_preset = preset_settings()
-    knobs: list[inspect.Parameter] = []
-    for config_class in (TrainConfig, ModelOptions):
-        hints = typing.get_type_hints(config_class)
-        options = [_knob_option(f, hints[f.name], by_preset) for f in dataclasses.fields(config_class)
-                   if "help" in f.metadata]
-        after_model = next((i + 1 for i, o in enumerate(knobs) if o.name == "model"), len(knobs))
-        knobs[after_model:after_model] = options
+    config_knobs = _knob_options(TrainConfig, by_preset)
+    after_model = next(i + 1 for i, param in enumerate(config_knobs) if param.name == "model")
+    knobs = [*config_knobs[:after_model], *_knob_options(ModelOptions, by_preset), *config_knobs[after_model:]]
     signature = inspect.signature(command, eval_str=True)
     own = [param for param in signature.parameters.values() if param.kind is not inspect.Parameter.VAR_KEYWORD]
     command.__signature__ = signature.replace(parameters=[*own, *knobs])  # type: ignore[attr-defined]
