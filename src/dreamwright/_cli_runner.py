@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import click
 import typer
 
 from dreamwright.errors import DreamwrightError
@@ -144,6 +145,27 @@ def cli_wording(exc: DreamwrightError, spellings: dict[str, tuple[str, str | Non
     if param in spellings and re.match(rf"{re.escape(param)}\b", message):
         message = spellings[param][0] + message[len(param):]
     return message
+
+
+def _current_command() -> Any:
+    """The command being run, or None outside one. Newer typer releases carry their own copy of click, whose
+    context is not click's, so both are asked."""
+    for getter in (getattr(typer.main, "get_current_context", None), click.get_current_context):
+        context = getter(silent=True) if getter is not None else None
+        if context is not None:
+            return context.command
+    return None
+
+
+def report_error(exc: DreamwrightError) -> int:
+    """Print ``exc`` as one ``error:`` line in the words of the command being run; its exit code.
+
+    For commands that catch their own errors (they also run on bare typer apps, outside :func:`run_typer_app`).
+    """
+    command = _current_command()
+    message = cli_wording(exc, option_spellings(command)) if command is not None else str(exc)
+    typer.echo(f"error: {message}", err=True)
+    return exc.exit_code
 
 
 def run_typer_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:

@@ -84,6 +84,18 @@ def test_the_old_count_flag_still_counts_with_a_warning(run_dir):
     assert both.returncode == 2 and both.stderr.strip().startswith("error:") and "Traceback" not in both.stderr
 
 
+def test_poem_errors_name_the_commands_options(run_dir):
+    """The CLI names its option; the Python API names its argument."""
+    from dreamwright.errors import InvalidArgument
+    from dreamwright.poetry.decode import PoemRequest
+    from tests.conftest import run_cli
+
+    zero = run_cli("poem", run_dir, "-s", "0", timeout=300)
+    assert zero.returncode == 2 and zero.stderr == "error: --num-samples must be >= 1, got 0\n"
+    with pytest.raises(InvalidArgument, match="^num_samples must be >= 1"):
+        PoemRequest("五绝", num_samples=0)
+
+
 @pytest.mark.parametrize("model, start", [("tiny", "依山明前光"), ("bundled", "东东东东东")])
 def test_an_impossible_start_says_why_it_stops_at_once(run_dir, model, start):
     """A fixed 平平平平 fits no tone pattern and leaves nothing free to change: the one-line error says so,

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from dreamwright._cli_runner import report_error
 from dreamwright.errors import DreamwrightError, InvalidArgument
 from dreamwright.image.io import check_size
 
@@ -62,8 +63,7 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _fail(exc: DreamwrightError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(exc.exit_code)
+    return typer.Exit(report_error(exc))
 
 
 def idle_cores() -> int:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from dreamwright._cli_runner import report_error
 from dreamwright.errors import DreamwrightError
 from dreamwright.poetry.defaults import DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
 
@@ -20,8 +21,7 @@ def _run(fn: Callable[[], None]) -> None:
     try:
         fn()
     except DreamwrightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+        raise typer.Exit(report_error(exc)) from None
 
 
 def _count_from_old_flag(num_samples: int, old_count: int | None) -> int:
