@@ -8,12 +8,15 @@ that needs arguments and gets none prints its help, and errors name CLI options,
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import re
 import shlex
 import sys
+import typing
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import click
 import typer
@@ -92,6 +95,35 @@ def apply_house_rules(command: Any) -> Any:
 def build_command(app: typer.Typer) -> Any:
     """The command tree of ``app`` as the installed ``dreamwright`` runs it (house rules applied)."""
     return apply_house_rules(typer.main.get_command(app))
+
+
+# --------------------------------------------------------------------------- options from dataclass fields
+#: rich help markup would read "[default: …]" as a style tag; typer's own default notes look like that
+_DEFAULT_NOTE = "\\" if getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich" else ""
+
+
+def with_default(help_text: str, default: str | None) -> str:
+    """``help_text`` with typer's ``[default: …]`` note, for a default that the option's own value is not."""
+    return f"{help_text}  {_DEFAULT_NOTE}[default: {default}]" if default else help_text
+
+
+def knob_option(knob: dataclasses.Field, hint: Any, by_preset: set[str]) -> inspect.Parameter:
+    """The command option of a :func:`~dreamwright.training.config.knob` field (None: not given), for ``train``,
+    ``style`` and ``dream``; ``by_preset`` names the fields whose default a preset decides."""
+    kind = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
+    default = knob.metadata["shown_default"]
+    if default is None and knob.name in by_preset:
+        default = "the preset's"
+    elif default is None and kind is bool and "/" in (knob.metadata["flag"] or ""):
+        default = knob.metadata["flag"].split("/")[0 if knob.default else 1].lstrip("-")
+    elif default is None and knob.default is not None and kind is not bool:
+        default = str(knob.default)
+    help_text = with_default(knob.metadata["help"], default)
+    decls = [knob.metadata["flag"]] if knob.metadata["flag"] else []
+    option = typer.Option(*decls, help=help_text, show_default=False)
+    return inspect.Parameter(knob.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[kind | None, option])
+
 
 
 # --------------------------------------------------------------------------- CLI spelling of errors

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dreamwright._cli_runner import run_typer_app
+from dreamwright._cli_runner import knob_option, run_typer_app, with_default
 from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
 from dreamwright.errors import DreamwrightError
 
@@ -53,36 +53,10 @@ class Unknown(str, Enum):
 
 
 # --------------------------------------------------------------------------- train
-#: rich help markup would read "[default: …]" as a style tag; typer's own default notes look like that
-_DEFAULT_NOTE = "\\" if getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich" else ""
-
-
-def with_default(help_text: str, default: str | None) -> str:
-    """``help_text`` with typer's ``[default: …]`` note, for a default that the option's own value is not."""
-    return f"{help_text}  {_DEFAULT_NOTE}[default: {default}]" if default else help_text
-
-
-def _knob_option(knob: dataclasses.Field, hint: Any, by_preset: set[str]) -> inspect.Parameter:
-    """The ``dreamwright train`` option of a :func:`~dreamwright.training.config.knob` field (None: not given)."""
-    kind = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
-    default = knob.metadata["shown_default"]
-    if default is None and knob.name in by_preset:
-        default = "the preset's"
-    elif default is None and kind is bool and "/" in (knob.metadata["flag"] or ""):
-        default = knob.metadata["flag"].split("/")[0 if knob.default else 1].lstrip("-")
-    elif default is None and knob.default is not None and kind is not bool:
-        default = str(knob.default)
-    help_text = with_default(knob.metadata["help"], default)
-    decls = [knob.metadata["flag"]] if knob.metadata["flag"] else []
-    option = typer.Option(*decls, help=help_text, show_default=False)
-    return inspect.Parameter(knob.name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                             annotation=Annotated[kind | None, option])
-
-
 def _knob_options(config_class: type, by_preset: set[str]) -> list[inspect.Parameter]:
     """The options of ``config_class``'s knobs (its fields with help), in the order they are declared."""
     hints = typing.get_type_hints(config_class)
-    return [_knob_option(f, hints[f.name], by_preset) for f in dataclasses.fields(config_class) if "help" in f.metadata]
+    return [knob_option(f, hints[f.name], by_preset) for f in dataclasses.fields(config_class) if "help" in f.metadata]
 
 
 def with_config_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dreamwright._cli_runner import report_error
+from dreamwright._cli_runner import knob_option, report_error
 from dreamwright.errors import DreamwrightError, InvalidArgument
 from dreamwright.image.io import check_size
 
@@ -125,8 +125,6 @@ def _with_fields(command: Callable[..., None], kind: type, after: dict[str, str]
     """Give ``command`` one option per :func:`~dreamwright.training.config.knob` field of ``kind``, in place of
     its ``**options`` (None when not given), as ``dreamwright train`` does; its own option ``o`` follows the
     field ``after[o]``, if named there."""
-    from dreamwright.cli import _knob_option
-
     signature = inspect.signature(command, eval_str=True)
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
         return command  # done already (register called again)
@@ -136,7 +134,7 @@ def _with_fields(command: Callable[..., None], kind: type, after: dict[str, str]
     params = [p for p in params if p.name not in after]
     for f in fields(kind):
         if "help" in f.metadata:
-            params.append(_knob_option(f, str if f.name in _AS_TEXT else hints[f.name], set()))
+            params.append(knob_option(f, str if f.name in _AS_TEXT else hints[f.name], set()))
             params += [p for p in moved if after[p.name] == f.name]
     params += [p for p in moved if p not in params]  # after no field: last
     command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]

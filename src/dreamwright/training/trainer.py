@@ -204,7 +204,6 @@ def _values_differ(old: Any, new: Any) -> bool:
     return old != new
 
 
-
 def _signature_with_knobs(function: Any) -> inspect.Signature:
     """``function``'s signature with every ``train`` option as a keyword (``help()`` and editors show them).
 
