@@ -40,3 +40,7 @@ class CheckpointError(DreamwrightError):
 
 class VocabularyError(DreamwrightError):
     """Text contains tokens the model's vocabulary lacks."""
+
+
+class WrongKindError(CheckpointError):
+    """A run holds the other kind of model (an image model given to ``generate``, a language model to ``draw``)."""

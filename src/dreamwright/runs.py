@@ -1,7 +1,9 @@
 """Run directories: reading and writing them (the layer below training, generation and serving).
 
 A run directory holds
-- ``config.json``: format version, model architecture, tokenizer vocabulary, training arguments, metrics;
+- ``config.json``: format version, the run's ``kind`` (``text``, the default, or ``image``), model
+  architecture, tokenizer vocabulary (text) or data set and class names (image, under ``data``), training
+  arguments, metrics;
 - ``model.safetensors``: the best weights so far (by validation loss), with step and loss in its metadata;
 - ``trainer_state.safetensors``: what resuming needs (its format lives in
   :mod:`dreamwright.training.checkpoint`).
@@ -26,7 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from dreamwright.errors import CheckpointError
+from dreamwright.errors import CheckpointError, WrongKindError
 
 FORMAT = "dreamwright-run"
 FORMAT_VERSION = 1
@@ -139,16 +141,30 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     atomic_write_json(Path(run_dir) / CONFIG, {"format": FORMAT, "format_version": FORMAT_VERSION, **config})
 
 
+def run_kind(config: dict[str, Any]) -> str:
+    """What a run's model makes: ``"text"`` (a language model) or ``"image"`` (a GAN or VAE)."""
+    return str(config.get("kind", "text"))
+
+
+def _weights_of(run_dir: Path) -> Path:
+    weights = run_dir / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{run_dir} has no {WEIGHTS} yet: the run has not reached its first evaluation")
+    return weights
+
+
 def load_run(run_dir: Path, *, device: str | torch.device = "cpu"):
-    """Model (in eval mode), tokenizer and config of a run directory."""
+    """Model (in eval mode), tokenizer and config of a language-model run directory."""
     from dreamwright.models import build_model
     from dreamwright.tokenizers import tokenizer_from_dict
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)
-    weights = run_dir / WEIGHTS
-    if not weights.is_file():
-        raise CheckpointError(f"{run_dir} has no {WEIGHTS} yet: the run has not reached its first evaluation")
+    if run_kind(config) == "image":
+        family = config.get("model", {}).get("name", "image model")
+        raise WrongKindError(f"{run_dir} holds an image model ({family}), not a language model: draw with it "
+                             f"(`dreamwright draw {run_dir}`, or dreamwright.load(...).draw())")
+    weights = _weights_of(run_dir)
     try:
         tokenizer = tokenizer_from_dict(config["tokenizer"])
         model_cfg = dict(config["model"])
@@ -162,3 +178,34 @@ def load_run(run_dir: Path, *, device: str | torch.device = "cpu"):
     load_model_weights(model, tensors, weights)
     model.to(device).eval()
     return model, tokenizer, config
+
+
+def load_image_run(run_dir: Path, *, device: str | torch.device = "cpu"):
+    """Image model (in eval mode) and config of an image run directory (``kind: image``).
+
+    The weights may leave out the discriminator (a bundled generator ships without it): drawing never
+    needs it. Anything else missing or unexpected means the file does not fit the config.
+    """
+    from dreamwright.models import build_model
+
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    if run_kind(config) != "image":
+        raise WrongKindError(f"{run_dir} holds a language model, not an image model: write with it "
+                             f"(`dreamwright generate {run_dir}`)")
+    weights = _weights_of(run_dir)
+    try:
+        model_cfg = dict(config["model"])
+        name = model_cfg.pop("name")
+        model_cfg.pop("family", None)
+        model = build_model(name, **model_cfg)
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{run_dir / CONFIG} is missing or has a bad field ({exc}); retrain the run") from None
+    tensors, _ = load_tensors(weights)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    missing = [n for n in missing if not n.startswith("discriminator.")]
+    if missing or unexpected:
+        raise CheckpointError(f"{weights} does not match the architecture in {CONFIG} (missing {sorted(missing)[:3]}, "
+                              f"unexpected {sorted(unexpected)[:3]}); retrain the run")
+    model.to(device).eval()
+    return model, config
