@@ -263,10 +263,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-reference", action="store_true", help="leave out the floor and ceiling rows")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu", help="where the drawing models run (the judge stays on the CPU)")
+    p.add_argument("--judge", type=Path, default=fj.CACHE, help="the judge's weights (trained there when missing)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    judge, info = fj.load_judge()
+    judge, info = fj.load_judge(args.judge)
     data = dict(zip(("train", "train_labels"), fj.fashion_split("train"), strict=True))
     data.update(zip(("test", "test_labels"), fj.fashion_split("test"), strict=True))
     from dreamwright.data.images import load_images
