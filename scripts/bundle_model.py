@@ -1,5 +1,6 @@
 """Turn a run directory into a bundled model: its config.json (with a ``trained_on`` line) and its best weights
-in float16 — half the size, and what ``dreamwright generate``/``--init-from`` read back as float32.
+in float16 — half the size, and what ``dreamwright generate``/``--init-from``/``draw`` read back as float32.
+An image run's discriminator is left out: drawing needs only the generator.
 
     python scripts/bundle_model.py RUN_DIR src/dreamwright/bundled/NAME --trained-on "what it read"
 """
@@ -10,13 +11,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from dreamwright.runs import WEIGHTS, atomic_save_tensors, load_tensors, read_config, write_config
+from dreamwright.runs import WEIGHTS, atomic_save_tensors, load_tensors, read_config, run_kind, write_config
 
 
 def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
     """Write ``dest/config.json`` and a float16 ``dest/model.safetensors`` from ``run_dir``."""
     config = read_config(run_dir)
     tensors, metadata = load_tensors(run_dir / WEIGHTS)
+    if run_kind(config) == "image":
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("discriminator.")}
     half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     dest.mkdir(parents=True, exist_ok=True)
     atomic_save_tensors(dest / WEIGHTS, half, {**metadata, "dtype": "float16"})

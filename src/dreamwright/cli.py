@@ -289,7 +289,7 @@ def evaluate(
 def presets() -> None:
     """List the training presets with their parameter counts and the vocabulary each count assumes."""
     from dreamwright import plugins
-    from dreamwright.models import build_model
+    from dreamwright.models import build_model, model_names
     from dreamwright.training.presets import PRESETS, preset_vocab
 
     plugins.load()
@@ -299,6 +299,10 @@ def presets() -> None:
         if "model" not in overrides:
             rows.append((name, "the source's", "", description))
             continue
+        if overrides["model"] in model_names("image"):  # counted for 28×28 grey pictures, unconditional
+            n = build_model(overrides["model"], **overrides.get("model_args", {})).num_parameters()
+            rows.append((name, f"{n / 1e6:.2f}M", "images", description))
+            continue
         n = build_model(overrides["model"], vocab, **overrides.get("model_args", {})).num_parameters()
         rows.append((name, f"{n / 1e6:.2f}M", f"{vocab:,}", description))
         kinds[vocab] = kind
@@ -307,7 +311,8 @@ def presets() -> None:
         typer.echo("  ".join([row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]), row[3]]))
     notes = ", ".join(f"{vocab:,}: {kind}" for vocab, kind in sorted(kinds.items()))
     typer.echo(f"\nPARAMS counts the model over a vocabulary of VOCAB tokens ({notes}); a corpus with another "
-               "vocabulary changes the embedding and output layers.")
+               "vocabulary changes the embedding and output layers. Image models are counted for 28×28 grey "
+               "pictures without classes.")
 
 
 @app.command()

@@ -151,3 +151,15 @@ def test_presets_table_is_aligned_and_counts_the_bundled_tang_model():
     bundled_params = json.loads((bundled.find("tang-poetry") / "config.json").read_text())["metrics"]["parameters"]
     assert tang[1] == f"{bundled_params / 1e6:.2f}M" and tang[2] == "4,532"
     assert "VOCAB" in note and "10,000: PTB's words" in note
+
+
+def test_presets_count_the_image_models_for_grey_28_pixel_pictures():
+    from dreamwright.models import build_model
+
+    proc = run_dreamwright("presets")
+    assert proc.returncode == 0, proc.stderr
+    rows = {row.split()[0]: row.split() for row in proc.stdout.partition("\n\n")[0].splitlines()[1:]}
+    for name in ("dcgan", "vae"):
+        assert rows[name][2] == "images"
+        assert rows[name][1] == f"{build_model(name).num_parameters() / 1e6:.2f}M"
+    assert "28×28 grey pictures" in proc.stdout

@@ -407,8 +407,8 @@ def decode_image(path: Path, size: int, channels: int) -> np.ndarray:
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
-def _decoded(files: list[Path], size: int, channels: int) -> Iterator[tuple[Path, np.ndarray]]:
-    """``(path, pixels)`` of each readable file; each unreadable one is named on stderr and skipped."""
+def _decoded(files: list[Path], size: int, channels: int, skipped: list[str]) -> Iterator[tuple[Path, np.ndarray]]:
+    """``(path, pixels)`` of each readable file; each unreadable one is skipped, with why, in ``skipped``."""
     from PIL import Image
 
     unreadable = (OSError, EOFError, ValueError, SyntaxError, Image.DecompressionBombError)
@@ -417,7 +417,7 @@ def _decoded(files: list[Path], size: int, channels: int) -> Iterator[tuple[Path
             yield path, decode_image(path, size, channels)
         except unreadable as exc:
             reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            print(f"skipped {path}: not a readable image ({reason})", file=sys.stderr)
+            skipped.append(f"skipped {path}: not a readable image ({reason})")
 
 
 def load_folder(folder: Path, size: int = FOLDER_SIZE, *, grayscale: bool = False,
@@ -458,7 +458,8 @@ def _write_folder(builder: _CacheBuilder, folder: Path, files: list[Path], class
                   settings: dict[str, Any]) -> None:
     """Decode every file into the builder's splits; report the skipped ones; refuse a folder with none readable."""
     class_of = {name: i for i, name in enumerate(class_names)}
-    for path, pixels in _decoded(files, settings["size"], settings["channels"]):
+    skipped: list[str] = []
+    for path, pixels in _decoded(files, settings["size"], settings["channels"], skipped):
         relative = path.relative_to(folder).as_posix()
         split = "test" if _in_test_split(relative, settings["test_fraction"]) else "train"
         labels = [class_of[path.relative_to(folder).parts[0]]] if class_names else None
@@ -467,6 +468,7 @@ def _write_folder(builder: _CacheBuilder, folder: Path, files: list[Path], class
     if read == 0:
         raise CorpusError(f"folder {folder} has no readable image: all {len(files)} image files were skipped")
     if read < len(files):
+        print("\n".join(skipped), file=sys.stderr)
         print(f"skipped {len(files) - read} of {len(files)} files in {folder}: not readable images",
               file=sys.stderr)
 

@@ -165,6 +165,7 @@ class ImageModel(nn.Module):
                 z[outside] = torch.randn(int(outside.sum()), generator=generator)
         return z.to(self.device)
 
+    @torch.no_grad()
     def draw(self, n: int, *, labels: torch.Tensor | int | None = None, generator: torch.Generator | None = None,
              truncation: float | None = None) -> torch.Tensor:
         """``n`` new pictures in [0, 1]; a conditional model needs ``labels`` (one class for all, or one each)."""

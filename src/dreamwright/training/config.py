@@ -60,6 +60,9 @@ class TrainConfig:
     batch_size: int = knob(32, "Sequences per batch.")
     optimizer: str = knob("adamw", "adamw | rmsprop | sgd.")
     lr: float = knob(3e-3, "Peak learning rate.")
+    beta1: float | None = knob(None, "AdamW's first-moment decay.",
+                               shown_default="0.9; 0.5 for dcgan (the DCGAN paper)")
+    beta2: float | None = knob(None, "AdamW's second-moment decay.", shown_default="0.99; 0.999 for image models")
     weight_decay: float = knob(0.01, "AdamW weight decay.")
     schedule: str = knob("cosine", "cosine | plateau | constant | step.")
     warmup_steps: int = knob(50, "Linear warmup steps.")
@@ -70,6 +73,14 @@ class TrainConfig:
     grad_accum: int = knob(1, "Micro-batches per step (the global batch stays --batch-size).")
     precision: str = knob("fp32", "fp32 | bf16 | fp16 (autocast).")
     compile: bool = knob(False, "torch.compile the model.", flag="--compile")
+    # image models
+    size: int | None = knob(None, "Image models: side of the pictures in pixels (28, 32 or 64).",
+                            shown_default="the data set's own: 28 for fashion-mnist, 64 for a folder")
+    label_smoothing: float = knob(0.1, "GANs: the discriminator's target for real pictures is 1 minus this "
+                                  "(one-sided label smoothing; 0: off).")
+    ema: float = knob(0.999, "GANs: decay of the moving average of the generator's weights that draws "
+                      "(0: draw with the live weights).")
+    d_steps: int = knob(1, "GANs: discriminator steps per generator step (the k of Goodfellow et al.).")
     # budget (the first one reached ends training; none given → 10 minutes)
     epochs: float | None = knob(None, "Budget in epochs.")
     steps: int | None = knob(None, "Budget in optimizer steps (with --resume: the run's total).")
@@ -100,6 +111,12 @@ class TrainConfig:
         positive_int("eval_tokens", self.eval_tokens, allow_none=True)
         positive_int("threads", self.threads, allow_none=True)
         fraction("valid_fraction", self.valid_fraction, high_closed=False)
+        positive_int("size", self.size, allow_none=True)
+        positive_int("d_steps", self.d_steps)
+        for name in ("beta1", "beta2", "label_smoothing", "ema"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 1:
+                raise InvalidArgument(f"{name} must be in [0, 1), got {value!r}", param=name)
         for name in ("lr", "epochs", "minutes"):
             value = getattr(self, name)
             if value is not None and not (value > 0 and value != float("inf")):
@@ -150,6 +167,11 @@ class ModelOptions:
     block_size: int | None = knob(None, "GPT context length.")
     dropout: float | None = knob(None, "Dropout probability.")
     tie_weights: bool | None = knob(None, "Share input and output embeddings.", flag="--tie-weights/--no-tie-weights")
+    conditional: bool | None = knob(None, "Image models: condition on the class (draw a chosen one; needs labels).",
+                                    flag="--conditional/--unconditional")
+    latent_size: int | None = knob(None, "VAE: size of the latent space.", shown_default="16")
+    width: int | None = knob(None, "Image models: channels of the first convolution (doubling with each).",
+                             shown_default="64")
 
 
 def make_config(corpus: str, preset: str | None = None, default_tokenizer: str = "char",

@@ -23,6 +23,8 @@ class OptimSettings(Protocol):
     schedule: str
     lr: float
     weight_decay: float
+    beta1: float | None  # AdamW's betas (None: 0.9 and 0.99)
+    beta2: float | None
     min_lr_ratio: float
     lr_decay: float
     decay_after_epochs: float
@@ -73,7 +75,8 @@ def make_optimizer(model: torch.nn.Module, config: OptimSettings) -> torch.optim
 
 @register_optimizer("adamw")
 def _adamw(groups: list[dict[str, Any]], c: OptimSettings) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.99))
+    betas = (0.9 if c.beta1 is None else c.beta1, 0.99 if c.beta2 is None else c.beta2)
+    return torch.optim.AdamW(groups, lr=c.lr, betas=betas)
 
 
 @register_optimizer("rmsprop")

@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of a loss plot: ``key`` of the metrics.jsonl records of kind ``event``, against step."""
+
+    event: str
+    key: str
+    label: str
+    marker: bool = False
+
+
+#: a language model's plot: its training loss, and the validation loss at each evaluation
+TEXT_CURVES = (Curve("train", "loss", "train"), Curve("eval", "val_loss", "validation", marker=True))
+_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -18,8 +34,9 @@ def read_metrics(path: Path) -> list[dict]:
     return rows
 
 
-def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "") -> None:
-    """Train and validation loss against step, saved as a PNG (atomically)."""
+def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "", *,
+                    curves: tuple[Curve, ...] = TEXT_CURVES, ylabel: str = "loss (nats / token)") -> None:
+    """The ``curves`` against step, saved as a PNG (atomically)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,18 +45,18 @@ def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "") -> None
     from dreamwright.runs import atomic_write
 
     rows = read_metrics(metrics_path)
-    train = [(r["step"], r["loss"]) for r in rows if r.get("event") == "train"]
-    valid = [(r["step"], r["val_loss"]) for r in rows if r.get("event") == "eval"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    if train:
-        ax.plot(*zip(*train, strict=True), label="train", color="#4c72b0", alpha=0.8, linewidth=1)
-    if valid:
-        ax.plot(*zip(*valid, strict=True), label="validation", color="#dd8452", marker="o", markersize=3)
+    for curve, colour in zip(curves, _COLOURS, strict=False):
+        points = [(r["step"], r[curve.key]) for r in rows if r.get("event") == curve.event and curve.key in r]
+        if points:
+            style = {"marker": "o", "markersize": 3} if curve.marker else {"alpha": 0.8, "linewidth": 1}
+            ax.plot(*zip(*points, strict=True), label=curve.label, color=colour, **style)
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats / token)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title or "loss")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
     fig.tight_layout()
     atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

@@ -42,6 +42,15 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
+#: image models: the DCGAN paper's Adam (lr 2e-4, β₁ 0.5) for a GAN; no schedule, clipping or early stopping
+#: (a GAN's losses do not say when its pictures are best; a run keeps its latest weights)
+_IMAGE_TRAINING = {"task": "image", "batch_size": 64, "optimizer": "adamw", "weight_decay": 0.0, "beta2": 0.999,
+                   "schedule": "constant", "warmup_steps": 0, "grad_clip": 0.0, "patience": None, "eval_interval": 200}
+PRESETS["dcgan"] = ("image default: DCGAN (Radford et al. 2016), Adam lr 2e-4 β₁ 0.5, batch 64",
+                    {"model": "dcgan", **_IMAGE_TRAINING, "lr": 2e-4, "beta1": 0.5})
+PRESETS["vae"] = ("convolutional VAE, 16-d latent, Adam lr 1e-3, batch 64",
+                  {"model": "vae", **_IMAGE_TRAINING, "lr": 1e-3})
+
 DEFAULT_PRESET = {"char": "char-lstm-small", "word": "word-lstm-small"}
 
 #: the vocabulary a preset's parameter count assumes: (size, what the tokens are)

@@ -36,8 +36,9 @@ from dreamwright.devices import resolve_device
 from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.generation.generator import Generator
 from dreamwright.models import build_model
-from dreamwright.models.base import LanguageModel
+from dreamwright.models.base import LanguageModel, model_names
 from dreamwright.progress import console, progress_bar
+from dreamwright.runs import run_kind
 from dreamwright.training import checkpoint as ckpt
 from dreamwright.training import distributed
 from dreamwright.training.config import ModelOptions, TrainConfig, make_config
@@ -128,7 +129,10 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
         if extends and any(options.get(name) is not None for name in ("steps", "minutes", "epochs")):
             raise InvalidArgument("give the run's total budget (`steps`, `minutes`, `epochs`) or more of it "
                                   "(`more_steps`, `more_minutes`), not both", param="more_steps")
-        trainer = Trainer.resume(Path(resume), quiet=quiet, preset=preset, **options)
+        trainer_class = Trainer
+        if run_kind(ckpt.read_config(Path(resume))) == "image":
+            from dreamwright.training.images import ImageTrainer as trainer_class
+        trainer = trainer_class.resume(Path(resume), quiet=quiet, preset=preset, **options)
         trainer.extend_budget(more_steps, more_minutes)
         return trainer.run()
     if more_steps is not None or more_minutes is not None:
@@ -137,6 +141,12 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
     if corpus is None:
         raise InvalidArgument("give a corpus to train on (a file, a folder or a built-in name), or a run to "
                               "continue with `resume`", param="corpus")
+    if _trains_pictures(corpus, options.get("model")):
+        return _train_image_model(corpus, out, force=force, preset=preset, quiet=quiet, init_from=init_from,
+                                  options=options)
+    if options.get("size") is not None:
+        raise InvalidArgument(f"size is the side of the pictures of an image model, and {corpus} is text; leave "
+                              "it out", param="size")
     rank, world = distributed.rank_world()
     init = InitSource.open(init_from) if init_from is not None else None
     source = resolve_corpus(corpus)
@@ -171,6 +181,47 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
         trainer.evaluate_start = True
         if rank == 0 and not quiet:
             console.print(f"fine-tuning from {init.name}: {note}")
+    trainer.write_config()
+    return trainer.run()
+
+
+def _trains_pictures(corpus: str | Path, model: str | None) -> bool:
+    """Whether this run trains an image model: on image data; an image model on text is refused."""
+    from dreamwright.training.images import is_image_data
+
+    image_models = model_names("image")
+    if is_image_data(corpus, image_model=model in image_models):
+        if model is not None and model not in image_models:
+            raise InvalidArgument(f"{corpus} is a set of pictures, and {model} is a language model; train an image "
+                                  f"model on it (model: {' or '.join(image_models)})", param="model")
+        return True
+    if model in image_models:
+        raise InvalidArgument(f"{model} draws pictures, and {corpus} is not a set of them: give fashion-mnist or a "
+                              "folder of PNG, JPEG or WebP images", param="model")
+    return False
+
+
+def _train_image_model(corpus: str | Path, out: str | Path | None, *, force: bool, preset: str | None, quiet: bool,
+                       init_from: str | Path | None, options: dict[str, Any]) -> TrainResult:
+    """A new image run (:mod:`dreamwright.training.images`): the preset named after the model by default."""
+    from dreamwright.training.images import ImageTrainer
+
+    if init_from is not None:
+        raise InvalidArgument("init_from fine-tunes language models; an image model trains from scratch",
+                              param="init_from")
+    if distributed.rank_world()[1] > 1:
+        raise InvalidArgument("image models train in one process; leave out --nproc", param="nproc")
+    if options.get("precision") not in (None, "fp32"):
+        raise InvalidArgument("image models train in fp32; leave out precision", param="precision")
+    chosen = preset or options.get("model") or "dcgan"
+    config = make_config(str(corpus), preset=chosen, **{**options, "task": "image"})
+    run_dir = Path(out) if out is not None else default_run_dir(Path(str(corpus)).name)
+    _prepare_new_run_dir(run_dir, force)
+    try:
+        trainer = ImageTrainer.start(config, run_dir, quiet=quiet)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was written yet
+        raise
     trainer.write_config()
     return trainer.run()
 
@@ -245,7 +296,10 @@ class Trainer:
         self.source = get_task(config.task).source(encoded, tokenizer, self.model, config, self.rank, self.world)
         self.optimizer = make_optimizer(self.model, config)
         self.schedule = make_schedule(config)
-        # progress counters (all restored on resume)
+        self._start_counters()
+
+    def _start_counters(self) -> None:
+        """The progress counters of a new run (all restored on resume)."""
         self.step = 0
         self.epoch = 0
         self.index = 0
@@ -263,9 +317,23 @@ class Trainer:
     # ------------------------------------------------------------------ resume
     @classmethod
     def resume(cls, run_dir: Path, *, quiet: bool = False, **overrides: Any) -> Trainer:
+        config = cls.resumed_config(run_dir, overrides)
+        from dreamwright.tokenizers import tokenizer_from_dict
+
+        try:
+            encoded = EncodedCorpus.open(run_dir / DATA_DIR)
+        except (OSError, json.JSONDecodeError):
+            raise CheckpointError(f"{run_dir}/{DATA_DIR} is missing or damaged; the run cannot resume") from None
         stored = ckpt.read_config(run_dir)
-        state_path = run_dir / ckpt.TRAINER_STATE
-        if not state_path.is_file():
+        trainer = cls(config, run_dir, tokenizer_from_dict(stored["tokenizer"]), encoded, quiet=quiet)
+        trainer._load_state(run_dir / ckpt.TRAINER_STATE)
+        return trainer
+
+    @staticmethod
+    def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
+        """The stored config of ``run_dir`` with the budget ``overrides``; any other override may only repeat it."""
+        stored = ckpt.read_config(run_dir)
+        if not (run_dir / ckpt.TRAINER_STATE).is_file():
             raise CheckpointError(
                 f"{run_dir} has no {ckpt.TRAINER_STATE} to resume from (it stopped before its first "
                 "checkpoint); start it again with force=True"
@@ -286,16 +354,7 @@ class Trainer:
                     f"{key} cannot change when resuming (the run has {old!r}, you gave {value!r}); only "
                     f"{', '.join(f'`{k}`' for k in BUDGET_KEYS)} can; start a new run instead", param=key,
                 )
-        config.validate()
-        from dreamwright.tokenizers import tokenizer_from_dict
-
-        try:
-            encoded = EncodedCorpus.open(run_dir / DATA_DIR)
-        except (OSError, json.JSONDecodeError):
-            raise CheckpointError(f"{run_dir}/{DATA_DIR} is missing or damaged; the run cannot resume") from None
-        trainer = cls(config, run_dir, tokenizer_from_dict(stored["tokenizer"]), encoded, quiet=quiet)
-        trainer._load_state(state_path)
-        return trainer
+        return config.validate()
 
     def extend_budget(self, more_steps: int | None, more_minutes: float | None) -> None:
         """Give a resumed run this many more steps and/or minutes, in place of its budget."""
@@ -342,12 +401,8 @@ class Trainer:
         half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(c.precision)
         autocast = torch.autocast(self.device.type, dtype=half) if half is not None else nullcontext()
         if is_main and not self.quiet:
-            console.print(
-                f"[bold]dreamwright[/] training {c.model} ({self.model.num_parameters():,} parameters) on "
-                f"{self.encoded.meta['corpus']}: {self.encoded.meta['train_tokens']:,} training / "
-                f"{self.encoded.meta['valid_tokens']:,} validation {c.tokenizer} tokens, "
-                f"vocabulary {self.tokenizer.vocab_size:,}, device {self.device}, run {self.run_dir}"
-            )
+            console.print(f"[bold]dreamwright[/] training {c.model} ({self.model.num_parameters():,} parameters) on "
+                          f"{self.describe_data()}, device {self.device}, run {self.run_dir}")
         total = c.steps or None
         previous_handler = self._install_sigint()
         log = open(metrics_path, "a", encoding="utf-8") if is_main else None
@@ -373,8 +428,9 @@ class Trainer:
                     if self.index == 0:
                         self.state = None
                     lr = self.lr()
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = lr
+                    for optimizer in self.optimizers():
+                        for group in optimizer.param_groups:
+                            group["lr"] = lr
                     x, y = self.source.batch(self.epoch, self.index)
                     loss_value = self._train_step(x, y, autocast)
                     self.step += 1
@@ -394,11 +450,12 @@ class Trainer:
                         window_start, window_tokens = now, 0
                     if log is not None and self.step % c.log_interval == 0:
                         log.write(json.dumps({"event": "train", "step": self.step, "epoch": self.epoch,
-                                              "loss": loss_value, "lr": lr, "elapsed": round(self.elapsed, 3),
-                                              "tokens_per_s": round(tok_rate, 1)}) + "\n")
+                                              "loss": loss_value, **self.step_terms, "lr": lr,
+                                              "elapsed": round(self.elapsed, 3),
+                                              f"{self.unit}_per_s": round(tok_rate, 1)}) + "\n")
                         log.flush()
                     bar.update(completed=self.step if total else 100 * min(self.progress(), 1.0),
-                               info=f"loss {ema:.3f}  {tok_rate / 1000:.1f}k tok/s")
+                               info=self.progress_info(ema, tok_rate))
                     if self.step % c.eval_interval == 0:
                         if self._evaluate_and_checkpoint(log):
                             stop_reason = "early-stopping"
@@ -413,7 +470,7 @@ class Trainer:
             log.close()
         if is_main:
             self.write_config()
-            plot_loss_curve(metrics_path, self.run_dir / LOSS_PLOT, title=f"{self.run_dir.name}")
+            self.plot(metrics_path)
         result = self._result(stop_reason)
         if is_main and not self.quiet:
             again = f"dreamwright train --resume {shlex.quote(str(self.run_dir))}"
@@ -424,6 +481,54 @@ class Trainer:
         return result
 
     _last_eval_step = -1
+    #: what a row of a batch is, for rates (``tokens_per_s``)
+    unit = "tokens"
+    #: terms of the last step's loss that metrics.jsonl records beside it (a GAN's two players)
+    step_terms: dict[str, float] = {}  # noqa: RUF012 (replaced, never mutated)
+
+    # ------------------------------------------------------------------ what a kind of run defines
+    def describe_data(self) -> str:
+        """The header line's account of the data."""
+        meta = self.encoded.meta
+        return (f"{meta['corpus']}: {meta['train_tokens']:,} training / {meta['valid_tokens']:,} validation "
+                f"{self.config.tokenizer} tokens, vocabulary {self.tokenizer.vocab_size:,}")
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """Every optimizer the learning-rate schedule drives."""
+        return [self.optimizer]
+
+    def progress_info(self, loss_ema: float, rate: float) -> str:
+        return f"loss {loss_ema:.3f}  {rate / 1000:.1f}k tok/s"
+
+    def plot(self, metrics_path: Path) -> None:
+        plot_loss_curve(metrics_path, self.run_dir / LOSS_PLOT, title=f"{self.run_dir.name}")
+
+    def improved(self, score: Score) -> bool:
+        """Whether ``score`` is the best so far (its weights become ``model.safetensors``)."""
+        return score.loss < self.best_val_loss - 1e-6
+
+    def eval_record(self, score: Score) -> dict[str, Any]:
+        """What metrics.jsonl records of an evaluation, beside step, epoch and time."""
+        return {"val_loss": score.loss, "val_bpc": score.bpc, "val_perplexity": score.perplexity}
+
+    def eval_line(self, score: Score) -> str:
+        """How the console reports an evaluation's score."""
+        measure = (f"{score.bpc:.3f} bpc" if self.tokenizer.kind == "char"
+                   else f"perplexity {score.perplexity:.2f} ({score.bpc:.3f} bpc)")
+        return f"val {score.loss:.4f} nats  {measure}"
+
+    def show_samples(self, log) -> None:
+        """Samples at an evaluation (printed and logged): a short text at each of the four temperatures."""
+        for temperature, text in self.samples():
+            if log is not None:
+                log.write(json.dumps({"event": "sample", "step": self.step, "temperature": temperature,
+                                      "text": text}, ensure_ascii=False) + "\n")
+            if not self.quiet:
+                console.print(f"[dim]--- T={temperature}:[/] {text!r}")
+
+    def best_tensors(self) -> dict[str, torch.Tensor]:
+        """The weights ``model.safetensors`` keeps."""
+        return ckpt.model_tensors(self.model)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, autocast) -> float:
         """One optimizer step over this rank's rows, in ``grad_accum`` micro-batches; returns the global loss."""
@@ -503,7 +608,7 @@ class Trainer:
         score = self.evaluate()
         self.last_score = score
         self._last_eval_step = self.step
-        improved = score.loss < self.best_val_loss - 1e-6
+        improved = self.improved(score)
         if self.step == 0:
             self.start_val_loss = score.loss
         if improved:
@@ -514,26 +619,18 @@ class Trainer:
         stream_state = self._gather_stream_state()
         if self.rank == 0:
             record = {"event": "eval", "step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
-                      "val_loss": score.loss, "val_bpc": score.bpc, "val_perplexity": score.perplexity,
-                      "lr": self.lr(), "best": improved}
+                      **self.eval_record(score), "lr": self.lr(), "best": improved}
             if not self.quiet:
-                measure = (f"{score.bpc:.3f} bpc" if self.tokenizer.kind == "char"
-                           else f"perplexity {score.perplexity:.2f} ({score.bpc:.3f} bpc)")
                 console.print(f"step {self.step:>6}  epoch {self.epoch}  {self.elapsed:7.1f}s  "
-                              f"val {score.loss:.4f} nats  {measure}{'  *' if improved else ''}")
-            samples = self.samples() if c.samples else []
-            for temperature, text in samples:
-                if log is not None:
-                    log.write(json.dumps({"event": "sample", "step": self.step, "temperature": temperature,
-                                          "text": text}, ensure_ascii=False) + "\n")
-                if not self.quiet:
-                    console.print(f"[dim]--- T={temperature}:[/] {text!r}")
+                              f"{self.eval_line(score)}{'  *' if improved else ''}")
+            if c.samples:
+                self.show_samples(log)
             if log is not None:
                 log.write(json.dumps(record) + "\n")
                 log.flush()
             if improved:
                 ckpt.atomic_save_tensors(
-                    self.run_dir / ckpt.WEIGHTS, ckpt.model_tensors(self.model),
+                    self.run_dir / ckpt.WEIGHTS, self.best_tensors(),
                     {"step": str(self.step), "val_loss": repr(score.loss)},
                 )
                 self.write_config()
@@ -614,12 +711,16 @@ class Trainer:
             if next(iter(stream.values())).size(1) == self.source.batch_size:
                 self.state = self.model.select_state(full, rows.long())
         torch.set_rng_state(saved.rng)
+        if meta.get("scaler"):
+            self.scaler.load_state_dict(meta["scaler"])
+        self._restore_counters(meta)
+
+    def _restore_counters(self, meta: dict[str, Any]) -> None:
+        """Progress counters and schedule from a checkpoint's metadata; metrics.jsonl cut back to its step."""
         for key in ("step", "epoch", "index", "elapsed", "best_val_loss", "best_step", "bad_evals"):
             setattr(self, key, meta[key])
         self.schedule.load_state_dict(meta.get("schedule", meta))  # (older files: plateau keys at the top)
         self.best_val_loss = float(self.best_val_loss)
-        if meta.get("scaler"):
-            self.scaler.load_state_dict(meta["scaler"])
         if self.rank == 0:
             metrics = self.run_dir / METRICS
             kept = [r for r in read_metrics(metrics) if r.get("step", 0) <= self.step]
