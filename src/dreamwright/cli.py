@@ -19,7 +19,7 @@ import typer
 
 from dreamwright._cli_runner import knob_option, run_typer_app, with_default
 from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
-from dreamwright.errors import DreamwrightError
+from dreamwright.errors import DreamwrightError, WrongKindError
 
 app = typer.Typer(
     name="dreamwright",
@@ -185,7 +185,13 @@ def _load_model(run: str | None, device: str | None):
     if run is not None and not Path(run).expanduser().exists() and bundled.find(run) is None:
         raise DreamwrightError(f"no such run directory or bundled model: {run}; "
                                "`dreamwright models` lists the models you can use")
-    return Generator.load(run, device=device)
+    try:
+        return Generator.load(run, device=device)
+    except WrongKindError as exc:  # name a bundled model as the user did, not by its folder inside the package
+        found = bundled.find(run) if run is not None and not Path(run).expanduser().exists() else None
+        if found is None:
+            raise
+        raise WrongKindError(str(exc).replace(str(found), run)) from None
 
 
 @app.command()

@@ -147,6 +147,10 @@ def test_wrong_runs_are_one_line_errors(runs, tmp_path):
     assert_one_line_error(run_dreamwright("generate", str(runs / "runs" / "gan")), "holds an image model",
                           f"dreamwright draw {runs / 'runs' / 'gan'}")
     assert_one_line_error(run_dreamwright("draw", "runs/nope", cwd=tmp_path), "runs/nope", "dreamwright models")
+    # a bundled model is named as it was given, not by its folder inside the package
+    assert_one_line_error(run_dreamwright("draw", bundled.DEFAULT_MODEL, cwd=tmp_path),
+                          f"{bundled.DEFAULT_MODEL} holds a language model",
+                          f"(`dreamwright generate {bundled.DEFAULT_MODEL}`)")
 
 
 def test_without_a_run_draw_uses_the_bundled_image_model(runs, gan, tmp_path):
@@ -155,6 +159,9 @@ def test_without_a_run_draw_uses_the_bundled_image_model(runs, gan, tmp_path):
     assert_one_line_error(with_bundled(here, "draw", cwd=tmp_path), "no bundled image model",
                           "give an image run directory")
     write_image_run(here / bundled.DEFAULT_IMAGE_MODEL, generator_only=True)
+    assert_one_line_error(with_bundled(here, "generate", bundled.DEFAULT_IMAGE_MODEL, cwd=tmp_path),
+                          f"{bundled.DEFAULT_IMAGE_MODEL} holds an image model",
+                          f"(`dreamwright draw {bundled.DEFAULT_IMAGE_MODEL}`")
     proc = with_bundled(here, "draw", "-n", "4", "--seed", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"using the bundled image model {bundled.DEFAULT_IMAGE_MODEL}" in proc.stderr

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from dreamwright.errors import CheckpointError, DreamwrightError, InvalidArgument
+from dreamwright.errors import CheckpointError, DreamwrightError, InvalidArgument, WrongKindError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -194,7 +194,12 @@ class Drawer:
         from dreamwright.runs import load_image_run
 
         run_dir = resolve_image_path(path)
-        model, config = load_image_run(run_dir, device=resolve_device(device))
+        try:
+            model, config = load_image_run(run_dir, device=resolve_device(device))
+        except WrongKindError as exc:  # a bundled model is named as the user named it, not by its folder
+            if path is None or Path(path).expanduser().exists():
+                raise
+            raise WrongKindError(str(exc).replace(str(run_dir), str(path))) from None
         return cls(model, name=run_dir.name, config=config)
 
     def __repr__(self) -> str:
