@@ -188,3 +188,26 @@ def test_the_cli_starts_without_torch():
     code = ("import sys, dreamwright.cli, dreamwright.decoding.defaults; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_drawing_sits_below_the_cli_and_the_server(graph):
+    """``dreamwright.image.draw`` (the Drawer behind ``draw``, ``load`` and the server) needs only the lower
+    layers, run loading and the bundled models, and the server and ``dreamwright.load`` reach it."""
+    assert "dreamwright.image.draw" in graph
+    via = reachable(graph, "dreamwright.image.draw")
+    # not the CLI, training or the server, nor style transfer and DeepDream (which import training's knobs)
+    image_tools = {"dreamwright.image", "dreamwright.image.style", "dreamwright.image.dream",
+                   "dreamwright.image.backbones", "dreamwright.image.cli"}
+    upper = sorted(t for t in via if _in(t, UPPER) or t in image_tools)
+    assert not upper, f"dreamwright.image.draw imports {upper}"
+    assert "dreamwright.image.draw" in reachable(graph, "dreamwright.serve.app")
+    assert "dreamwright.image.draw" in graph["dreamwright"]
+
+
+def test_importing_the_drawer_costs_no_torch():
+    """The CLI checks ``draw``'s options before loading a model: importing the module must not import torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, dreamwright.image.draw; sys.exit(1 if 'torch' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

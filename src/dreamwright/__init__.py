@@ -1,4 +1,4 @@
-"""dreamwright: train neural language models on any text and generate in its style."""
+"""dreamwright: train neural language models on any text and generate in its style, and draw with GANs and VAEs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ __all__ = ["__version__", "load", "train"]
 
 
 def load(path=None, *, device: str | None = None):
-    """Load a run directory (or a bundled model by name; the default bundled model when None).
+    """Load a run directory (or a bundled model by name; the default bundled language model when None).
 
-    Returns a :class:`dreamwright.generation.Generator`: ``dreamwright.load(run).generate("ROMEO:")``.
+    A language model comes back as a :class:`dreamwright.generation.Generator`:
+    ``dreamwright.load(run).generate("ROMEO:")``; an image model (a GAN or VAE run) as a
+    :class:`dreamwright.image.draw.Drawer`: ``dreamwright.load("fashion-dcgan").draw(16, label="Sneaker")``.
     """
-    from dreamwright.generation.generator import Generator
+    from dreamwright.generation.generator import Generator, resolve_model_path
+    from dreamwright.runs import read_config, run_kind
 
+    if path is not None:
+        run_dir = resolve_model_path(path)
+        if run_kind(read_config(run_dir)) == "image":
+            from dreamwright.image.draw import Drawer
+
+            return Drawer.load(run_dir, device=device)
     return Generator.load(path, device=device)
 
 

@@ -19,7 +19,7 @@ import typer
 
 from dreamwright._cli_runner import knob_option, run_typer_app, with_default
 from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
-from dreamwright.errors import DreamwrightError
+from dreamwright.errors import DreamwrightError, WrongKindError
 
 app = typer.Typer(
     name="dreamwright",
@@ -177,14 +177,21 @@ def _check_output_file(path: Path) -> None:
 
 
 def _load_model(run: str | None, device: str | None):
-    """The generator for ``run`` (a run directory or bundled model name; the default bundled model when None)."""
-    import dreamwright
+    """The generator for ``run`` (a run directory or bundled model name; the default bundled model when None).
+    An image model is refused in one line that names `dreamwright draw`."""
     from dreamwright import bundled
+    from dreamwright.generation.generator import Generator
 
     if run is not None and not Path(run).expanduser().exists() and bundled.find(run) is None:
         raise DreamwrightError(f"no such run directory or bundled model: {run}; "
                                "`dreamwright models` lists the models you can use")
-    return dreamwright.load(run, device=device)
+    try:
+        return Generator.load(run, device=device)
+    except WrongKindError as exc:  # name a bundled model as the user did, not by its folder inside the package
+        found = bundled.find(run) if run is not None and not Path(run).expanduser().exists() else None
+        if found is None:
+            raise
+        raise WrongKindError(str(exc).replace(str(found), run)) from None
 
 
 @app.command()
@@ -332,19 +339,38 @@ def models(
 
 
 def _run_summary(run_dir: Path) -> str:
-    """Best validation loss and fine-tuning source of a run, or why its config cannot be read."""
-    from dreamwright.runs import read_config
+    """Best validation loss and fine-tuning source of a run (what an image model draws, first), or why its config
+    cannot be read."""
+    from dreamwright.runs import read_config, run_kind
 
     try:
         config = read_config(run_dir)
     except DreamwrightError:
         return "unreadable config.json"
+    if run_kind(config) == "image":
+        return _image_run_summary(run_dir, config)
     best = (config.get("metrics") or {}).get("best_val_loss")
     summary = f"best val loss {best:.4f}" if isinstance(best, (int, float)) else "no evaluation yet"
     source = config.get("init_from")
     if isinstance(source, dict) and source.get("name"):
         summary += f"; fine-tuned from {source['name']}"
     return summary
+
+
+def _image_run_summary(run_dir: Path, config: dict[str, Any]) -> str:
+    """What an image run draws, what on, and its best validation loss (a VAE's) if it has one."""
+    from dreamwright import bundled
+    from dreamwright.runs import WEIGHTS
+
+    about = bundled.image_architecture(config, bundled.weight_count(run_dir / WEIGHTS))
+    data = (config.get("data") or {}).get("name")
+    parts = [f"image model: {about}" + (f", trained on {data}" if data else "")]
+    best = (config.get("metrics") or {}).get("best_val_loss")
+    if isinstance(best, (int, float)):
+        parts.append(f"best val loss {best:.4f}")
+    if not (run_dir / WEIGHTS).is_file():
+        parts.append("no weights yet")
+    return "; ".join(parts)
 
 
 @app.command()

@@ -36,7 +36,8 @@ def assert_clean(proc, code: int = 0) -> None:
 
 def test_every_command_is_enumerated():
     names = {" ".join(path) for path in COMMANDS}
-    assert {"train", "generate", "eval", "models", "poem", "poetry check", "serve", "style", "dream"} <= names
+    assert {"train", "generate", "eval", "models", "poem", "poetry check", "serve", "style", "dream",
+            "draw"} <= names
 
 
 def test_no_arguments_prints_help():

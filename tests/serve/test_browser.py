@@ -238,3 +238,60 @@ def test_image_page_paints_and_offers_a_download(browser, live_server, tmp_path)
     assert page.get_attribute("#download", "download") == "dreamwright-dream.png"
     assert errors == []
     page.close()
+
+
+def test_image_page_draw_tab_draws_a_class_and_walks_between_two_seeds(browser, live_server):
+    import httpx
+
+    from tests.image.helpers import FASHION_CLASSES
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    page = open_page(browser, live_server.url + "/images", errors)
+    assert page.is_hidden("#draw-page") and page.is_visible("#image-page")
+    page.click("#tab-draw")
+    assert page.is_hidden("#image-page") and page.get_attribute("#tab-draw", "aria-selected") == "true"
+    # the classes come from the server's image model list
+    page.wait_for_selector("#draw-class option[value='Sneaker']", state="attached")
+    assert page.input_value("#draw-model") == "fashion-dcgan"
+    values = page.eval_on_selector_all("#draw-class option", "os => os.map(o => o.value)")
+    assert values == ["", *FASHION_CLASSES]  # "every class in turn", then each class
+
+    page.select_option("#draw-class", "Sneaker")
+    page.fill("#draw-n", "8")
+    page.fill("#draw-seed", "3")
+    page.click("#draw")
+    wait_js(page, "document.querySelectorAll('#draw-grid img').length === 8")
+    wait_js(page, "[...document.querySelectorAll('#draw-grid img')].every(i => i.naturalWidth === 28)")
+    grid = page.locator("#draw-grid img")
+    assert [grid.nth(i).get_attribute("data-class") for i in range(8)] == ["Sneaker"] * 8
+    assert [grid.nth(i).get_attribute("data-seed") for i in range(8)] == [str(3 + i) for i in range(8)]
+    # the grid is what the API draws for the same request
+    api = httpx.post(live_server.base_url + "/images/generations",
+                     json={"model": "fashion-dcgan", "prompt": "Sneaker", "n": 8, "seed": 3}, timeout=60).json()
+    assert [grid.nth(i).get_attribute("src") for i in range(8)] == [
+        "data:image/png;base64," + d["b64_json"] for d in api["data"]]
+
+    # the slider walks from seed 3's sneaker to seed 9's
+    page.fill("#walk-from", "3")
+    page.fill("#walk-to", "9")
+    page.click("#walk")
+    wait_js(page, "!document.querySelector('#walk-view').hidden")
+    assert page.get_attribute("#walk-slider", "max") == "15"
+    assert page.text_content("#walk-value") == "step 0 / 15"
+    first = page.get_attribute("#walk-image", "src")
+    page.focus("#walk-slider")
+    page.keyboard.press("End")
+    wait_js(page, "document.querySelector('#walk-image').dataset.step === '15'")
+    last = page.get_attribute("#walk-image", "src")
+    page.keyboard.press("ArrowLeft")
+    wait_js(page, "document.querySelector('#walk-image').dataset.step === '14'")
+    assert len({first, last, page.get_attribute("#walk-image", "src")}) == 3
+    walk = httpx.post(live_server.base_url + "/images/interpolations",
+                      json={"model": "fashion-dcgan", "prompt": "Sneaker", "seed": 3, "to_seed": 9, "steps": 16},
+                      timeout=60).json()
+    assert first == "data:image/png;base64," + walk["data"][0]["b64_json"]
+    assert last == "data:image/png;base64," + walk["data"][-1]["b64_json"]
+    page.screenshot(path=str(ARTIFACTS / "image-page-draw.png"), full_page=True)
+    assert errors == []
+    page.close()

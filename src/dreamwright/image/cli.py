@@ -1,4 +1,5 @@
-"""``dreamwright style`` and ``dreamwright dream``: register them on the main typer app with :func:`register`.
+"""``dreamwright style``, ``dreamwright dream`` and ``dreamwright draw``: register them on the main typer app with
+:func:`register`.
 
 This module imports nothing heavy; torch is loaded when a command runs.
 """
@@ -16,8 +17,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dreamwright._cli_runner import knob_option, report_error
+from dreamwright._cli_runner import knob_option, report_error, with_default
+from dreamwright.bundled import DEFAULT_IMAGE_MODEL
 from dreamwright.errors import DreamwrightError, InvalidArgument
+from dreamwright.image import draw as drawing
 from dreamwright.image.io import check_size
 
 _Options = TypeVar("_Options")
@@ -269,8 +272,106 @@ def dream(
     typer.echo(str(out))
 
 
+def _check_draw_options(args: dict[str, Any]) -> bool:
+    """Check the options that need no model (so that a mistake costs no loading); whether this is a walk."""
+    walk = args["interpolate"] or args["to_seed"] is not None or args["between"] is not None
+    if walk and args["n"] is not None:
+        raise InvalidArgument("a walk draws --steps pictures; leave out `n`", param="n")
+    if not walk and args["steps"] is not None:
+        raise InvalidArgument("--steps sets the length of a walk; add --interpolate (or --to-seed)", param="steps")
+    drawing.check_count(64 if args["n"] is None else args["n"])
+    drawing.check_steps(drawing.DEFAULT_STEPS if args["steps"] is None else args["steps"])
+    drawing.check_truncation(args["truncation"])
+    drawing.check_columns(args["columns"])
+    if args["output"] is not None:
+        drawing.check_output(args["output"], name="--output")
+    if args["between"] is not None:
+        from dreamwright.image.io import load_image
+
+        for path in args["between"]:
+            load_image(path, name="--between image")
+    return walk
+
+
+def _walk(drawer: Any, args: dict[str, Any], seed: int) -> tuple[Any, int, str, str]:
+    """A walk's pictures, its length, its default file name and what it is (for stderr)."""
+    steps = args["steps"] or drawing.DEFAULT_STEPS
+    if args["between"] is not None:
+        first, last = (Path(p) for p in args["between"])
+        seeds, ends, what = None, f"{first.stem}-{last.stem}", f"from {first.name} to {last.name}"
+    else:
+        seeds = (seed, seed + 1 if args["to_seed"] is None else args["to_seed"])
+        ends, what = f"{seeds[0]}-{seeds[1]}", f"from seed {seeds[0]} to seed {seeds[1]}"
+    pictures = drawer.interpolate(steps, seeds=seeds, label=args["label"], images=args["between"],
+                                  truncation=args["truncation"])
+    return pictures, steps, f"{drawer.name}-walk-{ends}.png", f"a walk of {steps} pictures {what}"
+
+
+def _run_draw(args: dict[str, Any]) -> tuple[Any, list[Path], str]:
+    """Run ``draw`` with the command's arguments: the drawer, the files written, and what was drawn (for stderr)."""
+    walk = _check_draw_options(args)
+    seed = drawing.check_seed(args["seed"])
+    drawer = drawing.Drawer.load(args["run"], device=args["device"])
+    label = args["label"]
+    if walk:
+        pictures, steps, default_name, what = _walk(drawer, args, seed)
+        labels = drawer.labels(steps, 0 if label is None else label) if drawer.conditional else None
+        columns = args["columns"] or steps
+    else:
+        n = 64 if args["n"] is None else args["n"]
+        labels = drawer.labels(n, label)
+        pictures = drawer.draw(n, label=label, seed=seed, truncation=args["truncation"])
+        columns = args["columns"] or drawer.grid_columns(label)
+        part = f"-{drawing.slug(drawer.class_names[labels[0]])}" if label is not None else ""
+        default_name, what = f"{drawer.name}{part}-seed{seed}.png", f"{n} pictures, seed {seed} (picture i: seed+i)"
+    if labels is not None:
+        what += f", class {drawer.class_names[labels[0]]}" if label is not None or walk else ", every class in turn"
+    written = drawer.save(pictures, args["output"] or default_name, labels=labels, columns=columns)
+    return drawer, written, what
+
+
+def draw(
+    run: Annotated[str | None, typer.Argument(help="Image run directory or bundled image model (default: the bundled "
+                                                   f"{DEFAULT_IMAGE_MODEL}).", show_default=False)] = None,
+    n: Annotated[int | None, typer.Option("--number", "-n", help=with_default("Pictures to draw.", "64"),
+                                          show_default=False)] = None,
+    label: Annotated[str | None, typer.Option(help="Class to draw, by name (any case) or number (default: every class "
+                                              "in turn, one per grid column).", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed: picture i comes from seed + i (default: a fresh one, "
+                                             "printed).", show_default=False)] = None,
+    truncation: Annotated[float | None, typer.Option(help="Redraw latent entries beyond ±T: more typical, less varied "
+                                                     "pictures (try 1).", show_default=False)] = None,
+    columns: Annotated[int | None, typer.Option(help="Pictures per grid row (default: one per class for a mix, "
+                                                "else 8; a walk's own length).", show_default=False)] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help=with_default(
+        "A grid image (.png, .jpg or .webp), or a folder (DIR/) for one PNG per picture.", "MODEL-seedS.png"),
+        show_default=False)] = None,
+    interpolate: Annotated[bool, typer.Option("--interpolate", help="Walk the latent space from --seed to --to-seed: "
+                                              "a strip of --steps pictures.")] = False,
+    steps: Annotated[int | None, typer.Option(help=with_default("Pictures in a walk, both ends included.",
+                                                                str(drawing.DEFAULT_STEPS)), show_default=False)]
+    = None,
+    to_seed: Annotated[int | None, typer.Option(help="Where a walk ends (default: --seed + 1); implies "
+                                                "--interpolate.", show_default=False)] = None,
+    between: Annotated[tuple[Path, Path] | None, typer.Option(metavar="IMG1 IMG2", help="VAE only: walk between the "
+                                                              "encodings of two image files; implies --interpolate.",
+                                                              show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.", show_default=False)] = None,
+) -> None:
+    """Draw pictures with a GAN or VAE: a grid, one PNG per picture, or a walk through the latent space."""
+    try:
+        drawer, written, what = _run_draw(locals())
+    except DreamwrightError as exc:
+        raise _fail(exc) from None
+    if run is None:
+        typer.echo(f"using the bundled image model {drawer.name}", err=True)
+    typer.echo(f"drew {what} with {drawer.name}", err=True)
+    for path in written:
+        typer.echo(str(path))
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``style`` and ``dream`` commands to ``app``."""
+    """Add the ``style``, ``dream`` and ``draw`` commands to ``app``."""
     from dreamwright.image.dream import DreamOptions
     from dreamwright.image.style import StyleOptions
 
@@ -278,3 +379,4 @@ def register(app: typer.Typer) -> None:
         _with_fields(style, StyleOptions, after={"preview": "size", "multiscale": "scales", "threads": "seed"})
     )
     app.command("dream", no_args_is_help=True)(_with_fields(dream, DreamOptions, after={"threads": "seed"}))
+    app.command("draw")(draw)

@@ -11,11 +11,12 @@ from dreamwright.serve.settings import ServeSettings
 __all__ = ["ServeSettings", "create_app", "load_generators", "run"]
 
 
-def create_app(generators, settings: ServeSettings | None = None):
-    """The FastAPI app serving ``generators`` (a Generator, a list, or a mapping id → Generator)."""
+def create_app(generators, settings: ServeSettings | None = None, *, image_models=None):
+    """The FastAPI app serving ``generators`` (a Generator, a list, or a mapping id → Generator), drawing with
+    ``image_models`` (a mapping id → :class:`~dreamwright.image.draw.Drawer`) and the bundled image models."""
     from dreamwright.serve.app import create_app as _create_app
 
-    return _create_app(generators, settings)
+    return _create_app(generators, settings, image_models=image_models)
 
 
 def load_generators(runs=None, *, device: str | None = None):

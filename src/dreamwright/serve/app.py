@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,9 +24,12 @@ from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
 from dreamwright.serve.metrics import Metrics
 from dreamwright.serve.middleware import AccessLogMiddleware, BearerAuthMiddleware, BodyLimitMiddleware
-from dreamwright.serve.routers import catalog, chat, completions, images, next_token, page, poetry
+from dreamwright.serve.routers import catalog, chat, completions, drawing, images, next_token, page, poetry
 from dreamwright.serve.settings import ServeSettings
 from dreamwright.serve.state import ServerState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dreamwright.image.draw import Drawer
 
 
 def _as_dict(generators: Generator | Sequence[Generator] | Mapping[str, Generator]) -> dict[str, Generator]:
@@ -47,9 +51,14 @@ def _as_dict(generators: Generator | Sequence[Generator] | Mapping[str, Generato
 def create_app(
     generators: Generator | Sequence[Generator] | Mapping[str, Generator],
     settings: ServeSettings | None = None,
+    *,
+    image_models: drawing.ImageModels | Mapping[str, Drawer] | None = None,
 ) -> FastAPI:
-    """Build the FastAPI app serving ``generators`` (model id = run name, or the mapping's keys)."""
+    """Build the FastAPI app serving ``generators`` (model id = run name, or the mapping's keys), and drawing
+    with ``image_models`` (a mapping id → Drawer, and the bundled image models; default: the bundled ones)."""
     settings = (settings or ServeSettings()).validate()
+    if not isinstance(image_models, drawing.ImageModels):
+        image_models = drawing.ImageModels(image_models)
     engines = {
         name: Engine(g, max_batch_rows=settings.max_batch_rows, max_queue=settings.max_queue)
         for name, g in _as_dict(generators).items()
@@ -83,6 +92,9 @@ def create_app(
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     # the 作诗姬 page and POST /v1/poems (the bundled poetry model, loaded on first use)
     app.include_router(poetry.router())
+    # drawing with GANs and VAEs: /v1/images/generations (OpenAI's shape), before the style-transfer routes, whose
+    # GET /v1/images/{job_id} would otherwise take /v1/images/models
+    app.include_router(drawing.router(image_models))
     # the image page and POST /v1/images (style transfer, DeepDream; one job at a time, bounded size)
     app.include_router(images.router())
 

@@ -31,6 +31,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    image_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--image-model",
+            help="Image run or bundled image model to draw with at /v1/images/generations (repeatable; "
+            "NAME=RUN_DIR sets its id; the first is the default). The bundled image models are always there too.",
+            show_default=False,
+        ),
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you set an API key.")
     ] = _DEFAULTS.host,
@@ -68,7 +77,8 @@ def serve(
     threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch.")] = None,
     log_level: Annotated[str, typer.Option(help="debug | info | warning | error.")] = "info",
 ) -> None:
-    """Serve models over an OpenAI-compatible HTTP API, with a web page that shows what temperature does."""
+    """Serve models over an OpenAI-compatible HTTP API, with a web page that shows what temperature does (and
+    draws with GANs and VAEs)."""
     from dreamwright._validate import positive_int
     from dreamwright.errors import InvalidArgument
     from dreamwright.serve.server import run
@@ -102,7 +112,7 @@ def serve(
         for field, flag in _FLAGS.items():
             message = message.replace(field, flag)
         raise InvalidArgument(message, param=exc.param) from None
-    run(runs, settings, device=device)
+    run(runs, settings, device=device, image_models=image_model)
 
 
 def register(app: typer.Typer) -> None:

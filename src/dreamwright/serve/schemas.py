@@ -256,3 +256,79 @@ class PoemRequest(BaseModel):
     num_samples: int = Field(1, ge=1, le=MAX_POEMS)
     temperature: float | None = Field(None, ge=0.0, le=5.0, description="default: 作诗姬's (0.9)")
     seed: int | None = None
+
+
+# --------------------------------------------------------------------------- drawing (GANs and VAEs)
+#: most pictures per request, and most frames per walk
+MAX_IMAGES, MAX_STEPS = 64, 32
+
+
+class ImageGenerationRequest(_Strict):
+    """OpenAI's ``/v1/images/generations`` body, plus ``seed`` and ``truncation``."""
+
+    model: str | None = Field(None, description="An image model id from /v1/images/models (default: the first "
+                              "given at start, else the bundled fashion-dcgan).")
+    prompt: str = Field("", description="The class to draw, by name (any case) or number, for a class-conditional "
+                        "model; empty: every class in turn. An unconditional model takes an empty prompt.")
+    n: int = Field(1, ge=1, le=MAX_IMAGES, description=f"Pictures to draw (1..{MAX_IMAGES}).")
+    size: str | None = Field(None, description="The model's own size, like 28x28 (or auto); no other is drawn.")
+    response_format: str | None = Field(None, description="Only b64_json (the default).")
+    output_format: str | None = Field(None, description="Only png (the default).")
+    stream: bool | None = Field(None, description="Not supported; must be false.")
+    quality: str | None = Field(None, description="Ignored.")
+    style: str | None = Field(None, description="Ignored.")
+    background: str | None = Field(None, description="Ignored.")
+    moderation: str | None = Field(None, description="Ignored.")
+    user: str | None = Field(None, description="Ignored.")
+    seed: int | None = Field(None, description="dreamwright extra: picture i comes from seed + i (default: fresh).")
+    truncation: float | None = Field(None, gt=0, description="dreamwright extra: redraw latent entries beyond "
+                                     "±truncation (more typical pictures).")
+
+
+class ImageInterpolationRequest(_Strict):
+    """``POST /v1/images/interpolations`` (dreamwright's own): a walk through the latent space between two seeds."""
+
+    model: str | None = Field(None, description="An image model id from /v1/images/models.")
+    prompt: str = Field("", description="The class the walk keeps (default: the first class) for a conditional "
+                        "model; empty for an unconditional one.")
+    seed: int | None = Field(None, description="Where the walk starts: this seed's picture (default: fresh).")
+    to_seed: int | None = Field(None, description="Where it ends: this seed's picture (default: seed + 1).")
+    steps: int = Field(10, ge=2, le=MAX_STEPS, description=f"Pictures in the walk, both ends included "
+                       f"(2..{MAX_STEPS}).")
+    truncation: float | None = Field(None, gt=0, description="Redraw latent entries beyond ±truncation.")
+    response_format: str | None = Field(None, description="Only b64_json (the default).")
+
+
+class GeneratedImage(BaseModel):
+    b64_json: str = Field(description="The picture as a base64 PNG.")
+    revised_prompt: str | None = Field(None, description="The class it was drawn as (null: no classes).")
+    seed: int | None = Field(None, description="dreamwright extra: the seed of this picture's latent vector.")
+
+
+class ImagesResponse(BaseModel):
+    """OpenAI's images response, plus the request's ``model`` and ``seed``."""
+
+    created: int
+    data: list[GeneratedImage]
+    size: str
+    output_format: Literal["png"] = "png"
+    model: str
+    seed: int
+
+
+class ImageModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    owned_by: str = "dreamwright"
+    family: str | None = Field(None, description="dcgan or vae.")
+    conditional: bool = Field(description="Whether it draws a chosen class (the prompt).")
+    classes: list[str] = Field(description="The classes it draws (empty: none to choose).")
+    size: int = Field(description="Side of its pictures, in pixels.")
+    channels: int = Field(description="1: grayscale, 3: RGB.")
+    encodes: bool = Field(description="Whether it can encode pictures (a VAE).")
+
+
+class ImageModelList(BaseModel):
+    object: Literal["list"] = "list"
+    default: str | None = Field(None, description="The model a request without one draws with.")
+    data: list[ImageModelCard]

@@ -11,13 +11,25 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dreamwright.errors import InvalidArgument
+from dreamwright.errors import InvalidArgument, WrongKindError
 from dreamwright.generation.generator import Generator
 from dreamwright.serve.settings import ServeSettings
 
+if TYPE_CHECKING:  # pragma: no cover
+    from dreamwright.image.draw import Drawer
+
 log = logging.getLogger("dreamwright.serve")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _named(spec: str) -> tuple[str | None, str]:
+    """``NAME=PATH`` → (NAME, PATH); anything else (a path that exists with "=" in it included) → (None, spec)."""
+    name, sep, path = spec.partition("=")
+    if sep and _NAME.match(name) and not Path(spec).exists():
+        return name, path
+    return None, spec
 
 
 def load_generators(
@@ -30,17 +42,39 @@ def load_generators(
     out: dict[str, Generator] = {}
     for spec in runs:
         text = str(spec)
-        name, sep, path = text.partition("=")
-        if sep and _NAME.match(name) and not Path(text).exists():
+        name, path = _named(text)
+        try:
             g = Generator.load(path, device=device)
-            g.name = name
-        else:
-            g = Generator.load(text, device=device)
+        except WrongKindError as exc:
+            if "holds an image model" not in str(exc):
+                raise
+            raise InvalidArgument(f"{path} holds an image model; serve it with --image-model {text}") from None
+        g.name = name or g.name
         if not _NAME.match(g.name):
             raise InvalidArgument(f"{g.name!r} is not usable as a model id; name it with NAME={text}")
         if g.name in out:
             raise InvalidArgument(f"two runs are both called {g.name!r}; name one with NAME=RUN_DIR")
         out[g.name] = g
+    return out
+
+
+def load_drawers(specs: Sequence[str | os.PathLike[str]], *, device: str | None = None) -> dict[str, Drawer]:
+    """Load each image run or bundled image model (``NAME=RUN_DIR`` gives it another id), for ``--image-model``."""
+    from dreamwright.image.draw import Drawer
+
+    out: dict[str, Drawer] = {}
+    for spec in specs:
+        text = str(spec)
+        name, path = _named(text)
+        drawer = Drawer.load(path, device=device)
+        drawer.name = name or drawer.name
+        if not _NAME.match(drawer.name):
+            raise InvalidArgument(f"{drawer.name!r} is not usable as a model id; name it with --image-model "
+                                  f"NAME={text}")
+        if drawer.name in out:
+            raise InvalidArgument(f"two image models are both called {drawer.name!r}; name one with "
+                                  "--image-model NAME=RUN_DIR")
+        out[drawer.name] = drawer
     return out
 
 
@@ -86,20 +120,24 @@ def run(
     *,
     device: str | None = None,
     on_ready: Callable[[str], None] | None = None,
+    image_models: Sequence[str | os.PathLike[str]] | None = None,
 ) -> None:
-    """Serve ``runs`` with uvicorn until SIGINT/SIGTERM; in-flight requests are finished first."""
+    """Serve ``runs`` (and ``image_models`` to draw with; the bundled ones besides) with uvicorn until
+    SIGINT/SIGTERM; in-flight requests are finished first."""
     import uvicorn
 
     from dreamwright.serve.app import create_app
+    from dreamwright.serve.routers.drawing import ImageModels
 
     settings = (settings or ServeSettings()).validate()
     sock = bind_socket(settings.host, settings.port)  # before loading models: a taken port fails at once
     try:
         generators = load_generators(runs, device=device)
+        drawers = ImageModels(load_drawers(image_models or [], device=device), device=device)
     except BaseException:
         sock.close()
         raise
-    app = create_app(generators, settings)
+    app = create_app(generators, settings, image_models=drawers)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -121,7 +159,7 @@ def run(
             "pass --api-key or set DREAMWRIGHT_API_KEY",
             settings.host,
         )
-    names = ", ".join(generators)
+    names = ", ".join(generators) + (f"; draws with {drawers.default}" if drawers.default else "")
     print(
         f"dreamwright serve: {len(generators)} model(s) ({names}) at {url}/  (OpenAI base_url {url}/v1)",
         file=sys.stderr,
