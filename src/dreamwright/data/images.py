@@ -486,3 +486,13 @@ def load_images(source: str | os.PathLike[str], *, size: int | None = None, down
         raise CorpusError(f"no such folder or built-in image set: {source!s} (give a folder of PNG, JPEG or WebP "
                           f"images, or one of: {', '.join(sorted(BUILTIN_IMAGE_SETS))})")
     return load_builtin(image_set, size, download=download)
+
+
+def is_image_data(corpus: str | os.PathLike[str], *, image_model: bool = False) -> bool:
+    """Whether ``corpus`` names image data: a built-in image set, or a folder with more images than ``.txt``
+    files (any images at all when an image model is asked for)."""
+    path = Path(corpus).expanduser()
+    if path.is_dir():
+        pictures = len(image_files(path))
+        return pictures > 0 and (image_model or pictures > sum(1 for _ in path.rglob("*.txt")))
+    return not path.exists() and lookup_image_set(str(corpus)) is not None

@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from dreamwright._version import __version__
-from dreamwright.data.images import ImageDataset, ImageSplit, image_files, load_images, lookup_image_set
+from dreamwright.data.images import ImageDataset, ImageSplit, load_images
 from dreamwright.devices import resolve_device
 from dreamwright.errors import CheckpointError, CorpusError, InvalidArgument
 from dreamwright.models import build_model
@@ -43,7 +42,7 @@ from dreamwright.training import checkpoint as ckpt
 from dreamwright.training.config import TrainConfig
 from dreamwright.training.optim import make_optimizer, make_schedule
 from dreamwright.training.plots import Curve, plot_loss_curve
-from dreamwright.training.trainer import DATA_DIR, LOSS_PLOT, Trainer, TrainResult
+from dreamwright.training.trainer import DATA_DIR, LOSS_PLOT, TRAINERS, Trainer, TrainResult
 
 #: the sample grid of each evaluation: 8×8 pictures
 GRID = 64
@@ -53,16 +52,6 @@ EVAL_IMAGES = 2000
 STANDING_BATCHES = 8
 SAMPLES_DIR = "samples"
 DATASET_FILE = "dataset.json"
-
-
-def is_image_data(corpus: str | os.PathLike[str], *, image_model: bool = False) -> bool:
-    """Whether ``corpus`` names image data: a built-in image set, or a folder with more images than ``.txt``
-    files (any images at all when an image model is asked for)."""
-    path = Path(corpus).expanduser()
-    if path.is_dir():
-        pictures = len(image_files(path))
-        return pictures > 0 and (image_model or pictures > sum(1 for _ in path.rglob("*.txt")))
-    return not path.exists() and lookup_image_set(str(corpus)) is not None
 
 
 @dataclass
@@ -394,3 +383,6 @@ class ImageTrainResult(TrainResult):
                     f"{self.best_step}; sample grids in {grids}")
         return (f"{self.run_dir}: {self.steps} steps; sample grids in {grids}; draw with "
                 f"`dreamwright draw {self.run_dir}`")
+
+
+TRAINERS["image"] = ImageTrainer

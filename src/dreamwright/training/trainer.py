@@ -129,10 +129,8 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
         if extends and any(options.get(name) is not None for name in ("steps", "minutes", "epochs")):
             raise InvalidArgument("give the run's total budget (`steps`, `minutes`, `epochs`) or more of it "
                                   "(`more_steps`, `more_minutes`), not both", param="more_steps")
-        trainer_class = Trainer
-        if run_kind(ckpt.read_config(Path(resume))) == "image":
-            from dreamwright.training.images import ImageTrainer as trainer_class
-        trainer = trainer_class.resume(Path(resume), quiet=quiet, preset=preset, **options)
+        kind = run_kind(ckpt.read_config(Path(resume)))
+        trainer = trainer_class(kind).resume(Path(resume), quiet=quiet, preset=preset, **options)
         trainer.extend_budget(more_steps, more_minutes)
         return trainer.run()
     if more_steps is not None or more_minutes is not None:
@@ -187,7 +185,7 @@ def train(corpus: str | Path | None = None, out: str | Path | None = None, *, fo
 
 def _trains_pictures(corpus: str | Path, model: str | None) -> bool:
     """Whether this run trains an image model: on image data; an image model on text is refused."""
-    from dreamwright.training.images import is_image_data
+    from dreamwright.data.images import is_image_data
 
     image_models = model_names("image")
     if is_image_data(corpus, image_model=model in image_models):
@@ -204,8 +202,6 @@ def _trains_pictures(corpus: str | Path, model: str | None) -> bool:
 def _train_image_model(corpus: str | Path, out: str | Path | None, *, force: bool, preset: str | None, quiet: bool,
                        init_from: str | Path | None, options: dict[str, Any]) -> TrainResult:
     """A new image run (:mod:`dreamwright.training.images`): the preset named after the model by default."""
-    from dreamwright.training.images import ImageTrainer
-
     if init_from is not None:
         raise InvalidArgument("init_from fine-tunes language models; an image model trains from scratch",
                               param="init_from")
@@ -218,12 +214,29 @@ def _train_image_model(corpus: str | Path, out: str | Path | None, *, force: boo
     run_dir = Path(out) if out is not None else default_run_dir(Path(str(corpus)).name)
     _prepare_new_run_dir(run_dir, force)
     try:
-        trainer = ImageTrainer.start(config, run_dir, quiet=quiet)
+        trainer = trainer_class("image").start(config, run_dir, quiet=quiet)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value was written yet
         raise
     trainer.write_config()
     return trainer.run()
+
+
+#: the trainers of other kinds of run than text, by kind; :mod:`dreamwright.training.images` adds ``image``
+#: when the image plugin loads (:mod:`dreamwright.training.image_plugin`), so that this module needs no import of it
+TRAINERS: dict[str, type[Trainer]] = {}
+
+
+def trainer_class(kind: str) -> type[Trainer]:
+    """The trainer of a ``kind`` of run: ``text`` (this module's :class:`Trainer`) or one a plugin registered."""
+    if kind == "text":
+        return Trainer
+    plugins.load()
+    try:
+        return TRAINERS[kind]
+    except KeyError:
+        raise CheckpointError(f"this dreamwright cannot train {kind} runs (known: text, "
+                              f"{', '.join(sorted(TRAINERS))})") from None
 
 
 def _check_resume_arguments(run_dir: Path, corpus: str | Path | None, out: str | Path | None, *, force: bool,
