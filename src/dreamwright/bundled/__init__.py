@@ -31,6 +31,14 @@ def find(name: str) -> Path | None:
     return path if path in available() else None
 
 
+def resolve(path_or_name: str | Path) -> Path | None:
+    """The run directory ``path_or_name`` names (``~`` expanded), else the bundled model of that name, else None."""
+    path = Path(path_or_name).expanduser()
+    if path.exists():
+        return path
+    return find(str(path_or_name))
+
+
 def default_model_dir() -> Path:
     """The model used when no run directory is given."""
     found = find(DEFAULT_MODEL)

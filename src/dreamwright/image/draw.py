@@ -141,10 +141,7 @@ def resolve_image_path(path: str | os.PathLike[str] | None) -> Path:
 
     if path is None:
         return bundled.default_image_model_dir()
-    p = Path(path).expanduser()
-    if p.exists():
-        return p
-    found = bundled.find(str(path))
+    found = bundled.resolve(path)
     if found is None:
         raise CheckpointError(f"no such run directory or bundled model: {path}; "
                               "`dreamwright models` lists the models you can use")

@@ -44,10 +44,7 @@ def resolve_source(init_from: str | Path) -> Path:
     """The run directory ``init_from`` names: a path, or the name of a bundled model."""
     from dreamwright import bundled
 
-    path = Path(init_from).expanduser()
-    if path.exists():
-        return path
-    found = bundled.find(str(init_from))
+    found = bundled.resolve(init_from)
     if found is None:
         raise CheckpointError(f"--init-from {init_from}: no such run directory or bundled model; "
                               "`dreamwright models` lists the models you can start from")
