@@ -23,9 +23,9 @@ def app() -> typer.Typer:
     return app
 
 
-def test_register_adds_style_and_dream(app):
+def test_register_adds_style_dream_and_draw(app):
     names = {c.name for c in app.registered_commands}
-    assert names == {"style", "dream"}
+    assert names == {"style", "dream", "draw"}
 
 
 def test_style_command_writes_png_and_prints_path(app, images, tmp_path):
