@@ -143,7 +143,8 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
         name = path.name
         for suffix in (".gz", ".bz2", ".xz"):
             name = name.removesuffix(suffix)
-        return CorpusSource(Path(name).stem, [path])
+        pairs = path.suffix.lower() in (".tsv", ".jsonl")  # input → reply pairs (dreamwright.data.pairs)
+        return CorpusSource(Path(name).stem, [path], task="pairs" if pairs else "text")
     if path.is_dir():
         files = sorted({p for pattern in TEXT_PATTERNS for p in path.rglob(pattern) if p.is_file()})
         if not files:

@@ -15,14 +15,15 @@ dropped, and a validation set is held out by poem (a hash of its text, so the sp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dreamwright.data.pairs import Pair
 from dreamwright.data.registry import BuiltinCorpus, cache_dir, register_corpus
+from dreamwright.data.split import held_out
 from dreamwright.errors import InvalidArgument
 from dreamwright.poetry.prosody import FORMS, form_of, is_han
 from dreamwright.poetry.sources import TANG_FILES
@@ -91,11 +92,6 @@ class PrepareResult:
         return "\n".join(rows)
 
 
-def _is_valid(text: str, valid_fraction: float, seed: int) -> bool:
-    h = hashlib.sha1(f"{seed}:{text}".encode()).digest()
-    return int.from_bytes(h[:8], "big") / 2**64 < valid_fraction
-
-
 def iter_tang(download: bool = True):
     """``(title, author, paragraphs)`` of every poem in the registry's 全唐诗 files (traditional)."""
     from dreamwright.data.registry import fetch
@@ -152,7 +148,7 @@ def prepare(
         seen.add(text)
         kept[form] += 1
         chars.update(text)
-        if _is_valid(text, valid_fraction, seed):
+        if held_out(text, valid_fraction, seed):
             valid_lines.append(tag(form) + text)
             n_valid[form] += 1
         else:
@@ -198,6 +194,44 @@ TANG = BuiltinCorpus(
 )
 
 
+def parallel_couplets(poems: list[tuple[str, str]]) -> list[Pair]:
+    """上句 → 下句 of the couplets the rules require to be parallel (对仗): the 颔联 and 颈联, the second and
+    third couplets of every 律诗 in ``(form, text)`` poems."""
+    pairs = []
+    for form, text in poems:
+        if not form.endswith("律"):
+            continue
+        lines = [line for line in re.split("[，。]", text) if line]
+        pairs.extend(Pair(lines[i], lines[i + 1]) for i in (2, 4))
+    return pairs
+
+
+def _prepared_couplets() -> tuple[list[Path], list[Path]]:
+    """``tang-couplets``: the parallel couplets of the Tang 律诗, split as the poems are (by poem)."""
+    from dreamwright.data.pairs import write_jsonl
+
+    train_poems, valid_poems = _prepared_tang()
+    out = cache_dir() / "pairs" / "tang-couplets-v1"
+    files = {split: out / f"{split}.jsonl" for split in ("train", "valid")}
+    for split, poem_files in (("valid", valid_poems), ("train", train_poems)):
+        if not files[split].is_file():
+            write_jsonl(files[split], parallel_couplets([p for f in poem_files for p in read_corpus(f)]))
+    return [files["train"]], [files["valid"]]
+
+
+TANG_COUPLETS = BuiltinCorpus(
+    name="tang-couplets",
+    description="pairs: 上句 → 下句 of the parallel couplets (颔联, 颈联) of the Tang 五律 and 七律; held out by poem "
+                "as `tang` is",
+    train=TANG_FILES,
+    aliases=("couplets",),
+    prepare=_prepared_couplets,
+    task="pairs",
+)
+
+
 def register() -> None:
-    """Make ``tang`` a built-in corpus name (trained by the ``poems`` task of :mod:`dreamwright.poetry.train`)."""
+    """Make ``tang`` (trained by the ``poems`` task of :mod:`dreamwright.poetry.train`) and ``tang-couplets``
+    (the ``pairs`` task) built-in corpus names."""
     register_corpus(TANG)
+    register_corpus(TANG_COUPLETS)

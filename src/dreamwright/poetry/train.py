@@ -24,9 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from dreamwright.data.corpus import CorpusSource, EncodedCorpus
+from dreamwright.data.split import held_out
 from dreamwright.errors import CorpusError, InvalidArgument
 from dreamwright.models.base import LanguageModel
-from dreamwright.poetry.data import TRAIN_FILE, VALID_FILE, _is_valid, read_corpus, tag
+from dreamwright.poetry.data import TRAIN_FILE, VALID_FILE, read_corpus, tag
 from dreamwright.poetry.prosody import FORMS
 from dreamwright.tokenizers.char import CharTokenizer
 from dreamwright.training.evaluate import Score
@@ -94,8 +95,8 @@ def prepare_poems(source: CorpusSource, data_dir: Path, config: TrainConfig) -> 
         valid = [p for f in valid_files for p in read_corpus(f)]
     else:
         poems = train
-        train = [p for p in poems if not _is_valid(p[1], config.valid_fraction, 0)]
-        valid = [p for p in poems if _is_valid(p[1], config.valid_fraction, 0)]
+        train = [p for p in poems if not held_out(p[1], config.valid_fraction)]
+        valid = [p for p in poems if held_out(p[1], config.valid_fraction)]
     if not train or not valid:
         raise CorpusError(
             f"{source.name} has {len(train)} training and {len(valid)} validation poems (lines like "

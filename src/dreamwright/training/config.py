@@ -46,6 +46,8 @@ class TrainConfig:
     lower: bool = knob(False, "Lowercase the text (as the books do).", flag="--lower")
     encoding: str = knob("utf-8", "Text encoding of the corpus, or auto to detect it.")
     valid_fraction: float = knob(0.1, "Held-out tail of the text.")
+    skip_bad_lines: bool = knob(False, "Pairs: skip malformed TSV/JSONL lines (counted) instead of stopping.",
+                                flag="--skip-bad-lines")
     documents: bool = knob(False, "Folder corpus: mark the end of each file (document mode).", flag="--documents")
     tokenizer: str = knob("auto", "char | word | bpe.",
                           shown_default="the corpus's own: word for ptb and wikitext-2, else char")

@@ -64,6 +64,13 @@ class BatchSource(ABC):
     def sample_prompt(self, rng: np.random.Generator) -> list[int]:
         """Token ids to continue when printing samples at an evaluation."""
 
+    #: strings that end a sample (a pair's reply ends at EOS)
+    sample_stops: tuple[str, ...] = ()
+
+    def format_sample(self, prompt: str, text: str) -> str:
+        """How a sample reads in the console and the log: the prompt, then what the model wrote."""
+        return prompt + text
+
     def config_extra(self) -> dict[str, Any]:
         """Extra top-level sections of the run's ``config.json``."""
         return {}

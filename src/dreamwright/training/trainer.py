@@ -664,12 +664,12 @@ class Trainer:
         temps = list(c.sample_temperatures)
         params = [SamplingParams(temperature=t) for t in temps]
         rng_state = torch.get_rng_state()
-        rows = sample_rows(params, c.seed + self.step, len(temps), c.sample_length)
+        rows = sample_rows(params, c.seed + self.step, len(temps), c.sample_length, self.source.sample_stops)
         completions = generator.decode([prompt] * len(temps), rows).finish()
         torch.set_rng_state(rng_state)
         self.model.train()
         prefix = self.tokenizer.decode(prompt)
-        return [(t, prefix + comp.text) for t, comp in zip(temps, completions, strict=True)]
+        return [(t, self.source.format_sample(prefix, comp.text)) for t, comp in zip(temps, completions, strict=True)]
 
     # ------------------------------------------------------------------ checkpoints
     def write_config(self) -> None:
