@@ -121,15 +121,32 @@ class Generator:
         model, tokenizer, config = load_run(run_dir, device=dev)
         return cls(model, tokenizer, name=Path(run_dir).name, config=config, device=dev)
 
+    @property
+    def conditional(self) -> bool:
+        """Whether the model reads an input and writes a reply (seq2seq) rather than continuing a text."""
+        return bool(getattr(self.model, "conditional", False))
+
     # ------------------------------------------------------------------ requests
     def encode_prompt(self, prompt: str, unknown: str = "error") -> list[int]:
-        """Token ids of ``prompt``; the default start text when it is empty."""
+        """Token ids of ``prompt``; the default start text when it is empty. For a seq2seq model the prompt is
+        the input (:meth:`encode_source`)."""
         if unknown not in ("error", "skip"):
             raise InvalidArgument(f"unknown must be 'error' or 'skip', got {unknown!r}", param="unknown")
+        if self.conditional:
+            return self.encode_source([prompt], unknown)
         ids = self.tokenizer.encode(prompt, unknown=unknown) if prompt else []
         if not ids:
             ids = self.tokenizer.encode(self.tokenizer.default_prompt, unknown="skip") or [0]
         return ids
+
+    def encode_source(self, turns: Sequence[str], unknown: str = "error") -> list[int]:
+        """What a seq2seq model reads before it replies: the conversation's turns (oldest first) joined as in
+        training, cut to the source length the model was trained on, then ``GO``."""
+        from dreamwright.data.pair_tokens import GO, TURN
+        from dreamwright.data.pairs import join_turns
+
+        ids = self.tokenizer.encode(join_turns(turns), unknown=unknown) or self.tokenizer.encode(TURN)
+        return ids[-self.config.get("train", {}).get("seq_len", 10_000):] + self.tokenizer.encode(GO)
 
     def request(self, prompt: str = "", *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                 temperature: float = DEFAULT_TEMPERATURE, top_k: int | None = None, top_p: float | None = None,
@@ -146,8 +163,14 @@ class Generator:
         params = SamplingParams(temperature, top_k, top_p, repetition_penalty)
         positive_int("max_new_tokens", max_new_tokens)
         positive_int("num_samples", num_samples)
-        return Request(self.encode_prompt(prompt, unknown), params, stop_strings(stop), max_new_tokens,
+        return Request(self.encode_prompt(prompt, unknown), params, self.stops(stop), max_new_tokens,
                        num_samples, resolve_seed(seed))
+
+    def stops(self, stop: str | Sequence[str] | None) -> list[str]:
+        """The request's stop strings, and a seq2seq model's end of reply."""
+        from dreamwright.data.pair_tokens import EOS
+
+        return stop_strings(stop) + ([EOS] if self.conditional else [])
 
     def _as_request(self, prompt: str | Request, knobs: dict) -> Request:
         if isinstance(prompt, Request):

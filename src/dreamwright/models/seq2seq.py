@@ -63,8 +63,8 @@ class Seq2Seq(LanguageModel):
                          embedding_size=embedding_size, dropout=dropout, shared_embeddings=shared_embeddings,
                          tie_weights=tie_weights)
         self.go_id, self.pad_id = go_id, pad_id
-        self.decoder_embed = nn.Embedding(vocab_size, embedding_size)
-        self.encoder_embed = self.decoder_embed if shared_embeddings else nn.Embedding(vocab_size, embedding_size)
+        self.embed = nn.Embedding(vocab_size, embedding_size)  # the reply's (and the source's, when shared)
+        self.source_embed = None if shared_embeddings else nn.Embedding(vocab_size, embedding_size)
         self.encoder = nn.GRU(embedding_size, hidden_size, num_layers=n_layer, batch_first=True, bidirectional=True,
                               dropout=dropout if n_layer > 1 else 0.0)
         self.bridge = nn.Linear(2 * hidden_size, hidden_size)  # final encoder states → decoder's initial state
@@ -76,7 +76,7 @@ class Seq2Seq(LanguageModel):
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(out_size, vocab_size)
         if tie_weights:
-            self.head.weight = self.decoder_embed.weight
+            self.head.weight = self.embed.weight
 
     @classmethod
     def build(cls, name: str, vocab_size: int, **hparams: Any) -> Seq2Seq:
@@ -93,7 +93,7 @@ class Seq2Seq(LanguageModel):
         shift = size - lengths  # left padding of each row
         order = (torch.arange(size, device=source.device)[None, :] + shift[:, None]) % size
         source = source.gather(1, order)  # now right-padded
-        x = self.drop(self.encoder_embed(source)).float()
+        x = self.drop((self.source_embed or self.embed)(source)).float()
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         with torch.autocast(x.device.type, enabled=False):  # no reduced-precision RNN kernels on every CPU
             out, last = self.encoder(packed)
@@ -107,7 +107,7 @@ class Seq2Seq(LanguageModel):
     def decode(self, tokens: torch.Tensor, state: Seq2SeqState, *, return_attention: bool = False):
         """Logits ``[B, T, V]`` of the reply tokens ``[B, T]`` after ``state`` (and the new state, and with
         ``return_attention`` the attention weights ``[B, T, S]``)."""
-        x = self.drop(self.decoder_embed(tokens))
+        x = self.drop(self.embed(tokens))
         y, hidden = self.decoder(x, state.hidden)
         scores = torch.einsum("bth,bsh->bts", y, state.keys)
         scores = scores.masked_fill(~state.mask[:, None, :], float("-inf"))
