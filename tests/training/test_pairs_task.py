@@ -7,7 +7,7 @@ from dreamwright.errors import CorpusError
 from tests.conftest import metrics_events
 
 SMALL = dict(hidden_size=24, embedding_size=16, n_layer=1, batch_size=8, seq_len=24, eval_interval=10,
-             schedule="constant", log_interval=1, threads=1, quiet=True, samples=False)
+             schedule="constant", warmup_steps=5, dropout=0.0, log_interval=1, threads=1, quiet=True, samples=False)
 
 
 @pytest.fixture()

@@ -196,6 +196,8 @@ def make_config(corpus: str, preset: str | None = None, default_tokenizer: str =
     chosen = preset
     if chosen is None and "model" not in given:
         chosen = default_preset or DEFAULT_PRESET.get(tokenizer)
+    elif chosen is None and default_preset and preset_overrides(default_preset).get("model") == given["model"]:
+        chosen = default_preset  # the task's own preset is for this model (pairs: seq2seq)
     if chosen is not None:
         values.update(preset_overrides(chosen))
     if "model" in given and given["model"] != values.get("model", given["model"]):
