@@ -148,6 +148,9 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
     if path.is_dir():
         files = sorted({p for pattern in TEXT_PATTERNS for p in path.rglob(pattern) if p.is_file()})
         if not files:
+            pairs = _pair_folder(path)
+            if pairs is not None:
+                return pairs
             raise CorpusError(
                 f"folder {path} has no .txt files: put .txt files (or .txt.gz) in it or name a file"
             )
@@ -171,6 +174,15 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
         f"no such file, folder or built-in corpus: {source!s} (give a path to a UTF-8 text file, "
         f"a folder of .txt files, or one of: {names})"
     )
+
+
+def _pair_folder(path: Path) -> CorpusSource | None:
+    """A folder of ``.tsv``/``.jsonl`` pair files; ``valid.*`` files in it are the held-out split."""
+    files = sorted(p for suffix in (".tsv", ".jsonl") for p in path.glob(f"*{suffix}") if p.is_file())
+    if not files:
+        return None
+    valid = [p for p in files if p.stem == "valid"]
+    return CorpusSource(path.name, [p for p in files if p not in valid], valid or None, task="pairs")
 
 
 #: written between files in document mode (ASCII record separator on a line of its own)
