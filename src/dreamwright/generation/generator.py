@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -165,6 +165,44 @@ class Generator:
         positive_int("num_samples", num_samples)
         return Request(self.encode_prompt(prompt, unknown), params, self.stops(stop), max_new_tokens,
                        num_samples, resolve_seed(seed))
+
+    def chat_request(self, messages: Sequence[tuple[str, str]], *, stop: str | Sequence[str] | None = None,
+                     unknown: str = "error", **knobs: Any) -> Request:
+        """A request for the next reply of a conversation: ``(role, content)`` messages, oldest first (roles
+        ``system``, ``user``, ``assistant``), read as :meth:`encode_chat` reads them and ended by
+        :meth:`chat_stops`. The other knobs are :meth:`request`'s; ``generate``, ``complete`` and ``stream``
+        take the result."""
+        ids = self.encode_chat(messages, unknown)
+        return replace(self.request("", **knobs), ids=ids, stops=self.chat_stops(stop))
+
+    @property
+    def chat_template(self):
+        """How a language model reads a conversation: the run's :class:`ChatTemplate` (``role: content``
+        lines by default). A seq2seq model needs none: it reads the turns themselves."""
+        from dreamwright.generation.chat_template import ChatTemplate
+
+        return ChatTemplate.from_config(self.config)
+
+    def encode_chat(self, messages: Sequence[tuple[str, str]], unknown: str = "error") -> list[int]:
+        """Token ids of a conversation that the model is to answer — the one place a conversation becomes a
+        prompt (the CLI's ``chat``, the server's chat endpoint and :meth:`chat_request` all come here).
+
+        A seq2seq model reads the messages' texts as turns, oldest first (:meth:`encode_source`, which keeps
+        the newest turns within its budget), whatever their roles; a language model reads the transcript its
+        :attr:`chat_template` renders, ending where the assistant's reply begins.
+        """
+        if not messages:
+            raise InvalidArgument("a conversation needs at least one message", param="messages")
+        if self.conditional:
+            return self.encode_source([text for _, text in messages], unknown)
+        return self.encode_prompt(self.chat_template.render(messages), unknown)
+
+    def chat_stops(self, stop: str | Sequence[str] | None = None) -> list[str]:
+        """Where a reply to a conversation ends: the request's stop strings, then the model's end of reply
+        (a seq2seq model's ``EOS``) or the chat template's next role line (a language model)."""
+        stops = self.stops(stop)
+        extra = [] if self.conditional else self.chat_template.stops
+        return stops + [s for s in extra if s not in stops]
 
     def stops(self, stop: str | Sequence[str] | None) -> list[str]:
         """The request's stop strings, and a seq2seq model's end of reply."""

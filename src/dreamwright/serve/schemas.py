@@ -33,7 +33,7 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "dreamwright"
-    family: str | None = Field(None, description="Model family (lstm, gru, simplernn, gpt).")
+    family: str | None = Field(None, description="Model family (lstm, gru, simplernn, gpt, seq2seq).")
     tokenizer: str | None = Field(None, description="Tokenizer kind (char, word, bpe).")
     vocab_size: int | None = None
     parameters: int | None = None
@@ -140,7 +140,8 @@ class ChatCompletionRequest(_Strict):
     """OpenAI's ``/v1/chat/completions`` body, plus ``top_k``, ``repetition_penalty`` and ``unknown``."""
 
     model: str | None = Field(None, description="A model id from /v1/models (default: the first loaded).")
-    messages: list[ChatMessage] = Field(description="The conversation; rendered by the model's chat template.")
+    messages: list[ChatMessage] = Field(description="The conversation: a seq2seq model reads its messages as "
+                                         "turns; a language model reads them rendered by its chat template.")
     max_tokens: int | None = Field(None, description="Tokens to generate per choice (default 16).")
     max_completion_tokens: int | None = Field(None, description="Same as max_tokens (OpenAI's newer name).")
     temperature: float | None = Field(DEFAULT_TEMPERATURE, description="0 = greedy; higher = bolder.")
@@ -149,7 +150,7 @@ class ChatCompletionRequest(_Strict):
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = Field(None, description="Stop before this string (up to 8), besides the "
-                                         "template's next role line.")
+                                         "template's next role line (a seq2seq model's end of reply).")
     seed: int | None = Field(None, description="Random seed for reproducible samples.")
     logprobs: bool = Field(False, description="Return each generated token's log-probability (model's own).")
     top_logprobs: int | None = Field(None, description="With logprobs: the N likeliest alternatives (0..20).")

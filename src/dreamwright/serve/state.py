@@ -37,10 +37,13 @@ class ServerState:
             )
         return model, self.engines[model]
 
-    def encode(self, generator: Generator, text: str, unknown: str, param: str) -> list[int]:
-        """Token ids of request field ``param``, within the server's prompt limit."""
+    def encode(self, generator: Generator, prompt: str | list[tuple[str, str]], unknown: str,
+               param: str) -> list[int]:
+        """Token ids of request field ``param``, within the server's prompt limit: a text prompt (a seq2seq
+        model's input) or a conversation of ``(role, content)`` messages (:meth:`Generator.encode_chat`)."""
         try:
-            ids = generator.encode_prompt(text, unknown)
+            ids = (generator.encode_prompt(prompt, unknown) if isinstance(prompt, str)
+                   else generator.encode_chat(prompt, unknown))
         except VocabularyError as exc:
             exc.param = param
             raise

@@ -1,8 +1,11 @@
-"""``POST /v1/chat/completions``: OpenAI's chat endpoint, for models that were never trained to chat.
+"""``POST /v1/chat/completions``: OpenAI's chat endpoint, for seq2seq chatbots and for language models.
 
-The messages become one prompt through the model's :class:`~dreamwright.serve.chat_template.ChatTemplate`,
-and the reply stops at the template's next role line (besides the request's own ``stop``). Everything else
-(limits, sampling, batching, streaming) is the completions endpoint's.
+:meth:`Generator.encode_chat <dreamwright.generation.generator.Generator.encode_chat>` turns the messages into
+the prompt, as the CLI's ``chat`` does: a seq2seq model reads their texts as turns (system, user and assistant,
+in order) and its reply stops at ``EOS``; a language model reads them rendered by its
+:class:`~dreamwright.generation.chat_template.ChatTemplate` and its reply stops at the template's next role
+line (besides the request's own ``stop``). Everything else (limits, sampling, batching, streaming) is the
+completions endpoint's.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from fastapi.responses import Response, StreamingResponse
 
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import Generator
-from dreamwright.serve.chat_template import ChatTemplate
 from dreamwright.serve.engine import Job, TokenLogprob
 from dreamwright.serve.errors import ERROR_RESPONSES, APIError
 from dreamwright.serve.jobs import (
@@ -44,11 +46,6 @@ from dreamwright.serve.state import Server, ServerState
 
 router = APIRouter()
 ROLE_ALIASES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-
-
-def template_for(generator: Generator) -> ChatTemplate:
-    """The model's chat template (its run's ``chat_template``, else the default)."""
-    return ChatTemplate.from_config(generator.config)
 
 
 def _unsupported_message(i: int, message: str, param: str = "messages") -> APIError:
@@ -105,13 +102,12 @@ def build_job(body: ChatCompletionRequest, generator: Generator, server: ServerS
             raise InvalidArgument(
                 f"top_logprobs must be in 0..{MAX_TOP_LOGPROBS}, got {body.top_logprobs}", param="top_logprobs"
             )
-    template = template_for(generator)
-    prompt = template.render(message_pairs(body.messages))
-    ids = server.encode(generator, prompt, body.unknown, "messages")
+    ids = server.encode(generator, message_pairs(body.messages), body.unknown, "messages")
     max_tokens, param = body.max_tokens, "max_tokens"
     if body.max_completion_tokens is not None:
         max_tokens, param = body.max_completion_tokens, "max_completion_tokens"
-    return new_job(server, generator, [ids], body, stops=stop_list(body.stop, template.stops), max_tokens=max_tokens,
+    return new_job(server, generator, [ids], body, stops=stop_list(body.stop, generator.chat_stops()),
+                   max_tokens=max_tokens,
                    max_tokens_param=param, logprobs=(body.top_logprobs or 0) if body.logprobs else None)
 
 

@@ -47,7 +47,7 @@ def build_job(body: CompletionRequest, generator: Generator, server: ServerState
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
     if not prompts:
         raise InvalidArgument("prompt must not be an empty list", param="prompt")
-    stops = stop_list(body.stop)
+    stops = stop_list(body.stop, generator.stops(None))  # a seq2seq model's reply ends at EOS
     unsupported([
         ("best_of", body.best_of not in (None, body.n)),
         ("frequency_penalty", body.frequency_penalty not in (None, 0)),
