@@ -1,6 +1,6 @@
 """A tiny seq2seq chatbot for the tests of ``dreamwright chat``, the server's chat endpoint and the Chat tab:
 ``say pink`` → ``pink pink!`` for eight colours, learned in about ten seconds on one CPU thread (as in
-tests/training/test_pairs_task.py). Fixtures call :func:`train_echo_bot` once per module."""
+tests/training/test_pairs_task.py); the ``echo_bot_run`` fixture of tests/conftest.py trains it once a session."""
 
 from __future__ import annotations
 

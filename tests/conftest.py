@@ -67,3 +67,11 @@ def metrics_events(run_dir, event: str) -> list[dict]:
 
     rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
     return [r for r in rows if r["event"] == event]
+
+
+@pytest.fixture(scope="session")
+def echo_bot_run(tmp_path_factory) -> Path:
+    """A tiny seq2seq chatbot (``say pink`` → ``pink pink!``; tests/chatbot.py), trained once per session."""
+    from tests.chatbot import train_echo_bot
+
+    return train_echo_bot(tmp_path_factory.mktemp("echo-bot"))

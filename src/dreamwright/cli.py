@@ -18,7 +18,12 @@ from typing import Annotated, Any
 import typer
 
 from dreamwright._cli_runner import knob_option, run_typer_app, with_default
-from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
+from dreamwright.decoding.defaults import (
+    CHAT_MAX_TOKENS,
+    CHAT_TEMPERATURE,
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_TEMPERATURE,
+)
 from dreamwright.errors import DreamwrightError, WrongKindError
 
 app = typer.Typer(
@@ -168,12 +173,12 @@ def _read_prompt(prompt: str, prompt_file: Path | None) -> str:
     return prompt
 
 
-def _check_output_file(path: Path) -> None:
+def _check_output_file(path: Path, option: str = "--output") -> None:
     """``-o FILE`` must name a file in an existing folder."""
     if path.is_dir():
-        raise DreamwrightError(f"--output {path} is a directory; give a file name")
+        raise DreamwrightError(f"{option} {path} is a directory; give a file name")
     if not path.parent.is_dir():
-        raise DreamwrightError(f"folder {path.parent} for --output does not exist; create it first")
+        raise DreamwrightError(f"folder {path.parent} for {option} does not exist; create it first")
 
 
 def _load_model(run: str | None, device: str | None):
@@ -257,6 +262,68 @@ def generate(
             if num_samples > 1:
                 out.write(f"--- sample {i + 1} ---\n")
             out.write(text + completion.text + "\n")
+
+
+# --------------------------------------------------------------------------- chat
+def _read_question(prompt: str) -> str:
+    """``-p TEXT``, or ``-p -``: standard input without its trailing newline; refused when empty."""
+    question = _read_prompt(prompt, None)
+    if prompt == "-" and question.endswith("\n"):
+        question = question[:-2] if question.endswith("\r\n") else question[:-1]
+    if not question.strip():
+        where = "standard input has no question" if prompt == "-" else "the question is empty"
+        raise DreamwrightError(f"{where}; give it with -p TEXT (or -p - and the text on standard input)")
+    return question
+
+
+@app.command()
+def chat(
+    run: Annotated[str, typer.Argument(help="Run directory or bundled model: a seq2seq chatbot (dreamwright "
+                                       "train shakespeare-dialogue --model seq2seq), or a language model.")],
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Answer this question once and exit "
+                                               "(- reads it from standard input).")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy; higher = bolder.")]
+    = CHAT_TEMPERATURE,
+    top_k: Annotated[int | None, typer.Option(help="Sample only from the k most likely tokens.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass in (0, 1].")] = None,
+    repetition_penalty: Annotated[float, typer.Option(help="> 1 discourages repeating tokens.")] = 1.0,
+    beam: Annotated[int, typer.Option(help="Beam search of this width instead of sampling (0: sample).")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Random seed: reply k of a conversation uses seed + k.")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-tokens", "-n",
+                                                help="The longest reply, in tokens.")] = CHAT_MAX_TOKENS,
+    attention: Annotated[Path | None, typer.Option(help="With -p: draw the reply's attention over the question "
+                                                   "as a PNG here (seq2seq models).")] = None,
+    unknown: Annotated[Unknown, typer.Option(help="Characters missing from the vocabulary: error or skip.")]
+    = Unknown.error,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
+) -> None:
+    """Talk with a model: a REPL with line editing and history (/help lists its commands; Ctrl-C cancels a
+    reply, Ctrl-D quits), or one answer with -p.
+
+    The conversation so far is what the model reads. A seq2seq model reads the turns; a language model
+    continues a transcript rendered by its chat template (as the server's /v1/chat/completions does).
+    """
+    from dreamwright._chat_repl import answer_once, repl
+    from dreamwright._cli_runner import report_error
+    from dreamwright.generation.chat import Chat, ChatSettings
+
+    if attention is not None:
+        if prompt is None:
+            raise DreamwrightError("--attention draws one reply: give the question with -p")
+        _check_output_file(attention, "--attention")
+    question = _read_question(prompt) if prompt is not None else None
+    settings = ChatSettings(temperature=temperature, top_k=top_k, top_p=top_p,
+                            repetition_penalty=repetition_penalty, beam=beam, seed=seed, max_new_tokens=max_new_tokens,
+                            unknown=unknown.value).check()
+    generator = _load_model(run, device)
+    if attention is not None and not generator.conditional:
+        raise DreamwrightError(f"--attention needs a seq2seq model; {run} is a language model, which attends to "
+                               "no input")
+    conversation = Chat(generator, settings)
+    if question is not None:
+        answer_once(conversation, question, attention)
+        return
+    raise typer.Exit(repl(conversation, report_error))
 
 
 # --------------------------------------------------------------------------- eval

@@ -37,7 +37,7 @@ def assert_clean(proc, code: int = 0) -> None:
 def test_every_command_is_enumerated():
     names = {" ".join(path) for path in COMMANDS}
     assert {"train", "generate", "eval", "models", "poem", "poetry check", "serve", "style", "dream",
-            "draw"} <= names
+            "draw", "chat"} <= names
 
 
 def test_no_arguments_prints_help():
@@ -46,7 +46,7 @@ def test_no_arguments_prints_help():
     assert "Usage:" in proc.stdout and "generate" in proc.stdout and "train" in proc.stdout
 
 
-NEEDS_ARGUMENTS = [path for path in COMMANDS if path[0] in ("train", "eval", "poetry", "style", "dream")
+NEEDS_ARGUMENTS = [path for path in COMMANDS if path[0] in ("train", "eval", "poetry", "style", "dream", "chat")
                    and path != ["poetry", "prepare"]]
 
 
@@ -90,7 +90,7 @@ def test_each_command_help(path):
 
 
 def test_device_options_list_the_same_choices():
-    for command in ("train", "generate", "eval", "serve"):
+    for command in ("train", "generate", "eval", "serve", "chat"):
         help_text = " ".join(run_dreamwright(command, "--help", env={"COLUMNS": "200"}).stdout.split())
         assert "cuda:N" in help_text, command
 

@@ -9,12 +9,11 @@ import pytest
 
 import dreamwright
 from dreamwright.generation import Generator
-from tests.chatbot import train_echo_bot
 
 
 @pytest.fixture(scope="module")
-def bot_run(tmp_path_factory):
-    return train_echo_bot(tmp_path_factory.mktemp("bot"))
+def bot_run(echo_bot_run):
+    return echo_bot_run
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +72,17 @@ def test_unknown_characters_are_a_400_naming_them(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "say Zebra"}])
     assert "'Z'" in str(info.value)
+
+
+def test_the_cli_the_api_and_the_server_give_one_seeded_reply(client, bot_run):
+    """They share the Generator and the decoding core: the same seed and knobs, the same reply."""
+    from tests.cli.helpers import run_dreamwright
+
+    knobs = dict(seed=21, temperature=1.2, top_p=0.9)
+    api = dreamwright.load(bot_run).generate("say white", max_new_tokens=30, **knobs)[0]
+    server = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "say white"}],
+                                            max_tokens=30, **knobs).choices[0].message.content
+    cli = run_dreamwright("chat", str(bot_run), "-p", "say white", "--seed", "21", "--temperature", "1.2",
+                          "--top-p", "0.9", "--max-tokens", "30")
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stdout == api + "\n" and server == api
