@@ -295,3 +295,49 @@ def test_image_page_draw_tab_draws_a_class_and_walks_between_two_seeds(browser, 
     page.screenshot(path=str(ARTIFACTS / "image-page-draw.png"), full_page=True)
     assert errors == []
     page.close()
+
+
+def test_chat_tab_talks_with_a_seq2seq_bot_and_a_language_model(browser, echo_bot_run, tiny_generator,
+                                                                thread_server):
+    from dreamwright.generation import Generator
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    bot = Generator.load(echo_bot_run, device="cpu")
+    with thread_server({"tiny": tiny_generator, "echo": bot}) as server:
+        errors: list[str] = []
+        page = open_page(browser, server.url + "/", errors)
+        assert page.is_visible("#text-page") and page.is_hidden("#chat-page")
+        page.click("#tab-chat")
+        assert page.is_hidden("#text-page") and page.get_attribute("#tab-chat", "aria-selected") == "true"
+        page.wait_for_selector("#chat-model option[value='echo']", state="attached")
+        assert page.input_value("#chat-model") == "echo"  # the seq2seq chatbot comes first
+        assert "seq2seq" in page.text_content("#chat-kind")
+        page.focus("#chat-temperature")
+        page.keyboard.press("Home")
+        assert page.text_content("#chat-temperature-value") == "0.00"
+
+        def say(text: str, replies: int) -> str:
+            page.fill("#chat-input", text)
+            page.press("#chat-input", "Enter")
+            wait_js(page, f"document.querySelectorAll('#chat-log .msg.assistant[data-finish]').length === {replies}")
+            return page.locator("#chat-log .msg.assistant .text").nth(replies - 1).text_content()
+
+        assert say("say pink", 1) == "pink pink!"
+        # the second message goes with the first exchange, as the API would be asked
+        expected = bot.generate(bot.chat_request([("user", "say pink"), ("assistant", "pink pink!"),
+                                                  ("user", "say gold")], temperature=0, max_new_tokens=300))[0]
+        assert say("say gold", 2) == expected
+        assert page.locator("#chat-log .msg.user .text").all_text_contents() == ["say pink", "say gold"]
+        page.screenshot(path=str(ARTIFACTS / "chat-tab.png"), full_page=True)
+        page.click("#chat-reset")
+        assert page.locator("#chat-log .msg").count() == 0
+        assert say("say gold", 1) == bot.generate("say gold", temperature=0)[0]
+
+        # a language model: it continues a transcript, and the tab says so
+        page.select_option("#chat-model", "tiny")
+        assert "language model" in page.text_content("#chat-kind")
+        page.click("#chat-reset")
+        page.fill("#chat-max-tokens", "20")
+        assert len(say("the cat", 1)) > 0
+        assert errors == []
+        page.close()

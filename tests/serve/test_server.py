@@ -52,7 +52,7 @@ def test_healthz_openapi_and_page(live_server):
     page = httpx.get(live_server.url + "/", timeout=10)
     assert page.status_code == 200 and "temperature lens" in page.text.lower()
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    for asset in ("/static/app.js", "/static/style.css"):
+    for asset in ("/static/app.js", "/static/chat.js", "/static/style.css"):
         assert httpx.get(live_server.url + asset, timeout=10).status_code == 200
     assert httpx.get(live_server.url + "/static/../app.py", timeout=10).status_code == 404
 
