@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from dreamwright.generation.generator import Generator
 from dreamwright.models import build_model
 from dreamwright.models.base import LanguageModel
 from dreamwright.tokenizers import tokenizer_class
+from tests.cli.helpers import assert_one_line_error, run_dreamwright
 
 TEXT = "the cat sat on the mat. a dog ran after the fox!\n"
 CPU = torch.device("cpu")
@@ -199,3 +201,31 @@ def test_generator_beam_search_checks_its_request(random_writer, prompt, kwargs,
     with pytest.raises(InvalidArgument, match=needle):
         random_writer.beam_search(prompt, **kwargs)
 
+
+# --------------------------------------------------------------------------- the command line
+def test_cli_prints_the_n_best_beams_best_first(tiny_run):
+    proc = run_dreamwright("generate", str(tiny_run), "-p", "the ", "-n", "12", "--beam", "3", "--n-best", "2",
+                           "--temperature", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    headers, texts = lines[0::2], lines[1::2]
+    assert len(headers) == len(texts) == 2 and [h.split(":")[0] for h in headers] == ["--- beam 1", "--- beam 2"]
+    scores = [float(h.split("score ")[1].split(",")[0]) for h in headers]
+    assert scores[0] >= scores[1] and all(t.startswith("the ") for t in texts)
+    proc = run_dreamwright("generate", str(tiny_run), "-p", "the ", "-n", "12", "--beam", "3", "--n-best", "2",
+                           "--json", "--length-penalty", "0")
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(records) == 2 and records[0]["score"] >= records[1]["score"]
+    assert records[0]["score"] == pytest.approx(records[0]["logprob"], rel=1e-5)  # length_penalty 0: the raw sum
+    assert {r["prompt"] for r in records} == {"the "} and {r["model"] for r in records} == {"tiny"}
+    assert {r["tokens"] for r in records} == {12} and {r["finish_reason"] for r in records} == {"length"}
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--beam", "3", "--n-best", "4"], "--n-best must be an integer from 1 to the beam width 3, got 4"),
+    (["--beam", "0"], "--beam must be an integer >= 1"),
+    (["--n-best", "2"], "add --beam"),
+    (["--beam", "2", "-s", "2"], "drop --stream and --num-samples"),
+])
+def test_cli_beam_errors(tiny_run, args, needle):
+    assert_one_line_error(run_dreamwright("generate", str(tiny_run), "-n", "5", *args), needle)
