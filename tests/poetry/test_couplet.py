@@ -260,3 +260,19 @@ def test_cli_errors_are_one_line(couplet_run):
     assert_one_line_error(cli("春风又绿江南岸月", "--run", str(couplet_run)), "8 characters", "7")
     if bundled.find("tang-couplet") is None:
         assert_one_line_error(cli("春风又绿江南岸"), "tang-couplet", "--run RUN")
+
+
+def test_a_random_seq2seq_model_keeps_them_too(table):
+    """The model family trained on tang-couplets: it encodes the 上联 before GO and decodes the 下联 after it."""
+    from dreamwright.data.pair_tokens import PAD
+    from dreamwright.models import build_model
+    from dreamwright.tokenizers.char import CharTokenizer
+
+    tokenizer = CharTokenizer(vocabulary(table))
+    torch.manual_seed(1)
+    model = build_model("seq2seq", tokenizer.vocab_size, go_id=tokenizer.index[GO], pad_id=tokenizer.index[PAD],
+                        n_layer=1, hidden_size=16, embedding_size=8)
+    writer = CoupletWriter(model, tokenizer, table=table)
+    for upper in UPPERS[:4]:
+        for couplet in writer.write(upper, seed=7, candidates=4, n=4, temperature=1.5):
+            assert_keeps_the_rules(couplet, table)
