@@ -218,11 +218,20 @@ def generate(
     seed: Annotated[int | None, typer.Option(help="Random seed for reproducible samples.")] = None,
     stop: Annotated[list[str] | None, typer.Option(metavar="TEXT", help="Stop at this text (repeatable; taken "
                                                    "literally, except \\n, \\t and \\\\).")] = None,
+    width: Annotated[int | None, typer.Option("--beam", metavar="N", help="Beam search N wide instead of "
+                                              "sampling: print the likeliest continuations found (temperature, "
+                                              "top-k, top-p and seed are ignored).")] = None,
+    length_penalty: Annotated[float | None, typer.Option(help=with_default(
+        "With --beam: rank by log-probability / length ** this (0 = raw sum; > 0 favours longer).", "1.0"),
+        show_default=False)] = None,
+    n_best: Annotated[int | None, typer.Option(help=with_default("With --beam: continuations to print, best "
+                                                                 "first.", "1"), show_default=False)] = None,
     stream: Annotated[bool, typer.Option(help="Print text as it is generated.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the samples to this file "
                                                 "instead of standard output.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per sample and line: text, prompt, "
-                                          "tokens, finish_reason, seed, model.")] = False,
+                                          "tokens, finish_reason, seed, model (with --beam: logprob and score "
+                                          "in place of seed).")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Prompt pieces missing from the vocabulary: error or "
                                              "skip.")] = Unknown.error,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
@@ -233,18 +242,32 @@ def generate(
 
     if as_json and stream:
         raise DreamwrightError("--json writes whole samples; drop --stream")
+    if width is None and (length_penalty is not None or n_best is not None):
+        raise DreamwrightError("--length-penalty and --n-best apply to beam search; add --beam N")
+    if width is not None and (stream or num_samples != 1):
+        raise DreamwrightError("--beam prints whole continuations (--n-best of them); drop --stream and "
+                               "--num-samples")
     stops = [parse_escapes(s) for s in (stop or [])]
     text = _read_prompt(prompt, prompt_file)
     if output is not None:
         _check_output_file(output)
     generator = _load_model(run, device)
-    request = generator.request(
-        text, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        repetition_penalty=repetition_penalty, num_samples=num_samples, seed=seed, stop=stops,
-        unknown=unknown.value)
+    if width is not None:
+        hypotheses = generator.beam_search(
+            text, width=width, length_penalty=1.0 if length_penalty is None else length_penalty,
+            n_best=n_best or 1, max_new_tokens=max_new_tokens, stop=stops,
+            repetition_penalty=repetition_penalty, unknown=unknown.value)
+    else:
+        request = generator.request(
+            text, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+            repetition_penalty=repetition_penalty, num_samples=num_samples, seed=seed, stop=stops,
+            unknown=unknown.value)
     if run is None:
         typer.echo(f"using the bundled model {generator.name}", err=True)
     with (open(output, "w", encoding="utf-8") if output is not None else nullcontext(sys.stdout)) as out:
+        if width is not None:
+            _write_hypotheses(out, hypotheses, text, generator.name, as_json)
+            return
         if stream and num_samples == 1:
             out.write(text)
             for piece in generator.stream(request):
@@ -262,6 +285,22 @@ def generate(
             if num_samples > 1:
                 out.write(f"--- sample {i + 1} ---\n")
             out.write(text + completion.text + "\n")
+
+
+def _write_hypotheses(out: typing.TextIO, hypotheses: list, prompt: str, model: str, as_json: bool) -> None:
+    """Beam search's continuations, best first: the text (after a header when there are several) or JSON lines."""
+    import json
+
+    for i, hyp in enumerate(hypotheses):
+        if as_json:
+            record = {"text": hyp.text, "prompt": prompt, "tokens": len(hyp.tokens),
+                      "finish_reason": hyp.finish_reason, "logprob": hyp.logprob, "score": hyp.score,
+                      "model": model}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            continue
+        if len(hypotheses) > 1:
+            out.write(f"--- beam {i + 1}: score {hyp.score:.4f}, log-prob {hyp.logprob:.4f} ---\n")
+        out.write(prompt + hyp.text + "\n")
 
 
 # --------------------------------------------------------------------------- chat

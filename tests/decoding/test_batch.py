@@ -106,3 +106,21 @@ def test_logprobs_are_the_models_own_distribution(model_and_tokenizer):
         assert [t for t, _ in top] == ids.tolist() and [v for _, v in top] == pytest.approx(values.tolist(), abs=1e-5)
     assert len(rows[1].token_logprobs) == 4 and rows[1].top_logprobs == []
     assert rows[2].token_logprobs == [] and all(v <= 0 for v in rows[1].token_logprobs)
+
+
+def test_keep_can_repeat_and_reorder_rows(model_and_tokenizer):
+    """Beam search forks rows: a repeated position copies the row's model state, an equal-length index reorders."""
+    model, tok = model_and_tokenizer
+    decoder = BatchDecoder(model, tok, needs=frozenset({"seen"}))
+    decoder.admit([tok.encode("the "), tok.encode("a dog")], [Row(SamplingParams(0.0), i, 10) for i in range(2)])
+    first, second = decoder.logits.clone()
+    decoder.keep([1, 0])
+    assert torch.equal(decoder.logits, torch.stack([second, first]))
+    decoder.keep([1, 1, 0])
+    assert torch.equal(decoder.logits, torch.stack([first, first, second]))
+    assert torch.equal(decoder.history.seen[0], decoder.history.seen[1])
+    decoder.feed(torch.tensor(tok.encode("tot")))
+    forked = decoder.logits
+    alone = BatchDecoder(model, tok)
+    alone.admit([tok.encode("the t"), tok.encode("the o")], [Row(SamplingParams(0.0), i, 10) for i in range(2)])
+    torch.testing.assert_close(forked[:2], alone.logits, rtol=1e-4, atol=1e-5)

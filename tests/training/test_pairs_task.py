@@ -46,3 +46,18 @@ def test_an_empty_pair_set_is_refused(tmp_path):
     with pytest.raises(CorpusError):
         dreamwright.train(path, tmp_path / "run", model="seq2seq", steps=2, skip_bad_lines=True, **SMALL)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_longest_source_read_in_training_is_recorded(tmp_path):
+    """对对子 takes it as its default limit on a 上联's length (cut to seq_len, as training cuts sources)."""
+    from dreamwright.data.corpus import resolve_corpus
+    from dreamwright.training.config import TrainConfig
+    from dreamwright.training.pairs import prepare_pairs
+
+    path = tmp_path / "couplets.tsv"
+    path.write_text("".join(f"{c * k}\t{'地' * k}\n" for c in "天人山水风花雪月云雨" for k in range(1, 9)),
+                    encoding="utf-8")
+    for seq_len, longest in ((24, 8), (6, 6)):
+        config = TrainConfig(corpus=str(path), task="pairs", tokenizer="char", seq_len=seq_len)
+        _, encoded = prepare_pairs(resolve_corpus(path), tmp_path / f"data{seq_len}", config)
+        assert encoded.meta["longest_source"] == longest

@@ -234,10 +234,3 @@ def register_corpora() -> None:
                     "last tenth of the speeches)",
         train=BUILTIN_CORPORA["shakespeare"].train, prepare=_prepare_dialogue, task="pairs",
     ))
-
-
-def register_training() -> None:
-    """Plugin hook: the ``pairs`` training task and the ``seq2seq`` preset."""
-    from dreamwright.training import pairs
-
-    pairs.register()

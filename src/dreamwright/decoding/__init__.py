@@ -1,4 +1,4 @@
-"""The decoding core: logits processors, one sampler, one stop-string watcher and one batch decoder.
+"""The decoding core: logits processors, one sampler, one stop-string watcher, one batch decoder, beam search.
 
 Everything that writes text — :class:`~dreamwright.generation.generator.Generator` (CLI and Python API), the
 server's engine, 作诗姬 and the trainer's samples — drives :class:`BatchDecoder`.
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 _HOMES = {
     "batch": ("BatchDecoder", "Row", "Snapshot", "sample_rows"),
+    "beam": ("BeamParams", "Hypothesis", "beam_search"),
     "defaults": ("DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE"),
     "params": ("SamplingParams",),
     "processors": ("AvoidRepeats", "Bias", "History", "LogitsProcessor", "Mask", "RepetitionPenalty",
@@ -24,10 +25,10 @@ _HOMES = {
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
-    "DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "AvoidRepeats", "BatchDecoder", "Bias", "History",
-    "LogitsProcessor", "Mask", "RepetitionPenalty", "Row", "RowStreams", "SamplingParams", "Snapshot",
-    "StopWatcher", "Temperature", "TopK", "TopP", "choose", "draw", "fresh_seed", "held_back", "resolve_seed",
-    "row_seed", "sample_rows",
+    "DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "AvoidRepeats", "BatchDecoder", "BeamParams", "Bias",
+    "History", "Hypothesis", "LogitsProcessor", "Mask", "RepetitionPenalty", "Row", "RowStreams", "SamplingParams",
+    "Snapshot", "StopWatcher", "Temperature", "TopK", "TopP", "beam_search", "choose", "draw", "fresh_seed",
+    "held_back", "resolve_seed", "row_seed", "sample_rows",
 ]
 
 
@@ -42,6 +43,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from dreamwright.decoding.batch import BatchDecoder, Row, Snapshot, sample_rows
+    from dreamwright.decoding.beam import BeamParams, Hypothesis, beam_search
     from dreamwright.decoding.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE
     from dreamwright.decoding.params import SamplingParams
     from dreamwright.decoding.processors import (

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from dreamwright.decoding.params import SamplingParams
-from dreamwright.decoding.processors import History, LogitsProcessor
+from dreamwright.decoding.processors import History, LogitsProcessor, apply
 from dreamwright.decoding.sampler import RowStreams, choose, row_seed
 from dreamwright.decoding.stops import StopWatcher
 from dreamwright.models.base import LanguageModel
@@ -147,8 +147,9 @@ class BatchDecoder:
         self._regroup()
 
     def keep(self, index: Sequence[int]) -> None:
-        """Keep only the rows at positions ``index`` (in that order)."""
-        if len(index) == len(self.rows):
+        """Keep only the rows at positions ``index`` (in that order). A position may repeat (beam search forks a
+        row): the copies share one :class:`Row`, so a caller that repeats rows keeps its own tokens per copy."""
+        if list(index) == list(range(len(self.rows))):
             return
         if not index:
             self.rows, self.state, self.logits, self.history = [], None, None, History()
@@ -205,6 +206,18 @@ class BatchDecoder:
             tokens[index] = choose(self.logits.index_select(0, index), params, self.history.rows(index),
                                    uniforms[index.cpu()], extra)
         return tokens
+
+    def scores(self, extra: Sequence[LogitsProcessor] = ()) -> torch.Tensor:
+        """Every row's logits after ``extra`` and its own processors (float32 ``[B, V]``): what :meth:`choose`
+        chooses from, temperature included; beam search ranks them."""
+        if extra:
+            self._ensure_history({kind for p in extra for kind in p.needs})
+        if len(self._groups) == 1:
+            return apply((*extra, *self._groups[0][0].chain), self.history, self.logits)
+        out = torch.empty(self.logits.shape, dtype=torch.float32, device=self.logits.device)
+        for params, index in self._groups:
+            out[index] = apply((*extra, *params.chain), self.history.rows(index), self.logits.index_select(0, index))
+        return out
 
     def logprobs(self, tokens: torch.Tensor, top: int = 0) -> tuple[list[float], list[list[tuple[int, float]]]]:
         """The model's log-probability of each row's token in ``tokens`` at this step, and each row's ``top``

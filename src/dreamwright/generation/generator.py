@@ -9,6 +9,7 @@ requests and turns rows into :class:`Completion` records.
 from __future__ import annotations
 
 import inspect
+import numbers
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,10 +23,13 @@ from dreamwright.decoding import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_TEMPERATURE,
     BatchDecoder,
+    BeamParams,
+    Hypothesis,
     Row,
     SamplingParams,
     StopWatcher,
     Temperature,
+    beam_search,
     resolve_seed,
     sample_rows,
 )
@@ -246,6 +250,35 @@ class Generator:
         """Continuations of ``prompt`` (without the prompt), one string per sample; the knobs are
         :meth:`request`'s."""
         return [c.text for c in self.complete(prompt, **knobs)]
+
+    def beam_search(self, prompt: str | Sequence[int] = "", *, width: int = 4, length_penalty: float = 1.0,
+                    n_best: int = 1, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                    stop: str | Sequence[str] | None = None, repetition_penalty: float = 1.0,
+                    unknown: str = "error") -> list[Hypothesis]:
+        """The ``n_best`` likeliest continuations of ``prompt`` a beam ``width`` wide finds, best first
+        (:func:`~dreamwright.decoding.beam.beam_search`; ``length_penalty`` as in Hugging Face).
+
+        ``prompt`` is text, encoded as :meth:`request` does, or token ids, read as they are (a seq2seq model's
+        ids must already end in ``GO``). Beam search is deterministic: there is no temperature, top-k, top-p or
+        seed.
+        """
+        beam = BeamParams(width, length_penalty, n_best)
+        positive_int("max_new_tokens", max_new_tokens)
+        ids = self.encode_prompt(prompt, unknown) if isinstance(prompt, str) else self._token_ids(prompt)
+        decoder = BatchDecoder(self.model, self.tokenizer, self.device)
+        return beam_search(decoder, ids, beam, max_new_tokens, stops=self.stops(stop),
+                           repetition_penalty=repetition_penalty)
+
+    def _token_ids(self, ids: Sequence[int]) -> list[int]:
+        """``ids`` checked as a non-empty list of the model's token ids."""
+        vocab, out = self.model.vocab_size, []
+        for i in ids:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < vocab:
+                raise InvalidArgument(f"prompt token ids must be integers in [0, {vocab}), got {i!r}", param="prompt")
+            out.append(int(i))
+        if not out:
+            raise InvalidArgument("prompt must be text or at least one token id", param="prompt")
+        return out
 
     @torch.inference_mode()
     def next_token_distribution(self, context: str, temperature: float = 1.0, top_n: int = 10,

@@ -7,6 +7,7 @@ Python API::
     print(poems[0].render(poetry.rhyme_table()))
     poetry.check_poem("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。").regulated   # True
     poetry.prepare("data/tang")                                          # the training corpus
+    poetry.write_couplets("春风又绿江南岸", run="runs/couplets", seed=1)   # 对对子 (a 下联 for a 上联)
 
 Importing this package is cheap; torch is loaded only when a model is.
 """
@@ -17,6 +18,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from dreamwright.poetry.couplet import Couplet, CoupletWriter
     from dreamwright.poetry.data import PrepareResult
     from dreamwright.poetry.decode import Poem, PoemRequest, PoemWriter
     from dreamwright.poetry.prosody import PoemReport, RhymeTable
@@ -24,7 +26,10 @@ if TYPE_CHECKING:
 from dreamwright.poetry.defaults import DEFAULT_CANDIDATES
 
 BUNDLED_MODEL = "tang-poetry"
-__all__ = ["BUNDLED_MODEL", "DEFAULT_CANDIDATES", "check_poem", "load_writer", "prepare", "rhyme_table", "write_poems"]
+#: the bundled model 对对子 uses when no run is given
+COUPLET_MODEL = "tang-couplet"
+__all__ = ["BUNDLED_MODEL", "COUPLET_MODEL", "DEFAULT_CANDIDATES", "check_poem", "load_couplet_writer", "load_writer",
+           "prepare", "rhyme_table", "write_couplets", "write_poems"]
 
 
 def register_corpora() -> None:
@@ -89,3 +94,27 @@ def write_poems(
     the options are its fields (``acrostic``, ``start``, ``keywords``, ``theme``, ``rhyme``, ``tones``,
     ``num_samples``, ``candidates``, ``temperature``, ``seed``, ...)."""
     return load_writer(run_dir, device).write(form, **options)
+
+
+@functools.lru_cache(maxsize=4)
+def load_couplet_writer(run: str | None = None, device: str | None = None) -> CoupletWriter:
+    """A :class:`~dreamwright.poetry.couplet.CoupletWriter` for the run directory ``run`` (default: the bundled
+    ``tang-couplet`` model)."""
+    from dreamwright import bundled
+    from dreamwright.errors import CheckpointError
+    from dreamwright.generation.generator import Generator
+    from dreamwright.poetry.couplet import CoupletWriter
+
+    if run is None:
+        found = bundled.resolve(COUPLET_MODEL)
+        if found is None:
+            raise CheckpointError(f"this installation has no bundled {COUPLET_MODEL} model; pass run=RUN, a run "
+                                  "directory trained on tang-couplets")
+        run = str(found)
+    return CoupletWriter.from_generator(Generator.load(run, device=device))
+
+
+def write_couplets(upper: str, run: str | None = None, *, device: str | None = None, **options: Any) -> list[Couplet]:
+    """下联 for the 上联 ``upper``, best first; the options are :meth:`CoupletWriter.write
+    <dreamwright.poetry.couplet.CoupletWriter.write>`'s (``candidates``, ``seed``, ``temperature``, ``n``, ...)."""
+    return load_couplet_writer(run, device).write(upper, **options)

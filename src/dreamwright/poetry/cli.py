@@ -1,4 +1,5 @@
-"""CLI: ``dreamwright poem`` and ``dreamwright poetry prepare|check``; :func:`register` adds them."""
+"""CLI: ``dreamwright poem``, ``dreamwright couplet`` and ``dreamwright poetry prepare|check``; :func:`register` adds
+them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 
 from dreamwright._cli_runner import report_error
 from dreamwright.errors import DreamwrightError
-from dreamwright.poetry.defaults import DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
+from dreamwright.poetry.defaults import COUPLET_TEMPERATURE, DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
 
 FORM_HELP = "五绝 | 七绝 | 五律 | 七律"
 
@@ -130,6 +131,42 @@ def poem(
     _run(go)
 
 
+def couplet(
+    upper: Annotated[str, typer.Argument(help="The 上联, Chinese characters, e.g. 春风又绿江南岸.")],
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="Run directory trained on tang-couplets (default: the bundled tang-couplet model)."),
+    ] = None,
+    candidates: Annotated[
+        int,
+        typer.Option("--candidates", "-c",
+                     help="下联 written; the ones the model finds likeliest per character are kept."),
+    ] = DEFAULT_CANDIDATES,
+    seed: Annotated[int | None, typer.Option(help="Random seed (repeatable output).")] = None,
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-t", help="Sampling temperature.")
+    ] = COUPLET_TEMPERATURE,
+    n: Annotated[int, typer.Option("--num-samples", "-n", "-s", help="How many 下联 to show, best first.")] = 1,
+    marks: Annotated[bool, typer.Option("--marks/--no-marks", help="Show each line's tones (平/仄/中).")] = False,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+) -> None:
+    """对对子: write a 下联 for a 上联, its length and tone opposition enforced while decoding."""
+
+    def go() -> None:
+        from dreamwright.poetry import load_couplet_writer
+        from dreamwright.poetry.couplet import clean_upper
+
+        clean_upper(upper)  # an empty or non-Chinese 上联 is said before any model is looked for
+        writer = load_couplet_writer(run, device)
+        couplets = writer.write(upper, candidates=candidates, seed=seed, temperature=temperature, n=n)
+        for k, c in enumerate(couplets):
+            if k:
+                print()
+            print(c.render(writer.table, marks=marks))
+
+    _run(go)
+
+
 def prepare(
     out_dir: Annotated[
         str, typer.Argument(help="Folder for train.txt, valid.txt and counts.json.")
@@ -184,8 +221,9 @@ def check(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``poem`` and the ``poetry`` sub-app (``prepare``, ``check``) to ``app``."""
+    """Add ``poem``, ``couplet`` and the ``poetry`` sub-app (``prepare``, ``check``) to ``app``."""
     app.command("poem")(poem)
+    app.command("couplet")(couplet)
     sub = typer.Typer(help="作诗姬: Tang poetry corpus and prosody tools.", no_args_is_help=True)
     sub.command("prepare")(prepare)
     sub.command("check")(check)

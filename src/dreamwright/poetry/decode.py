@@ -52,7 +52,6 @@ from dreamwright.poetry.plan import Plan, Planner
 from dreamwright.poetry.prosody import (
     BOTH,
     PING,
-    ZE,
     Pattern,
     PoemReport,
     RhymeGroup,
@@ -64,6 +63,7 @@ from dreamwright.poetry.prosody import (
     patterns,
     tone_marks,
 )
+from dreamwright.poetry.vocab import check_vocabulary, han_mask, tone_masks
 
 MODES = ("strict", "loose", "off")
 #: a rhyme group is chosen only if the vocabulary holds at least this many of its characters (no 险韵)
@@ -142,18 +142,6 @@ class Poem:
 def han_only(text: str) -> str:
     """The Han characters of ``text`` (punctuation such as ？！，。 and spaces dropped)."""
     return "".join(ch for ch in text if is_han(ch))
-
-
-def variants(ch: str) -> list[str]:
-    """The simplified and traditional forms of ``ch`` other than itself (OpenCC)."""
-    from opencc import OpenCC
-
-    out = []
-    for conv in ("t2s", "s2t"):
-        v = OpenCC(conv).convert(ch)
-        if v != ch and len(v) == 1 and v not in out:
-            out.append(v)
-    return out
 
 
 @dataclass(frozen=True)
@@ -318,7 +306,7 @@ class PoemWriter:
                     f"the model's vocabulary has no {needed!r}: it was not trained on poems; "
                     "train one with `dreamwright train tang`"
                 )
-        self.han = torch.tensor([is_han(c) for c in self.chars], device=self.device)
+        self.han = han_mask(self.chars, self.device)
         self._tables_ready = False
         self.min_group = MIN_GROUP
 
@@ -345,11 +333,7 @@ class PoemWriter:
         if self._tables_ready:
             return
         table = self.table
-        # tones from the tables only: a character known only through pypinyin has no tone here, so the
-        # masks keep it out of every position whose tone a rule fixes (free positions still take it)
-        self.tones_of = [table.table_tones(c) if is_han(c) else frozenset() for c in self.chars]
-        self.ping = torch.tensor([PING in t for t in self.tones_of], device=self.device) & self.han
-        self.ze = torch.tensor([ZE in t for t in self.tones_of], device=self.device) & self.han
+        self.tones_of, self.ping, self.ze = tone_masks(self.chars, table, self.han)
         self.groups = [g for g in table.groups if g.tone == PING]
         self.group_pos = {g.id: i for i, g in enumerate(self.groups)}
         mat = torch.zeros(len(self.chars), len(self.groups), dtype=torch.bool)
@@ -366,19 +350,7 @@ class PoemWriter:
     # ------------------------------------------------------------------ validation
     def check_chars(self, text: str, what: str) -> None:
         """Raise a one-line :class:`VocabularyError` naming characters of ``text`` the model lacks."""
-        missing = [c for c in dict.fromkeys(text) if c not in self.index]
-        if not missing:
-            return
-        parts = []
-        for c in missing:
-            alts = [v for v in variants(c) if v in self.index]
-            parts.append(f"「{c}」 (try 「{alts[0]}」)" if alts else f"「{c}」")
-        offered = any("(try" in part for part in parts)
-        raise VocabularyError(
-            f"{what} characters not in the model's vocabulary: {', '.join(parts)}; use other characters"
-            + (" (or the suggested simplified/traditional variant)" if offered else ""),
-            param=what.split()[0],
-        )
+        check_vocabulary(text, self.index, what)
 
     def _spec(self, request: PoemRequest) -> _Spec:
         """``request`` checked against the model (its characters, plan and tag), the tables built if needed."""

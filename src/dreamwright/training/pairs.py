@@ -99,7 +99,9 @@ def prepare_pairs(source: CorpusSource, data_dir: Path, config: TrainConfig) -> 
     tokenizer = CharTokenizer(chars)
     data_dir.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {"corpus": source.name, "dtype": tokenizer.dtype().name, "documents": False,
-                            "skipped_lines": sum(r.skipped for r in read)}
+                            "skipped_lines": sum(r.skipped for r in read),
+                            # the longest input read in training (对对子's default limit on a 上联)
+                            "longest_source": min(max(len(p.source) for p in train), config.seq_len)}
     for split, pairs in (("train", train), ("valid", valid)):
         ids = pair_ids(pairs, tokenizer)
         (data_dir / f"{split}.bin").write_bytes(ids.tobytes())
