@@ -40,7 +40,8 @@ class Attention:
 
 def reply_attention(generator: Generator, prompt_ids: Sequence[int], reply: str | Sequence[int]) -> Attention:
     """The attention weights of ``generator``'s seq2seq model while it wrote ``reply`` (text, or its token ids)
-    after ``prompt_ids`` (the source and ``GO``, as :meth:`Generator.encode_chat` makes them)."""
+    after ``prompt_ids`` (the source and ``GO``, as :meth:`Generator.encode_chat` makes them). Anything with the
+    ``model`` and ``tokenizer`` of a Generator will do (对对子's ``CoupletWriter``)."""
     model = generator.model
     if not getattr(model, "conditional", False) or not hasattr(model, "attention"):
         raise InvalidArgument("only a seq2seq model attends to an input; this one continues a text",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -148,6 +149,8 @@ def couplet(
     ] = COUPLET_TEMPERATURE,
     n: Annotated[int, typer.Option("--num-samples", "-n", "-s", help="How many 下联 to show, best first.")] = 1,
     marks: Annotated[bool, typer.Option("--marks/--no-marks", help="Show each line's tones (平/仄/中).")] = False,
+    attention: Annotated[Path | None, typer.Option(help="Draw the best 下联's attention over the 上联 as a PNG "
+                                                   "here (a seq2seq model).")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
 ) -> None:
     """对对子: write a 下联 for a 上联, its length and tone opposition enforced while decoding."""
@@ -157,14 +160,31 @@ def couplet(
         from dreamwright.poetry.couplet import clean_upper
 
         clean_upper(upper)  # an empty or non-Chinese 上联 is said before any model is looked for
+        if attention is not None and (attention.is_dir() or not attention.parent.is_dir()):
+            raise DreamwrightError(f"--attention {attention} must name a file in an existing folder")
         writer = load_couplet_writer(run, device)
+        if attention is not None and not getattr(writer.model, "conditional", False):
+            raise DreamwrightError("--attention needs a seq2seq model (trained with --model seq2seq); this one "
+                                   "attends to no input")
         couplets = writer.write(upper, candidates=candidates, seed=seed, temperature=temperature, n=n)
         for k, c in enumerate(couplets):
             if k:
                 print()
             print(c.render(writer.table, marks=marks))
+        if attention is not None:
+            print(f"attention: {_draw_attention(writer, couplets[0], attention)}", file=sys.stderr)
 
     _run(go)
+
+
+def _draw_attention(writer, couplet, path: Path) -> Path:
+    """The attention of ``couplet``'s 下联 over its 上联, drawn as ``dreamwright chat --attention`` draws it."""
+    from dreamwright.data.pair_tokens import GO
+    from dreamwright.generation.attention import plot_attention, reply_attention
+
+    ids = [writer.index[ch] for ch in couplet.upper] + [writer.index[GO]]
+    weights = reply_attention(writer, ids, couplet.lower)
+    return plot_attention(weights.source, weights.reply, weights.weights, path)
 
 
 def prepare(
