@@ -100,8 +100,6 @@ def _beam(chat: Chat, arg: str) -> str:
                 width = check_beam(int(arg))
             except (ValueError, DreamwrightError):
                 raise InvalidArgument(f"/beam takes a width of 1 or more, or 0 or off to sample; got {arg!r}") from None
-        if width and not hasattr(chat.generator, "beam_search"):
-            raise InvalidArgument("this version of dreamwright has no beam search")
         chat.settings.beam = width
     if chat.settings.beam:
         return f"beam search, width {chat.settings.beam} (temperature, top-k and top-p are not used)"

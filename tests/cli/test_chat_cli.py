@@ -82,3 +82,17 @@ def test_unknown_characters_can_be_skipped(bot_run):
     proc = run_dreamwright("chat", str(bot_run), "-p", "say Zpink", "-t", "0", "--unknown", "skip")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "pink pink!\n"
+
+
+def test_beam_search_answers_as_the_generators_beam_search(bot_run):
+    proc = run_dreamwright("chat", str(bot_run), "-p", "say pink", "--beam", "3")
+    assert proc.returncode == 0, proc.stderr
+    bot = dreamwright.load(bot_run)
+    best = bot.beam_search("say pink", width=3, max_new_tokens=300)[0]
+    assert proc.stdout == best.text + "\n" == "pink pink!\n"
+    # a language model's beam stops at its chat template's next role line too
+    lm = dreamwright.load("shakespeare-char")
+    proc = run_dreamwright("chat", "shakespeare-char", "-p", "Who goes there?", "--beam", "2", "-n", "40")
+    assert proc.returncode == 0, proc.stderr
+    ids = lm.encode_chat([("user", "Who goes there?")])
+    assert proc.stdout == lm.beam_search(ids, width=2, max_new_tokens=40, stop=lm.chat_stops())[0].text + "\n"

@@ -9,11 +9,9 @@ import pexpect
 import pytest
 
 import dreamwright
-from dreamwright.generation import Generator
 from tests.cli.helpers import dreamwright_script
 
 PROMPT = "you> "
-HAS_BEAM_SEARCH = hasattr(Generator, "beam_search")
 
 
 @pytest.fixture(scope="module")
@@ -105,21 +103,12 @@ def test_mistakes_print_one_line_and_the_talk_goes_on(bot_run, spawn):
     quit_with_ctrl_d(child)
 
 
-@pytest.mark.skipif(not HAS_BEAM_SEARCH, reason="beam search (Generator.beam_search) lands with branch beam")
 def test_beam_search_can_be_switched_on_and_off(bot_run, spawn):
     child = spawn(str(bot_run))
     assert ask(child, "/beam 2") == "beam search, width 2 (temperature, top-k and top-p are not used)"
     assert reply(child, "say pink") == "pink pink!"
     assert ask(child, "/beam off") == "sampling at temperature 0.8"
     assert ask(child, "/beam") == "sampling at temperature 0.8"
-    quit_with_ctrl_d(child)
-
-
-@pytest.mark.skipif(HAS_BEAM_SEARCH, reason="only while beam search has not landed")
-def test_beam_search_missing_is_one_line(bot_run, spawn):
-    child = spawn(str(bot_run))
-    assert ask(child, "/beam 2") == "error: this version of dreamwright has no beam search"
-    assert ask(child, "/beam off") == "sampling at temperature 0.8"
     quit_with_ctrl_d(child)
 
 

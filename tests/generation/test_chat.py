@@ -67,8 +67,6 @@ def test_bad_settings_are_refused(bot):
         assert info.value.param == param
 
 
-@pytest.mark.skipif(not hasattr(dreamwright.generation.Generator, "beam_search"),
-                    reason="beam search (Generator.beam_search) lands with branch beam")
 def test_beam_search_replies_whole(bot):
     chat = Chat(bot, ChatSettings(beam=3))
     pieces = []

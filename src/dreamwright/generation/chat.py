@@ -68,9 +68,6 @@ class Chat:
     def __init__(self, generator: Generator, settings: ChatSettings | None = None) -> None:
         self.generator = generator
         self.settings = (settings or ChatSettings()).check()
-        if self.settings.beam and not hasattr(generator, "beam_search"):
-            raise InvalidArgument("this version of dreamwright has no beam search; sample instead (beam=0)",
-                                  param="beam")
         self.messages: list[tuple[str, str]] = []
 
     @property
@@ -114,12 +111,9 @@ class Chat:
         return Reply(text, reason, request.ids)
 
     def _search(self, request: Request) -> tuple[str, str]:
-        search = getattr(self.generator, "beam_search", None)
-        if search is None:
-            raise InvalidArgument("this version of dreamwright has no beam search; sample instead (beam=0)",
-                                  param="beam")
         own = self.generator.stops(None)  # beam_search adds the model's own end of reply itself
-        best = search(request.ids, width=self.settings.beam, max_new_tokens=request.max_new_tokens,
-                      stop=[s for s in request.stops if s not in own] or None,
-                      repetition_penalty=self.settings.repetition_penalty)[0]
-        return best.text, best.finish_reason or "length"
+        best = self.generator.beam_search(request.ids, width=self.settings.beam,
+                                          max_new_tokens=request.max_new_tokens,
+                                          stop=[s for s in request.stops if s not in own] or None,
+                                          repetition_penalty=self.settings.repetition_penalty)[0]
+        return best.text, best.finish_reason
