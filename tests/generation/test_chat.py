@@ -89,3 +89,20 @@ def test_the_attention_picture(bot, tmp_path):
         plot_attention("ab", "c", [[1.0, 0.0, 0.0]], tmp_path / "bad.png")
     with pytest.raises(InvalidArgument, match="seq2seq"):
         reply_attention(dreamwright.load("shakespeare-char"), [1, 2], "x")
+
+
+def test_a_model_with_a_fixed_context_reads_the_newest_messages_that_fit():
+    from dreamwright.generation import Generator
+    from dreamwright.models import build_model
+    from dreamwright.tokenizers.char import CharTokenizer
+
+    tokenizer = CharTokenizer("abcdefghijklmnopqrstuvwxyz :\n")
+    model = build_model("gpt", tokenizer.vocab_size, n_layer=1, n_head=2, n_embd=16, block_size=64)
+    gpt = Generator(model, tokenizer, name="gpt")
+    chat = Chat(gpt, ChatSettings(temperature=0, max_new_tokens=10))
+    chat.messages = [("user", "hello there"), ("assistant", "good day"), ("user", "how are you"),
+                     ("assistant", "well enough")]
+    request = chat.request("and you")
+    assert len(request.ids) + 10 <= 64
+    assert request.ids == gpt.encode_chat([("assistant", "well enough"), ("user", "and you")])
+    assert len(chat.reply("and you").text) <= 10

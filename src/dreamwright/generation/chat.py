@@ -84,13 +84,21 @@ class Chat:
         return sum(1 for role, _ in self.messages if role == "assistant")
 
     def request(self, question: str) -> Request:
-        """The sampling request of the reply to ``question`` after the conversation so far (validated)."""
+        """The sampling request of the reply to ``question`` after the conversation so far (validated).
+
+        A model with a fixed context (a GPT) reads the newest messages whose prompt leaves room for the reply
+        (a seq2seq model keeps the newest turns within its budget itself)."""
         s = self.settings
         seed = None if s.seed is None else s.seed + self.replies
-        return self.generator.chat_request([*self.messages, ("user", question)], unknown=s.unknown,
-                                           max_new_tokens=s.max_new_tokens, temperature=s.temperature,
-                                           top_k=s.top_k, top_p=s.top_p, repetition_penalty=s.repetition_penalty,
-                                           seed=seed)
+        messages = [*self.messages, ("user", question)]
+        limit = getattr(self.generator.model, "context_limit", None)
+        while True:
+            request = self.generator.chat_request(messages, unknown=s.unknown, max_new_tokens=s.max_new_tokens,
+                                                  temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+                                                  repetition_penalty=s.repetition_penalty, seed=seed)
+            if not limit or len(request.ids) + s.max_new_tokens <= limit or len(messages) == 1:
+                return request
+            messages = messages[1:]
 
     def reply(self, question: str, on_text: Callable[[str], None] | None = None) -> Reply:
         """Answer ``question``: ``on_text`` receives the reply's text as it is written (a beam search's reply
