@@ -29,7 +29,7 @@ import torch
 import dreamwright
 from dreamwright import plugins
 from dreamwright.data.corpus import resolve_corpus
-from dreamwright.data.pairs import read_pairs
+from dreamwright.data.pairs import Pair, read_pairs
 from dreamwright.decoding import SamplingParams, sample_rows
 from dreamwright.training.pairs import reply_loss
 
@@ -55,8 +55,13 @@ def bits_per_reply_char(run: Path, pairs) -> float:
 
 
 def reads(seq2seq: Path, blind: Path) -> dict:
+    """Bits per held-out reply character of the seq2seq model (reading the input) and of the reply-only model
+    (reading a blank input, as it was trained), over the pairs whose characters both models know."""
     valid, _ = held_out_pairs(seq2seq)
-    with_input, without = bits_per_reply_char(seq2seq, valid), bits_per_reply_char(blind, valid)
+    known = [set(dreamwright.load(run).tokenizer.index) for run in (seq2seq, blind)]
+    valid = [p for p in valid if set(p.source + p.reply) <= known[0] and set(p.reply) <= known[1]]
+    with_input = bits_per_reply_char(seq2seq, valid)
+    without = bits_per_reply_char(blind, [Pair("", p.reply) for p in valid])
     ppl_with, ppl_without = 2 ** with_input, 2 ** without
     return {"pairs": len(valid), "seq2seq_bpc": with_input, "reply_only_bpc": without,
             "seq2seq_ppl_per_char": ppl_with, "reply_only_ppl_per_char": ppl_without,
