@@ -60,12 +60,25 @@ def _label(token: str) -> str:
     return "".join(VISIBLE.get(ch, ch) for ch in token) or "∅"
 
 
+#: how the files of those fonts are named (to find one installed after matplotlib cached its font list)
+CJK_FILES = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy", "droidsansfallback", "uming")
+
+
 def _cjk_family() -> list[str]:
     """The installed CJK font's family first, then matplotlib's default; no warning when there is none."""
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return [name for name in CJK_FONTS if name in installed][:1] + ["DejaVu Sans"]
+    manager = font_manager.fontManager
+    found = [name for name in CJK_FONTS if name in {font.name for font in manager.ttflist}]
+    if not found:  # matplotlib's cached list predates the font: look for its file
+        for path in font_manager.findSystemFonts():
+            if any(key in Path(path).name.lower().replace("-", "") for key in CJK_FILES):
+                try:
+                    manager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = [name for name in CJK_FONTS if name in {font.name for font in manager.ttflist}]
+    return found[:1] + ["DejaVu Sans"]
 
 
 def plot_attention(source_text: str | Sequence[str], reply_text: str | Sequence[str], weights: Any,
