@@ -7,6 +7,7 @@ import json
 import os
 
 from benchmarks.couplet_check import judge
+
 from dreamwright import bundled, runs
 from tests.cli.helpers import run_dreamwright
 
