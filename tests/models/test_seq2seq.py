@@ -62,3 +62,8 @@ def test_tied_and_shared_embeddings_are_options():
     assert tied.head.weight is tied.embed.weight and tied.source_embed is None
     assert untied.source_embed is not None and untied.head.weight is not untied.embed.weight
     assert untied.num_parameters() > tied.num_parameters()
+
+
+def test_a_reply_never_continues_with_pad_or_go(model):
+    logits, _ = model(torch.tensor([[5, 6, 7, 1, 8, 9]]))
+    assert torch.isinf(logits[0, 3:, [0, 1]]).all() and torch.isfinite(logits[0, 3:, 2:]).all()

@@ -77,6 +77,7 @@ class Seq2Seq(LanguageModel):
         self.head = nn.Linear(out_size, vocab_size)
         if tie_weights:
             self.head.weight = self.embed.weight
+        self.register_buffer("_never", torch.tensor(sorted({pad_id, go_id})), persistent=False)
 
     @classmethod
     def build(cls, name: str, vocab_size: int, **hparams: Any) -> Seq2Seq:
@@ -115,6 +116,8 @@ class Seq2Seq(LanguageModel):
         context = torch.einsum("bts,bsh->bth", weights, state.memory)
         out = torch.tanh(self.combine(torch.cat([y, context], dim=-1)))
         logits = self.head(self.drop(out))
+        # PAD and GO are never the next token of a reply (they are never targets): a sampler cannot draw them
+        logits = logits.index_fill(-1, self._never, float("-inf"))
         new_state = Seq2SeqState(state.memory, state.keys, state.mask, hidden)
         if return_attention:
             return logits, new_state, weights
