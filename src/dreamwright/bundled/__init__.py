@@ -124,6 +124,8 @@ def describe(path: Path) -> dict[str, Any]:
                 "trained_on": str(config.get("trained_on") or data.get("name") or "")}
     if model.get("family") == "rnn":
         arch = f"{model.get('cell', model.get('name', '?')).upper()} {model.get('n_layer')}×{model.get('hidden_size')}"
+    elif model.get("family") == "seq2seq":
+        arch = f"seq2seq (GRU {model.get('n_layer')}×{model.get('hidden_size')}, attention)"
     else:
         arch = f"{model.get('name', '?').upper()} {model.get('n_layer')}×{model.get('n_embd')}"
     tokenizer = config.get("tokenizer", {}).get("kind", "?")
