@@ -259,6 +259,16 @@ class PoemRequest(BaseModel):
     seed: int | None = None
 
 
+class CoupletRequest(BaseModel):
+    """``POST /v1/couplets``: the options of ``dreamwright couplet``."""
+
+    upper: str
+    n: int = Field(1, ge=1, le=8)
+    candidates: int = Field(8, ge=1, le=32)
+    temperature: float | None = Field(None, ge=0.0, le=5.0, description="default: 对对子's (0.8)")
+    seed: int | None = None
+
+
 # --------------------------------------------------------------------------- drawing (GANs and VAEs)
 #: most pictures per request, and most frames per walk
 MAX_IMAGES, MAX_STEPS = 64, 32

@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse
 from dreamwright.errors import DreamwrightError
 from dreamwright.serve.errors import from_exception
 from dreamwright.serve.routers.page import PAGE_HEADERS, STATIC_DIR
-from dreamwright.serve.schemas import PoemRequest
+from dreamwright.serve.schemas import CoupletRequest, PoemRequest
 
 #: the page is static/poetry.html, its script static/poetry.js (also at /poetry.js, so the router works alone)
 PAGE_FILE, SCRIPT_FILE = STATIC_DIR / "poetry.html", STATIC_DIR / "poetry.js"
@@ -49,10 +49,37 @@ def _bundled_writer() -> Any:
     return load_writer()
 
 
-def router(writer_factory: Callable[[], Any] | None = None) -> APIRouter:
-    """The poetry routes, writing with ``writer_factory()`` (default: the bundled model, loaded on first use)."""
+def _bundled_couplet_writer() -> Any:
+    from dreamwright.poetry import load_couplet_writer
+
+    return load_couplet_writer()
+
+
+def router(writer_factory: Callable[[], Any] | None = None,
+           couplet_factory: Callable[[], Any] | None = None) -> APIRouter:
+    """The poetry routes, writing with ``writer_factory()`` and ``couplet_factory()`` (default: the bundled
+    tang-poetry and tang-couplet models, each loaded on first use)."""
     factory = writer_factory or _bundled_writer
+    couplets_of = couplet_factory or _bundled_couplet_writer
     api = APIRouter(tags=["poetry"])
+
+    @api.post("/v1/couplets")
+    def couplets(body: CoupletRequest) -> Any:  # sync: FastAPI runs it in its thread pool
+        """对对子: ``{"upper": "春风又绿江南岸"}`` → ``{"couplets": [{"upper", "lower", "logprob", "note",
+        "upper_tones", "lower_tones"}]}``, the rules of ``dreamwright couplet`` enforced."""
+        from dreamwright.poetry.defaults import COUPLET_TEMPERATURE
+        from dreamwright.poetry.prosody import tone_marks
+
+        try:
+            writer = couplets_of()
+            result = writer.write(body.upper, n=body.n, candidates=body.candidates, seed=body.seed,
+                                  temperature=COUPLET_TEMPERATURE if body.temperature is None else body.temperature)
+            table = writer.table
+        except DreamwrightError as exc:
+            return from_exception(exc).response()
+        return {"couplets": [{"upper": c.upper, "lower": c.lower, "logprob": c.logprob, "note": c.note,
+                              "upper_tones": tone_marks(c.upper, table), "lower_tones": tone_marks(c.lower, table)}
+                             for c in result]}
 
     @api.post("/v1/poems")
     def poems(body: PoemRequest) -> Any:  # sync: FastAPI runs it in its thread pool

@@ -78,3 +78,34 @@ async function write(event) {
 
 form.addEventListener("submit", write);
 form.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) write(e); });
+
+// 对对子: POST the 上联 to /v1/couplets and show the 下联 under it, each with its tone marks.
+const coupletForm = document.getElementById("couplet-form");
+const coupletOut = document.getElementById("couplets");
+const coupletStatus = document.getElementById("couplet-status");
+
+async function answer(event) {
+  event.preventDefault();
+  const upper = new FormData(coupletForm).get("upper");
+  coupletStatus.className = "";
+  coupletStatus.textContent = "对句中… writing";
+  try {
+    const r = await fetch('/v1/couplets', {method: 'POST', headers: {'content-type': 'application/json'},
+                                           body: JSON.stringify({upper})});
+    const j = await r.json();
+    if (!r.ok) throw new Error((j.error && j.error.message) || ("HTTP " + r.status));
+    coupletOut.replaceChildren(...j.couplets.map((c) => {
+      const card = el("article", "poem couplet");
+      card.appendChild(el("div", "poem-line", `上联 ${c.upper}  ${c.upper_tones}`));
+      card.appendChild(el("div", "poem-line", `下联 ${c.lower}  ${c.lower_tones}`));
+      if (c.note) card.appendChild(el("p", "poem-info", c.note));
+      return card;
+    }));
+    coupletStatus.textContent = "done";
+  } catch (e) {
+    coupletStatus.className = "error";
+    coupletStatus.textContent = "error: " + e.message;
+  }
+}
+
+coupletForm.addEventListener("submit", answer);
