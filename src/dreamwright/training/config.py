@@ -18,6 +18,7 @@ from dreamwright._validate import fraction, positive_int
 from dreamwright.errors import InvalidArgument
 from dreamwright.training.presets import (  # noqa: F401  (PRESETS and register_preset re-exported)
     DEFAULT_PRESET,
+    MODEL_PRESETS,
     PRESETS,
     preset_overrides,
     register_preset,
@@ -46,6 +47,8 @@ class TrainConfig:
     lower: bool = knob(False, "Lowercase the text (as the books do).", flag="--lower")
     encoding: str = knob("utf-8", "Text encoding of the corpus, or auto to detect it.")
     valid_fraction: float = knob(0.1, "Held-out tail of the text.")
+    sample_rate: int | None = knob(None, "Audio: samples per second; the files are resampled to it.",
+                                   shown_default="8000")
     skip_bad_lines: bool = knob(False, "Pairs: skip malformed TSV/JSONL lines (counted) instead of stopping.",
                                 flag="--skip-bad-lines")
     documents: bool = knob(False, "Folder corpus: mark the end of each file (document mode).", flag="--documents")
@@ -134,7 +137,7 @@ class TrainConfig:
         for key, value in self.model_args.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise InvalidArgument(f"{key} must be >= 0, got {value!r}", param=key)
-            if key in ("n_layer", "hidden_size", "n_head", "n_embd", "block_size") and value is not None:
+            if key in POSITIVE_MODEL_ARGS and value is not None:
                 positive_int(key, value)
         if "dropout" in self.model_args and not 0 <= self.model_args["dropout"] < 1:
             raise InvalidArgument(f"dropout must be in [0, 1), got {self.model_args['dropout']!r}", param="dropout")
@@ -154,6 +157,11 @@ class TrainConfig:
         return cls(**d)
 
 
+#: model arguments that must be positive integers
+POSITIVE_MODEL_ARGS = ("n_layer", "hidden_size", "n_head", "n_embd", "block_size", "residual_channels",
+                       "dilation_channels", "skip_channels", "max_dilation", "dilation_cycles")
+
+
 @dataclass
 class ModelOptions:
     """The model arguments ``dreamwright train`` offers (None: the preset's, else the model's default).
@@ -169,6 +177,12 @@ class ModelOptions:
     block_size: int | None = knob(None, "GPT context length.")
     dropout: float | None = knob(None, "Dropout probability.")
     tie_weights: bool | None = knob(None, "Share input and output embeddings.", flag="--tie-weights/--no-tie-weights")
+    residual_channels: int | None = knob(None, "WaveNet: channels of the residual stream.", shown_default="64")
+    dilation_channels: int | None = knob(None, "WaveNet: channels of the gated convolutions.", shown_default="64")
+    skip_channels: int | None = knob(None, "WaveNet: channels of the skip connections.", shown_default="128")
+    max_dilation: int | None = knob(None, "WaveNet: the last dilation of a cycle 1, 2, 4, … (a power of two).",
+                                    shown_default="512")
+    dilation_cycles: int | None = knob(None, "WaveNet: how many times the dilations repeat.", shown_default="2")
     conditional: bool | None = knob(None, "Image models: condition on the class (draw a chosen one; needs labels).",
                                     flag="--conditional/--unconditional")
     latent_size: int | None = knob(None, "VAE: size of the latent space.", shown_default="16")
@@ -198,6 +212,8 @@ def make_config(corpus: str, preset: str | None = None, default_tokenizer: str =
         chosen = default_preset or DEFAULT_PRESET.get(tokenizer)
     elif chosen is None and default_preset and preset_overrides(default_preset).get("model") == given["model"]:
         chosen = default_preset  # the task's own preset is for this model (pairs: seq2seq)
+    elif chosen is None and default_preset is None:
+        chosen = MODEL_PRESETS.get((given["model"], tokenizer))  # a model's own default (text WaveNet)
     if chosen is not None:
         values.update(preset_overrides(chosen))
     if "model" in given and given["model"] != values.get("model", given["model"]):

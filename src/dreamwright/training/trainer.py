@@ -416,6 +416,8 @@ class Trainer:
         if is_main and not self.quiet:
             console.print(f"[bold]dreamwright[/] training {c.model} ({self.model.num_parameters():,} parameters) on "
                           f"{self.describe_data()}, device {self.device}, run {self.run_dir}")
+            if hasattr(self.model, "describe"):  # the model's own shape line (WaveNet: its receptive field)
+                console.print(self.model.describe())
         total = c.steps or None
         previous_handler = self._install_sigint()
         log = open(metrics_path, "a", encoding="utf-8") if is_main else None
@@ -526,8 +528,8 @@ class Trainer:
 
     def eval_line(self, score: Score) -> str:
         """How the console reports an evaluation's score."""
-        measure = (f"{score.bpc:.3f} bpc" if self.tokenizer.kind == "char"
-                   else f"perplexity {score.perplexity:.2f} ({score.bpc:.3f} bpc)")
+        measure = {"char": f"{score.bpc:.3f} bpc", "mulaw": f"{score.bpc:.3f} bits/sample"}.get(
+            self.tokenizer.kind, f"perplexity {score.perplexity:.2f} ({score.bpc:.3f} bpc)")
         return f"val {score.loss:.4f} nats  {measure}"
 
     def show_samples(self, log) -> None:
