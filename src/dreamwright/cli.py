@@ -234,9 +234,17 @@ def generate(
                                           "in place of seed).")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Prompt pieces missing from the vocabulary: error or "
                                              "skip.")] = Unknown.error,
+    seconds: Annotated[float | None, typer.Option(help=with_default("Audio models: seconds of sound to write.",
+                                                                    "1.0"), show_default=False)] = None,
+    label: Annotated[str | None, typer.Option(help="Audio models: what to say (FSDD: a digit 0-9); default: "
+                                              "drawn with the seed.")] = None,
+    speaker: Annotated[str | None, typer.Option(help="Audio models: whose voice (FSDD: jackson, theo, …); "
+                                                "default: drawn with the seed.")] = None,
+    spectrogram: Annotated[Path | None, typer.Option(help="Audio models: draw the clip's spectrogram to this "
+                                                     "PNG, beside a real recording of the same label.")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
 ) -> None:
-    """Continue a prompt with a trained model."""
+    """Continue a prompt with a trained model, or speak with an audio model (-o clip.wav)."""
     import json
     from contextlib import nullcontext
 
@@ -251,7 +259,25 @@ def generate(
     text = _read_prompt(prompt, prompt_file)
     if output is not None:
         _check_output_file(output)
+    audio_options = {"--seconds": seconds, "--label": label, "--speaker": speaker, "--spectrogram": spectrogram}
+    wants_audio = (output is not None and output.suffix.lower() == ".wav") or any(
+        v is not None for v in audio_options.values())
+    if spectrogram is not None:
+        _check_output_file(spectrogram, "--spectrogram")
     generator = _load_model(run, device)
+    from dreamwright.generation.speech import is_audio
+
+    if is_audio(generator):
+        if output is None or output.suffix.lower() != ".wav":
+            raise DreamwrightError(f"{generator.name} is an audio model: it writes sound; add -o clip.wav")
+        _speak(generator, output, seconds=1.0 if seconds is None else seconds, label=label, speaker=speaker,
+               spectrogram=spectrogram, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+               num_samples=num_samples)
+        return
+    if wants_audio:
+        given = [o for o, v in audio_options.items() if v is not None] or ["-o FILE.wav"]
+        raise DreamwrightError(f"{generator.name} is a text model: it writes text, not a WAV ({', '.join(given)} "
+                               "need an audio run, e.g. `dreamwright generate fsdd-wavenet --label 3 -o three.wav`)")
     if width is not None:
         hypotheses = generator.beam_search(
             text, width=width, length_penalty=1.0 if length_penalty is None else length_penalty,
@@ -285,6 +311,35 @@ def generate(
             if num_samples > 1:
                 out.write(f"--- sample {i + 1} ---\n")
             out.write(text + completion.text + "\n")
+
+
+def _speak(generator, output: Path, *, spectrogram: Path | None, num_samples: int, **knobs: Any) -> None:
+    """Write the clips an audio model speaks (``x.wav``, or ``x-1.wav``, ``x-2.wav``, … for several) and, when
+    asked, their spectrogram beside a real recording."""
+    from dreamwright.data.audio import write_wav
+    from dreamwright.generation.spectrogram import save_spectrograms
+    from dreamwright.generation.speech import reference_clip, speak
+
+    clips = speak(generator, num_samples=num_samples, progress=True, **knobs)
+    paths = [output] if len(clips) == 1 else [output.with_name(f"{output.stem}-{i + 1}{output.suffix}")
+                                              for i in range(len(clips))]
+    for path, clip in zip(paths, clips, strict=True):
+        write_wav(path, clip.samples, clip.rate)
+        what = ", ".join(f"{k} {v}" for k, v in clip.conditions.items())
+        typer.echo(f"wrote {path}: {len(clip.samples) / clip.rate:.2f} s at {clip.rate} Hz ({what}; seed "
+                   f"{clip.seed})", err=True)
+    if spectrogram is not None:
+        clip = clips[0]
+        panels = [(f"generated ({', '.join(f'{k} {v}' for k, v in clip.conditions.items())})", clip.samples,
+                   clip.rate)]
+        real = reference_clip(generator, clip.conditions)
+        if real is None:
+            typer.echo("this run keeps no held-out recordings: the spectrogram shows the generated clip alone",
+                       err=True)
+        else:
+            panels.append(real)
+        save_spectrograms(spectrogram, panels)
+        typer.echo(f"wrote {spectrogram}", err=True)
 
 
 def _write_hypotheses(out: typing.TextIO, hypotheses: list, prompt: str, model: str, as_json: bool) -> None:

@@ -114,6 +114,8 @@ class Generator:
         self.name = name
         self.config = config or {}
         self.device = device or next(model.parameters()).device
+        #: the run directory it was loaded from (None when built from a model in memory)
+        self.run_dir: Path | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: str | None = None) -> Generator:
@@ -123,7 +125,9 @@ class Generator:
         run_dir = resolve_model_path(path)
         dev = resolve_device(device)
         model, tokenizer, config = load_run(run_dir, device=dev)
-        return cls(model, tokenizer, name=Path(run_dir).name, config=config, device=dev)
+        generator = cls(model, tokenizer, name=Path(run_dir).name, config=config, device=dev)
+        generator.run_dir = Path(run_dir)
+        return generator
 
     @property
     def conditional(self) -> bool:

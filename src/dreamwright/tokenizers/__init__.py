@@ -1,6 +1,8 @@
-"""Tokenizers: text ↔ integer ids. ``char`` (default), ``word``, and ``bpe`` (Hugging Face tokenizers)."""
+"""Tokenizers: text ↔ integer ids. ``char`` (default), ``word``, and ``bpe`` (Hugging Face tokenizers); ``mulaw``
+turns audio into tokens."""
 
 from dreamwright.tokenizers import (  # noqa: F401  (registers them)
+    audio,  # noqa: F401  (registers mulaw)
     bpe,  # noqa: F401  (registers bpe)
     char,
     word,
