@@ -19,7 +19,8 @@ from types import ModuleType
 
 #: plugin packages, in the order their hooks run
 PLUGINS: tuple[str, ...] = ("dreamwright.poetry", "dreamwright.training.image_plugin", "dreamwright.data.pairs",
-                            "dreamwright.training.pairs_plugin", "dreamwright.training.audio_plugin")
+                            "dreamwright.training.pairs_plugin", "dreamwright.data.audio",
+                            "dreamwright.training.audio_plugin")
 #: modules with ``register(app)`` that add commands to the ``dreamwright`` CLI
 CLI_MODULES: tuple[str, ...] = ("dreamwright.image.cli", "dreamwright.poetry.cli", "dreamwright.serve.cli")
 

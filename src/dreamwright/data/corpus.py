@@ -134,27 +134,26 @@ class CorpusSource:
     test_files: list[Path] | None = None
     default_tokenizer: str = "char"
     task: str = "text"  # how training reads it (a task of dreamwright.training.tasks)
+    #: the folder the corpus was given as (or a single file's folder); None for built-in corpora
+    root: Path | None = None
 
 
 def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
-    """A file, a folder of ``.txt`` files, or a built-in corpus name."""
+    """A file, a folder of ``.txt`` files (or of pair files, or of ``.wav`` recordings), or a built-in corpus name."""
     path = Path(source).expanduser()
     if path.is_file():
         name = path.name
         for suffix in (".gz", ".bz2", ".xz"):
             name = name.removesuffix(suffix)
+        if path.suffix.lower() == ".wav":  # a recording (dreamwright.data.audio)
+            return CorpusSource(path.stem, [path], task="audio", root=path.parent)
         pairs = path.suffix.lower() in (".tsv", ".jsonl")  # input → reply pairs (dreamwright.data.pairs)
         return CorpusSource(Path(name).stem, [path], task="pairs" if pairs else "text")
     if path.is_dir():
         files = sorted({p for pattern in TEXT_PATTERNS for p in path.rglob(pattern) if p.is_file()})
         if not files:
-            pairs = _pair_folder(path)
-            if pairs is not None:
-                return pairs
-            raise CorpusError(
-                f"folder {path} has no .txt files: put .txt files (or .txt.gz) in it or name a file"
-            )
-        return CorpusSource(path.name, files)
+            return _pair_or_audio_folder(path)
+        return CorpusSource(path.name, files, root=path)
     builtin = registry.lookup(str(source))
     if builtin is not None and builtin.prepare is not None:
         train, valid = builtin.prepare()
@@ -176,13 +175,28 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
     )
 
 
+def _pair_or_audio_folder(path: Path) -> CorpusSource:
+    """A folder without ``.txt`` files: pair files, else ``.wav`` recordings, else an error."""
+    pairs = _pair_folder(path)
+    if pairs is not None:
+        return pairs
+    from dreamwright.data.audio import wav_files
+
+    recordings = wav_files(path)
+    if recordings:
+        return CorpusSource(path.name, recordings, task="audio", root=path)
+    raise CorpusError(
+        f"folder {path} has no .txt or .wav files: put .txt files (or .txt.gz) or WAV recordings in it or name a file"
+    )
+
+
 def _pair_folder(path: Path) -> CorpusSource | None:
     """A folder of ``.tsv``/``.jsonl`` pair files; ``valid.*`` files in it are the held-out split."""
     files = sorted(p for suffix in (".tsv", ".jsonl") for p in path.glob(f"*{suffix}") if p.is_file())
     if not files:
         return None
     valid = [p for p in files if p.stem == "valid"]
-    return CorpusSource(path.name, [p for p in files if p not in valid], valid or None, task="pairs")
+    return CorpusSource(path.name, [p for p in files if p not in valid], valid or None, task="pairs", root=path)
 
 
 #: written between files in document mode (ASCII record separator on a line of its own)

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from dreamwright.errors import CorpusError
 
@@ -195,7 +196,8 @@ def _gzip_size(path: Path) -> int | None:
 _verified: dict[tuple[str, int, int], str | None] = {}
 
 
-def _matches(path: Path, remote: RemoteFile) -> bool:
+def matches(path: Path, remote: RemoteFile) -> bool:
+    """Whether the file at ``path`` has ``remote``'s size and sha256 (hashed once per path, size and mtime)."""
     st = path.stat()
     if remote.gunzipped:
         if _gzip_size(path) != remote.size % (1 << 32):  # cheap: a wrong file rarely has the right trailer
@@ -214,7 +216,7 @@ def fetch(remote: RemoteFile, *, download: bool = True) -> Path:
     if mirror:
         candidate = Path(mirror) / remote.relpath
         if candidate.is_file():
-            if not _matches(candidate, remote):
+            if not matches(candidate, remote):
                 what = "decompresses to bytes that do not" if remote.gunzipped else "does not"
                 raise CorpusError(
                     f"{candidate} {what} match the sha256 {remote.sha256[:12]}…: "
@@ -222,29 +224,39 @@ def fetch(remote: RemoteFile, *, download: bool = True) -> Path:
                 )
             return candidate
     cached = cache_dir() / "data" / remote.relpath
-    if cached.is_file() and _matches(cached, remote):
+    if cached.is_file() and matches(cached, remote):
         return cached
     if not download:
         raise CorpusError(f"{remote.relpath} is not cached; run once with network access")
     return _download(remote, cached)
 
 
+def download_into(url: str, out: BinaryIO, description: str, total: int | None = None) -> str:
+    """Stream ``url`` into ``out`` under a progress bar (60 s timeout); the sha256 of the bytes.
+    A network failure raises ``OSError``; the caller turns it into a message about its file."""
+    from dreamwright.progress import progress_bar
+
+    h = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=60) as resp:
+        if total is None and resp.headers.get("Content-Length", "").isdigit():
+            total = int(resp.headers["Content-Length"])
+        with progress_bar(description, total=total, unit="B") as bar:
+            for block in iter(lambda: resp.read(1 << 16), b""):
+                out.write(block)
+                h.update(block)
+                bar.advance(len(block))
+    return h.hexdigest()
+
+
 def _download(remote: RemoteFile, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     try:
-        h = hashlib.sha256()
         # a gzip's own size is not known (mirrors differ), only its decompressed size
         total = None if remote.gunzipped else remote.size
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as resp:
-            from dreamwright.progress import progress_bar
-
-            with progress_bar(f"downloading {remote.relpath}", total=total, unit="B") as bar:
-                for block in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(block)
-                    h.update(block)
-                    bar.advance(len(block))
-        digest = gunzipped_sha256(Path(tmp)) if remote.gunzipped else h.hexdigest()
+        with os.fdopen(fd, "wb") as out:
+            sha256 = download_into(remote.url, out, f"downloading {remote.relpath}", total)
+        digest = gunzipped_sha256(Path(tmp)) if remote.gunzipped else sha256
         if digest != remote.sha256:
             what = "is not a whole gzip file" if digest is None else f"has sha256 {digest[:12]}…"
             if remote.gunzipped and digest is not None:
