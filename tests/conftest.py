@@ -75,3 +75,40 @@ def echo_bot_run(tmp_path_factory) -> Path:
     from tests.chatbot import train_echo_bot
 
     return train_echo_bot(tmp_path_factory.mktemp("echo-bot"))
+
+
+#: a tiny WaveNet for audio tests (receptive field 16 samples)
+TINY_WAVENET = dict(model="wavenet", residual_channels=8, dilation_channels=8, skip_channels=16, max_dilation=8,
+                    dilation_cycles=1, seq_len=200, batch_size=4, samples=False, quiet=True, threads=1,
+                    eval_interval=10, log_interval=1, lr=1e-2, schedule="constant", warmup_steps=0)
+
+
+def write_tones(root: Path, labels=("0", "1", "2"), speakers=("ann", "bob"), per=6, rate: int = 8000) -> Path:
+    """``root/<speaker>/<label>/k.wav``: short tones whose pitch is the label and whose loudness is the speaker."""
+    import numpy as np
+
+    from dreamwright.data.audio import write_wav
+
+    for s, speaker in enumerate(speakers):
+        for label in labels:
+            for k in range(per):
+                t = np.arange(int(rate * (0.08 + 0.01 * k))) / rate
+                tone = (0.3 + 0.3 * s) * np.sin(2 * np.pi * 250 * (1 + int(label)) * t)
+                (root / speaker / label).mkdir(parents=True, exist_ok=True)
+                write_wav(root / speaker / label / f"{k}.wav", tone.astype(np.float32), rate)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tone_folder(tmp_path_factory) -> Path:
+    return write_tones(tmp_path_factory.mktemp("tones") / "tones")
+
+
+@pytest.fixture(scope="session")
+def audio_run(tmp_path_factory, tone_folder) -> Path:
+    """A tiny WaveNet trained for a few steps on the tones (shared by the audio CLI and generation tests)."""
+    import dreamwright
+
+    out = tmp_path_factory.mktemp("runs") / "tones-wavenet"
+    dreamwright.train(tone_folder, out, steps=30, seed=0, **TINY_WAVENET)
+    return out

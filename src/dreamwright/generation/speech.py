@@ -54,14 +54,13 @@ def audio_tokenizer(generator: Generator) -> MuLawTokenizer:
 def choose_conditions(generator: Generator, seed: int, **given: str | None) -> dict[str, str]:
     """Every condition of the model: the given ones (checked), the others drawn with ``seed``."""
     tokenizer = audio_tokenizer(generator)
-    tokenizer.condition_ids(**{k: v for k, v in given.items() if v is not None and k not in tokenizer.conditions}
-                            )  # an unknown kind is refused here, with the model's conditions
     rng = np.random.default_rng(seed)
     chosen = {}
     for kind, values in tokenizer.conditions.items():
         value = given.get(kind)
         chosen[kind] = str(value) if value is not None else values[int(rng.integers(len(values)))]
-    tokenizer.condition_ids(**chosen)  # refuses a value the model does not know, naming the valid ones
+    unknown = {k: v for k, v in given.items() if v is not None and k not in chosen}
+    tokenizer.condition_ids(**chosen, **unknown)  # refuses what the model does not know, naming what it does
     return chosen
 
 

@@ -68,6 +68,8 @@ class TrainResult:
     stop_reason: str  # budget | early-stopping | interrupted
     #: fine-tuning: the starting model's validation loss (the step-0 evaluation); None for other runs
     start_val_loss: float | None = None
+    #: what ``val_bpc`` counts bits per: ``bpc`` (characters), or ``bits/sample`` for audio
+    unit: str = "bpc"
 
     @property
     def finetune_summary(self) -> str | None:
@@ -78,7 +80,7 @@ class TrainResult:
 
     def __str__(self) -> str:
         line = (f"{self.run_dir}: best validation loss {self.best_val_loss:.4f} nats/token "
-                f"({self.val_bpc:.3f} bpc, perplexity {self.val_perplexity:.2f}) at step {self.best_step}")
+                f"({self.val_bpc:.3f} {self.unit}, perplexity {self.val_perplexity:.2f}) at step {self.best_step}")
         summary = self.finetune_summary
         return line if summary is None else f"{line}\n{summary}"
 
@@ -505,6 +507,10 @@ class Trainer:
     def describe_data(self) -> str:
         """The header line's account of the data."""
         meta = self.encoded.meta
+        if self.tokenizer.kind == "mulaw":
+            return (f"{meta['corpus']}: {meta['train_clips']:,} clips ({meta['train_seconds']:,} s) for training / "
+                    f"{meta['valid_clips']:,} held out ({meta['valid_seconds']:,} s) at {meta['sample_rate']:,} Hz, "
+                    f"8-bit μ-law")
         return (f"{meta['corpus']}: {meta['train_tokens']:,} training / {meta['valid_tokens']:,} validation "
                 f"{self.config.tokenizer} tokens, vocabulary {self.tokenizer.vocab_size:,}")
 
@@ -761,7 +767,8 @@ class Trainer:
         return TrainResult(self.run_dir, self.step, best, self.best_step,
                            best / chars_per_token / math.log(2) if math.isfinite(best) else math.nan,
                            math.exp(best) if math.isfinite(best) else math.nan, stop_reason,
-                           start_val_loss=self._starting_loss())
+                           start_val_loss=self._starting_loss(),
+                           unit="bits/sample" if self.tokenizer.kind == "mulaw" else "bpc")
 
     # ------------------------------------------------------------------ Ctrl-C
     def _install_sigint(self):
