@@ -10,6 +10,9 @@ Measures, on this machine with ``torch.set_num_threads(threads)``:
 - peak resident memory of each training run (a subprocess each).
 
 Usage: DREAMWRIGHT_DATA=../shared/data python benchmarks/bench_c1.py [--budgets 1.5,2,5,10] [--preset NAME]
+
+Several presets side by side (each budget trained once per preset, in turn):
+``--presets char-lstm-small,char-gpt-small,char-wavenet-small --budgets 5 --no-generation``.
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="1.5,2,5,10", help="training minutes, comma-separated")
     parser.add_argument("--preset", default=None)
+    parser.add_argument("--presets", default=None, help="comma-separated presets, trained in turn per budget")
+    parser.add_argument("--no-generation", action="store_true", help="skip the generation-speed measurements")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", default="/tmp/dreamwright-c1")
     parser.add_argument("--extra", default="", help="extra `dreamwright train` options")
@@ -96,11 +101,12 @@ def main() -> None:
 
     rows = []
     budgets = [] if args.generation_only else [float(m) for m in args.budgets.split(",")]
-    for minutes in budgets:
-        out = Path(args.runs) / f"c1-{minutes:g}min"
+    presets = args.presets.split(",") if args.presets else [args.preset]
+    for minutes, preset in ((m, p) for m in budgets for p in presets):
+        out = Path(args.runs) / (f"c1-{minutes:g}min" + (f"-{preset}" if args.presets else ""))
         cmd = [sys.executable, "-m", "dreamwright", "train", "nietzsche", "--lower", "--out", str(out), "--force",
                "--minutes", str(minutes), "--threads", str(args.threads), "--quiet",
-               *(["--preset", args.preset] if args.preset else []), *args.extra.split()]
+               *(["--preset", preset] if preset else []), *args.extra.split()]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         subprocess.run(cmd, check=True)
         peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
@@ -115,11 +121,17 @@ def main() -> None:
         evals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         evals = [e for e in evals if e["event"] == "eval"]
         reach = next((e["elapsed"] for e in evals if e["val_bpc"] <= 2.23), None)
-        rows.append({"minutes": minutes, "bpc60": bpc60, "bpc_full": full.bpc, "peak_rss_mb": peak_mb,
+        rows.append({"minutes": minutes, "preset": preset or "default", "bpc60": bpc60, "bpc_full": full.bpc,
+                     "peak_rss_mb": peak_mb,
                      "params": gen.model.num_parameters(), "first_full_context_le_2.23_s": reach,
                      "window_eval_s": eval_s})
         print(json.dumps(rows[-1]), flush=True)
 
+    if args.no_generation:
+        _table(rows, args.threads)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"budgets": rows}, indent=2))
+        return
     last = args.generation_only or Path(args.runs) / f"c1-{budgets[-1]:g}min"
     gen = dreamwright.load(last, device="cpu")
     prompt = "the philosopher, who is always in search of truth, cannot "[:WINDOW]
@@ -133,23 +145,29 @@ def main() -> None:
                "batch64_share_of_matmul": speed64 * flops / (peak * 1e9)}
     print(json.dumps(gen_row), flush=True)
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"\nMachine: {cpu}, {args.threads} threads, torch {torch.__version__}\n")
-    print("| budget | params | val bpc, 60-char window | val bpc, full context | peak RSS |")
-    print("| --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['minutes']:g} min | {r['params'] / 1e6:.2f}M | {r['bpc60']:.3f} | {r['bpc_full']:.3f} | "
-              f"{r['peak_rss_mb']:.0f} MB |")
+    cpu = _table(rows, args.threads)
     print(f"\nGeneration (400 chars, T=0.5): batch 1 {speed1:,.0f} chars/s; batch 64 {speed64:,.0f} chars/s; "
           f"book's window method {window:,.0f} chars/s ({speed1 / window:.0f}× slower than batch 1). "
           f"Matmul {peak:.0f} GFLOP/s; model {flops / 1e6:.2f} MFLOP/char; batch 64 uses "
           f"{100 * gen_row['batch64_share_of_matmul']:.0f}% of it.")
     if args.json:
         Path(args.json).write_text(json.dumps({"budgets": rows, "generation": gen_row, "cpu": cpu}, indent=2))
+
+
+def _table(rows: list[dict], threads: int) -> str:
+    """Print the machine and the budgets' table; returns the CPU's name."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"\nMachine: {cpu}, {threads} threads, torch {torch.__version__}\n")
+    print("| budget | preset | params | val bpc, 60-char window | val bpc, full context | peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['minutes']:g} min | {r['preset']} | {r['params'] / 1e6:.2f}M | {r['bpc60']:.3f} | "
+              f"{r['bpc_full']:.3f} | {r['peak_rss_mb']:.0f} MB |")
+    return cpu
 
 
 if __name__ == "__main__":

@@ -42,9 +42,11 @@ from dreamwright.models.base import LanguageModel, register_model
 class WaveNetState:
     """What a sequence continues from: the conditioning vector and, per block, its recent inputs."""
 
-    cond: torch.Tensor | None  # [B, residual] projected global conditioning (None: unconditioned)
-    queues: list[torch.Tensor] | None  # per block [B, residual, dilation × (kernel − 1)] (fast mode)
-    history: torch.Tensor | None = None  # [B, residual, ≤ receptive_field] stream inputs (naive mode)
+    cond: torch.Tensor | None  # [B, cond_channels] summed condition embeddings (None: unconditioned)
+    #: fast mode: per block, its last ``dilation × (kernel − 1)`` inputs as ``[B, residual]`` columns, oldest
+    #: first (a tuple of columns, so a step shares all but one of them with the state before it)
+    queues: list[tuple[torch.Tensor, ...]] | None
+    history: torch.Tensor | None = None  # naive mode: [B, residual, ≤ receptive_field] stream inputs
 
 
 class ResidualBlock(nn.Module):
@@ -53,7 +55,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, residual: int, dilation_channels: int, skip: int, kernel_size: int, dilation: int,
                  cond_channels: int) -> None:
         super().__init__()
-        self.dilation = dilation
+        self.dilation, self.kernel_size = dilation, kernel_size
         self.pad = dilation * (kernel_size - 1)
         self.conv = nn.Conv1d(residual, 2 * dilation_channels, kernel_size, dilation=dilation)
         self.cond = nn.Linear(cond_channels, 2 * dilation_channels, bias=False) if cond_channels else None
@@ -138,6 +140,8 @@ class WaveNet(LanguageModel):
     def forward(self, tokens: torch.Tensor, state: WaveNetState | None = None):
         """Logits ``[B, T, V]`` of the token after each position of ``tokens [B, T]``, and the new state."""
         B, T = tokens.shape
+        if state is not None and state.queues is not None and T == 1 and not self.training:
+            return self._step(tokens[:, 0], state)
         lead = 0  # positions before the stream (condition tokens but the last)
         if state is None:
             cond = None
@@ -153,28 +157,80 @@ class WaveNet(LanguageModel):
         else:
             x = self.embed(tokens).transpose(1, 2)
         if self.use_cache:
-            out, queues = self._stack(x, state.queues, state.cond)
-            new_state = WaveNetState(state.cond, queues)
+            queues = None if state.queues is None else [torch.stack(q, dim=2) for q in state.queues]
+            out, pasts = self._stack(x, queues, state.cond)
+            new_state = WaveNetState(state.cond, [tuple(p.unbind(2)) for p in pasts])
         else:
             history = torch.cat([state.history, x], dim=2)[:, :, -self.receptive_field - x.size(2) + 1:]
             out, _ = self._stack(history, None, state.cond)
             out = out[:, :, -x.size(2):]
             new_state = WaveNetState(state.cond, None, history[:, :, -self.receptive_field + 1:])
-        logits = self.head(F.relu(self.post(F.relu(out)))).transpose(1, 2)
-        if self.predict < self.vocab_size:  # condition tokens are never the next token
-            logits = torch.cat([logits[..., :self.predict],
-                                logits.new_full((*logits.shape[:2], self.vocab_size - self.predict), float("-inf"))],
-                               dim=-1)
+        logits = self._mask(self.head(F.relu(self.post(F.relu(out)))).transpose(1, 2))
         if lead:
             logits = torch.cat([logits.new_zeros(B, lead, logits.size(-1)), logits], dim=1)
         return logits, new_state
+
+    def _mask(self, logits: torch.Tensor) -> torch.Tensor:
+        """Condition tokens are never the next token."""
+        if self.predict < self.vocab_size:
+            logits = logits.clone()
+            logits[..., self.predict:] = float("-inf")
+        return logits
+
+    def _step(self, token: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:
+        """One new token per row, through every block's queue: the same arithmetic as the convolutions, as
+        small matrix products (a convolution call costs more to set up than to run on one column)."""
+        w = self._step_weights()
+        h = self.embed(token)
+        biases = w["conv_bias"]
+        if state.cond is not None:  # the conditioning's share of every block's gates, in one product
+            biases = torch.addmm(w["conv_bias_all"], state.cond, w["cond_t"]).split(w["gates"], dim=1)
+        gated, queues = [], []
+        for (conv_t, res_t, res_bias, taps), bias, queue in zip(w["blocks"], biases, state.queues, strict=True):
+            fg = torch.addmm(bias, torch.cat([*(queue[i] for i in taps), h], dim=1), conv_t)
+            f, g = fg.chunk(2, dim=1)
+            z = torch.tanh(f) * torch.sigmoid(g)
+            gated.append(z)
+            queues.append((*queue[1:], h))
+            h = torch.addmm(h + res_bias, z, res_t)
+        skips = torch.addmm(w["skip_bias"], torch.cat(gated, dim=1), w["skip_t"])  # every block's skip at once
+        out = F.linear(F.relu(skips), self.post.weight[:, :, 0], self.post.bias)
+        logits = F.linear(F.relu(out), self.head.weight[:, :, 0], self.head.bias)
+        return self._mask(logits[:, None, :]), WaveNetState(state.cond, queues)
+
+    def _step_weights(self) -> dict[str, Any]:
+        """The blocks' weights laid out for :meth:`_step` (kept until the weights change): each convolution as
+        one matrix over its taps (oldest first), every skip output as one matrix over all blocks' gates."""
+        params = list(self.parameters())
+        version = tuple(p._version for p in params) + (params[0].device,)
+        cached = getattr(self, "_step_cache", None)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        with torch.no_grad():
+            blocks = []
+            for b in self.blocks:
+                conv_t = b.conv.weight.permute(2, 1, 0).reshape(-1, b.conv.out_channels).contiguous()
+                taps = tuple(b.pad - j * b.dilation for j in range(b.kernel_size - 1, 0, -1))
+                blocks.append((conv_t, b.res.weight[:, :, 0].t().contiguous(), b.res.bias.clone(), taps))
+            weights = {
+                "blocks": blocks,
+                "gates": 2 * self.hparams["dilation_channels"],
+                "conv_bias": [b.conv.bias[None] for b in self.blocks],
+                "conv_bias_all": torch.cat([b.conv.bias for b in self.blocks])[None],
+                "cond_t": torch.cat([b.cond.weight for b in self.blocks]).t().contiguous() if self.n_cond else None,
+                "skip_t": torch.cat([b.skip.weight[:, :, 0] for b in self.blocks], dim=1).t().contiguous(),
+                "skip_bias": sum(b.skip.bias for b in self.blocks)[None],
+            }
+        self._step_cache = (version, weights)
+        return weights
 
     def initial_state(self, batch: int, like: torch.Tensor, cond: torch.Tensor | None) -> WaveNetState:
         """Zero queues (causal zero padding), or an empty history in naive mode."""
         c = like.size(1)
         if not self.use_cache:
             return WaveNetState(cond, None, like.new_zeros(batch, c, 0))
-        return WaveNetState(cond, [like.new_zeros(batch, c, b.pad) for b in self.blocks])
+        zero = like.new_zeros(batch, c)
+        return WaveNetState(cond, [(zero,) * b.pad for b in self.blocks])
 
     def _stack(self, x: torch.Tensor, queues: list[torch.Tensor] | None, cond: torch.Tensor | None
                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -190,16 +246,12 @@ class WaveNet(LanguageModel):
 
     # ------------------------------------------------------------------ state plumbing
     def detach_state(self, state: WaveNetState | None) -> WaveNetState | None:
-        if state is None:
-            return None
-        return WaveNetState(_maybe(state.cond, torch.Tensor.detach),
-                            None if state.queues is None else [q.detach() for q in state.queues],
-                            _maybe(state.history, torch.Tensor.detach))
+        return _map_state(state, torch.Tensor.detach)
 
     def state_tensors(self, state: WaveNetState | None) -> dict[str, torch.Tensor]:
         if state is None or state.queues is None:
             return {}
-        tensors = {f"queue.{i}": q for i, q in enumerate(state.queues)}
+        tensors = {f"queue.{i}": torch.stack(q, dim=2) for i, q in enumerate(state.queues)}
         if state.cond is not None:
             tensors["cond"] = state.cond
         return tensors
@@ -207,25 +259,22 @@ class WaveNet(LanguageModel):
     def state_from_tensors(self, tensors: dict[str, torch.Tensor]) -> WaveNetState | None:
         if not tensors:
             return None
-        queues = [tensors[f"queue.{i}"] for i in range(len(self.blocks))]
+        queues = [tuple(tensors[f"queue.{i}"].unbind(2)) for i in range(len(self.blocks))]
         return WaveNetState(tensors.get("cond"), queues)
 
     def select_state(self, state: WaveNetState | None, index: torch.Tensor) -> WaveNetState | None:
-        if state is None:
-            return None
-        return WaveNetState(_maybe(state.cond, lambda t: t.index_select(0, index)),
-                            None if state.queues is None else [q.index_select(0, index) for q in state.queues],
-                            _maybe(state.history, lambda t: t.index_select(0, index)))
+        return _map_state(state, lambda t: t.index_select(0, index))
 
     def concat_states(self, states: list[WaveNetState]) -> WaveNetState:
         first = states[0]
         if first.history is not None and len({s.history.size(2) for s in states}) > 1:
             raise InvalidArgument("naive WaveNet decoding (use_cache=False) needs prompts of one length")
-        return WaveNetState(
-            None if first.cond is None else torch.cat([s.cond for s in states]),
-            None if first.queues is None else [torch.cat(qs) for qs in zip(*(s.queues for s in states), strict=True)],
-            None if first.history is None else torch.cat([s.history for s in states]),
-        )
+        queues = None
+        if first.queues is not None:
+            queues = [tuple(torch.cat([torch.stack(q, dim=2) for q in qs]).unbind(2))
+                      for qs in zip(*(s.queues for s in states), strict=True)]
+        return WaveNetState(None if first.cond is None else torch.cat([s.cond for s in states]), queues,
+                            None if first.history is None else torch.cat([s.history for s in states]))
 
     def flops_per_token(self) -> int:
         per_block = sum(p.numel() for b in self.blocks for n, p in b.named_parameters()
@@ -233,5 +282,10 @@ class WaveNet(LanguageModel):
         return 2 * (per_block + self.post.weight.numel() + self.head.weight.numel())
 
 
-def _maybe(t: torch.Tensor | None, fn) -> torch.Tensor | None:
-    return None if t is None else fn(t)
+def _map_state(state: WaveNetState | None, fn) -> WaveNetState | None:
+    """``fn`` applied to every tensor of ``state`` (each queue as one stacked tensor: one call per block)."""
+    if state is None:
+        return None
+    queues = None if state.queues is None else [tuple(fn(torch.stack(q, dim=2)).unbind(2)) for q in state.queues]
+    return WaveNetState(None if state.cond is None else fn(state.cond), queues,
+                        None if state.history is None else fn(state.history))
