@@ -126,9 +126,14 @@ def describe(path: Path) -> dict[str, Any]:
         arch = f"{model.get('cell', model.get('name', '?')).upper()} {model.get('n_layer')}×{model.get('hidden_size')}"
     elif model.get("family") == "seq2seq":
         arch = f"seq2seq (GRU {model.get('n_layer')}×{model.get('hidden_size')}, attention)"
+    elif model.get("family") == "wavenet":
+        blocks = model.get("max_dilation", 512).bit_length() * model.get("dilation_cycles", 2)
+        arch = f"WaveNet {blocks} blocks × {model.get('residual_channels')} channels"
     else:
         arch = f"{model.get('name', '?').upper()} {model.get('n_layer')}×{model.get('n_embd')}"
     tokenizer = config.get("tokenizer", {}).get("kind", "?")
+    if tokenizer == "mulaw":
+        tokenizer = f"8-bit μ-law at {config['tokenizer'].get('sample_rate')} Hz"
     params = config.get("metrics", {}).get("parameters")
     corpus = config.get("train", {}).get("corpus") or config.get("corpus", {}).get("corpus")
     source = config.get("init_from") or {}
