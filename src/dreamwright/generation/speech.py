@@ -54,8 +54,9 @@ def audio_tokenizer(generator: Generator) -> MuLawTokenizer:
 def choose_conditions(generator: Generator, seed: int, **given: str | None) -> dict[str, str]:
     """Every condition of the model: the given ones (checked), the others drawn with ``seed``."""
     tokenizer = audio_tokenizer(generator)
-    tokenizer.condition_ids(**{k: v for k, v in given.items() if v is not None and k not in tokenizer.conditions}
-                            )  # an unknown kind is refused here, with the model's conditions
+    unknown = {k: v for k, v in given.items() if v is not None and k not in tokenizer.conditions}
+    if unknown:  # an unknown kind is refused here, with the model's conditions
+        tokenizer.condition_ids(**unknown)
     rng = np.random.default_rng(seed)
     chosen = {}
     for kind, values in tokenizer.conditions.items():
