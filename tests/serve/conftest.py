@@ -209,3 +209,12 @@ def healthy():
 def server_process():
     """The :func:`start_server_process` and :func:`stop_server_process` helpers."""
     return start_server_process, stop_server_process
+
+
+@pytest.fixture(scope="session")
+def audio_generator(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny random audio run (WaveNet over μ-law; labels 0…9, speakers jackson and theo), named ``digits``."""
+    from dreamwright.generation.generator import Generator
+    from tests.audio_helpers import make_audio_run
+
+    return Generator.load(make_audio_run(tmp_path_factory.mktemp("audio-model") / "digits"), device="cpu")

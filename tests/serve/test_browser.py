@@ -341,3 +341,36 @@ def test_chat_tab_talks_with_a_seq2seq_bot_and_a_language_model(browser, echo_bo
         assert len(say("the cat", 1)) > 0
         assert errors == []
         page.close()
+
+
+def test_speak_tab_plays_a_digit_with_its_spectrogram(browser, audio_generator, tiny_generator, thread_server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with thread_server({"tiny": tiny_generator, "digits": audio_generator}) as server:
+        errors: list[str] = []
+        page = open_page(browser, server.url + "/", errors)
+        page.click("#tab-speak")
+        assert page.is_hidden("#text-page") and page.get_attribute("#tab-speak", "aria-selected") == "true"
+        # only the audio model is offered, with its digits and speakers
+        page.wait_for_selector("#speak-model option[value='digits']", state="attached")
+        assert page.locator("#speak-model option").count() == 1
+        assert page.locator("#speak-digit option").all_text_contents() == [str(d) for d in range(10)]
+        assert page.locator("#speak-voice option").all_text_contents() == ["jackson", "theo"]
+        page.select_option("#speak-digit", "7")
+        page.select_option("#speak-voice", "theo")
+        page.fill("#speak-seconds", "0.1")
+        page.click("#speak")
+        wait_js(page, "document.querySelector('#speak-audio').src.startsWith('blob:')", timeout=60)
+        wait_js(page, "document.querySelector('#speak-spectrogram').complete && "
+                      "document.querySelector('#speak-spectrogram').naturalWidth > 0", timeout=60)
+        assert "label=7 speaker=theo" in page.text_content("#speak-status")
+        # the audio element can read the clip: 0.1 s long
+        wait_js(page, "document.querySelector('#speak-audio').readyState >= 1")
+        assert abs(page.evaluate("() => document.querySelector('#speak-audio').duration") - 0.1) < 0.01
+        assert page.is_visible("#speak-spectrogram")
+        page.screenshot(path=str(ARTIFACTS / "speak-tab.png"), full_page=True)
+        # the arrow keys walk the three tabs
+        page.focus("#tab-speak")
+        page.keyboard.press("ArrowLeft")
+        assert page.get_attribute("#tab-chat", "aria-selected") == "true" and page.is_hidden("#speak-page")
+        assert errors == []
+        page.close()

@@ -24,7 +24,7 @@ from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
 from dreamwright.serve.metrics import Metrics
 from dreamwright.serve.middleware import AccessLogMiddleware, BearerAuthMiddleware, BodyLimitMiddleware
-from dreamwright.serve.routers import catalog, chat, completions, drawing, images, next_token, page, poetry
+from dreamwright.serve.routers import audio, catalog, chat, completions, drawing, images, next_token, page, poetry
 from dreamwright.serve.settings import ServeSettings
 from dreamwright.serve.state import ServerState
 
@@ -87,7 +87,7 @@ def create_app(
     app.state.engines = engines
     install_handlers(app)
 
-    for router in (catalog.router, completions.router, chat.router, next_token.router, page.router):
+    for router in (catalog.router, completions.router, chat.router, next_token.router, audio.router, page.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     # the 作诗姬 page and POST /v1/poems (the bundled poetry model, loaded on first use)
@@ -99,9 +99,8 @@ def create_app(
     app.include_router(images.router())
 
     # middleware: the last added is the outermost
-    app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, larger={"/v1/images": images.BODY_LIMIT}
-    )
+    larger = {"/v1/images": images.BODY_LIMIT, "/v1/audio/spectrogram": audio.SPECTROGRAM_BODY_LIMIT}
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, larger=larger)
     if settings.api_key:
         app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key)
     if settings.cors_origins:
@@ -110,7 +109,7 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["x-request-id"],
+            expose_headers=["x-request-id", "x-conditions", "x-seed", "x-sample-rate"],
         )
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     return app

@@ -7,6 +7,7 @@
 ``dreamwright_active_rows{model}``                         rows being decoded
 ``dreamwright_time_to_first_token_seconds{model}``         histogram: queued → first token chosen
 ``dreamwright_token_latency_seconds{model}``               histogram: one decoding step (a token per row)
+``dreamwright_audio_seconds_total{model}``                 seconds of audio spoken (``/v1/audio/speech``)
 =========================================================  ===========================================
 """
 
@@ -38,6 +39,8 @@ class Metrics:
                               "first token.", ["model"], buckets=TTFT_BUCKETS, registry=r)
         self.step = Histogram("dreamwright_token_latency_seconds", "One decoding step, which gives every active "
                               "row its next token.", ["model"], buckets=STEP_BUCKETS, registry=r)
+        self.audio_seconds = Counter("dreamwright_audio_seconds", "Seconds of audio spoken by audio models.",
+                                     ["model"], registry=r)
 
     def watch(self, engines: Mapping[str, Engine]) -> None:
         """Report the engines' load, tokens and latencies under their model ids."""

@@ -34,9 +34,13 @@ class ModelCard(BaseModel):
     created: int
     owned_by: str = "dreamwright"
     family: str | None = Field(None, description="Model family (lstm, gru, simplernn, gpt, seq2seq).")
-    tokenizer: str | None = Field(None, description="Tokenizer kind (char, word, bpe).")
+    tokenizer: str | None = Field(None, description="Tokenizer kind (char, word, bpe; mulaw for an audio model).")
     vocab_size: int | None = None
     parameters: int | None = None
+    conditions: dict[str, list[str]] | None = Field(
+        None, description="An audio model's conditions (kind → values, e.g. label → 0…9, speaker → names): what "
+        "/v1/audio/speech takes as input (label) and voice (speaker). None for a text model.")
+    sample_rate: int | None = Field(None, description="An audio model's sample rate in Hz.")
 
 
 class ModelList(BaseModel):
@@ -343,3 +347,29 @@ class ImageModelList(BaseModel):
     object: Literal["list"] = "list"
     default: str | None = Field(None, description="The model a request without one draws with.")
     data: list[ImageModelCard]
+
+
+# --------------------------------------------------------------------------- speech (audio models)
+class VoiceRef(BaseModel):
+    id: str
+
+
+class SpeechRequest(_Strict):
+    """OpenAI's ``/v1/audio/speech`` body, plus ``seconds``, ``temperature``, ``top_k``, ``top_p`` and ``seed``."""
+
+    model: str | None = Field(None, description="An audio model id from /v1/models (default: the first loaded).")
+    input: str = Field("", max_length=4096, description="What to say: one of the model's labels (a digit for "
+                       "spoken digits; a spelled digit such as \"seven\" works too). Empty: a label drawn with the "
+                       "seed.")
+    voice: str | VoiceRef | None = Field(None, description="The speaker: one of the model's speakers (OpenAI's "
+                                         "voices such as alloy are not). Left out: one drawn with the seed.")
+    response_format: str | None = Field(None, description="wav (a 16-bit PCM WAV file, the default) or pcm (the "
+                                        "same samples raw: 16-bit little-endian mono at the model's rate).")
+    speed: float | None = Field(None, description="Only 1.0.")
+    instructions: str | None = Field(None, description="Not supported (leave it out).")
+    stream_format: str | None = Field(None, description="Only audio (the whole file at once).")
+    seconds: float = Field(1.0, description="Length of the clip in seconds, in (0, 60].")
+    temperature: float | None = Field(None, ge=0, description="Sampling temperature (default 1.0).")
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = Field(None, description="The same seed and request give the same clip.")

@@ -1,4 +1,5 @@
-"""``GET /healthz`` (and ``/health``), ``GET /metrics`` and the models: ``GET /v1/models``, ``GET /v1/models/{id}``."""
+"""``GET /healthz`` (and ``/health``), ``GET /metrics`` and the models: ``GET /v1/models``, ``GET /v1/models/{id}``
+(an audio model's card carries its conditions, the labels and speakers ``/v1/audio/speech`` takes)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from dreamwright.generation.generator import Generator
+from dreamwright.generation.speech import is_audio
 from dreamwright.serve.errors import ERROR_RESPONSES
 from dreamwright.serve.schemas import Health, ModelCard, ModelList
 from dreamwright.serve.state import Server
@@ -27,6 +29,8 @@ def _card(name: str, g: Generator, created: int) -> ModelCard:
         tokenizer=getattr(g.tokenizer, "kind", None),
         vocab_size=g.model.vocab_size,
         parameters=g.model.num_parameters(),
+        conditions=getattr(g.tokenizer, "conditions", None) if is_audio(g) else None,
+        sample_rate=getattr(g.tokenizer, "sample_rate", None) if is_audio(g) else None,
     )
 
 

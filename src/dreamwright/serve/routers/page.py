@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse
 from dreamwright.decoding.defaults import DEFAULT_TEMPERATURE
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-#: a strict policy: the page loads nothing but its own files
+#: a strict policy: the page loads nothing but its own files (and the blob: URLs its scripts make of the audio and
+#: spectrograms they fetched)
 PAGE_HEADERS = {
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    "content-security-policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }

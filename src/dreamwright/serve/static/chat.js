@@ -1,11 +1,11 @@
 // dreamwright main page, Chat tab: talk with a model through POST /v1/chat/completions (stream: true).
-// The whole conversation is sent with each message; a seq2seq model reads its turns, a language model
+// The tab list is shared: this script switches every tab. The whole conversation is sent with each message; a seq2seq model reads its turns, a language model
 // continues the transcript its chat template renders. Plain JS; uses headers() and apiError() of app.js.
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const tabs = [$("tab-write"), $("tab-chat")];
+  const tabs = [...document.querySelectorAll('.tabs [role="tab"]')];
   const cards = new Map();   // model id -> card from /v1/models
   let messages = [];         // {role, content} of the conversation so far
   let controller = null;     // the reply being written
@@ -17,6 +17,8 @@
       t.tabIndex = on ? 0 : -1;
       $(t.getAttribute("aria-controls")).hidden = !on;
     }
+    // other tabs' scripts (speak.js) hear when their panel is shown
+    $(tab.getAttribute("aria-controls")).dispatchEvent(new Event("tabshown"));
     if (tab.id === "tab-chat") {
       if (!cards.size) loadModels();
       $("chat-input").focus();
@@ -152,8 +154,12 @@
   }
 
   for (const t of tabs) t.addEventListener("click", () => select(t));
-  $("tab-write").addEventListener("keydown", (e) => { if (e.key === "ArrowRight") { select(tabs[1]); tabs[1].focus(); } });
-  $("tab-chat").addEventListener("keydown", (e) => { if (e.key === "ArrowLeft") { select(tabs[0]); tabs[0].focus(); } });
+  tabs.forEach((t, i) => t.addEventListener("keydown", (e) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+    if (!step || !tabs[i + step]) return;
+    select(tabs[i + step]);
+    tabs[i + step].focus();
+  }));
   $("chat-form").addEventListener("submit", (e) => { e.preventDefault(); send(); });
   $("chat-input").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }

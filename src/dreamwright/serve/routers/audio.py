@@ -1,0 +1,208 @@
+"""Speaking with audio models: ``POST /v1/audio/speech`` in OpenAI's shape, and ``POST /v1/audio/spectrogram``.
+
+``POST /v1/audio/speech`` takes ``{"model": "digits", "input": "3", "voice": "jackson", "response_format": "wav",
+"seconds": 1.0, "temperature": 1.0, "seed": 7}`` and answers the audio file itself (``audio/wav``, 16-bit PCM
+mono at the model's rate), so ``openai.OpenAI(base_url=…).audio.speech.create(...)`` works unchanged. ``input``
+is what to say (one of the model's labels: a digit, or the digit spelled out), ``voice`` the speaker; either
+left empty is drawn with the seed. The headers ``x-conditions`` (``label=3 speaker=jackson``), ``x-seed`` and
+``x-sample-rate`` say what was spoken, so the same clip can be asked for again. ``response_format`` ``pcm``
+gives the same samples raw (16-bit little-endian). Generating runs on the model's engine thread
+(:meth:`~dreamwright.serve.engine.Engine.call`, as the temperature lens does), never on the event loop.
+
+``POST /v1/audio/spectrogram`` takes a WAV file as the body (``content-type: audio/wav``) and answers its
+spectrogram as a PNG; with ``?model=…&input=…&voice=…`` a real recording of the same digit from the run's
+held-out data is drawn beside it, when the run keeps one. The web page's Speak tab plays the WAV from
+``/v1/audio/speech`` and sends the same bytes here, so nothing is generated twice and the server keeps no clips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import wave
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from dreamwright.generation import Generator
+from dreamwright.generation.speech import is_audio, reference_clip, speak, speech_request
+from dreamwright.serve.engine import EngineClosed, QueueFull, RequestTimeout
+from dreamwright.serve.errors import ERROR_RESPONSES, APIError, from_exception
+from dreamwright.serve.jobs import unsupported
+from dreamwright.serve.schemas import SpeechRequest
+from dreamwright.serve.state import Server, ServerState
+
+#: the largest WAV file ``/v1/audio/spectrogram`` reads (a minute of 16-bit audio at 16 kHz fits)
+SPECTROGRAM_BODY_LIMIT = 4 * 1024 * 1024
+#: media types of the formats answered
+MEDIA_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm"}
+#: spelled digits, so ``input: "seven"`` says 7
+_DIGIT_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine".split())}
+
+router = APIRouter(tags=["audio"])
+
+
+def audio_models(server: ServerState) -> list[str]:
+    return [name for name, engine in server.engines.items() if is_audio(engine.generator)]
+
+
+def audio_engine(server: ServerState, model: str | None):
+    """The id and engine of the audio model a request names (the first audio model when it names none)."""
+    voices = audio_models(server)
+    if model is None:
+        if not voices:
+            raise APIError(404, "this server has no audio model; start it with an audio run (e.g. one trained "
+                           "with `dreamwright train fsdd --model wavenet`)", "not_found_error", param="model",
+                           code="model_not_found")
+        model = voices[0]
+    name, engine = server.engine_for(model)
+    if not is_audio(engine.generator):
+        raise APIError(400, f"{name} is a text model: it writes text, not sound; name an audio model"
+                       f" ({', '.join(voices) if voices else 'this server has none'})", param="model",
+                       code="wrong_model_kind")
+    return name, engine
+
+
+def _choose(name: str, generator: Generator, text: str, voice: str | None) -> dict[str, str | None]:
+    """The label and speaker a request asks for (None: drawn with the seed), checked against the model's."""
+    conditions = generator.tokenizer.conditions  # type: ignore[attr-defined]
+    chosen: dict[str, str | None] = {}
+    text = text.strip()
+    if text:
+        labels = conditions.get("label")
+        if labels is None:
+            raise APIError(400, f"{name} says no words (it has no labels); send an empty input", param="input",
+                           code="invalid_value")
+        word = text.lower()
+        by_name = {v.lower(): v for v in labels}
+        label = by_name.get(word) or by_name.get(_DIGIT_WORDS.get(word, ""))
+        if label is None:
+            raise APIError(400, f"input {text!r} is not something {name} can say; send one of: {', '.join(labels)}",
+                           param="input", code="invalid_value")
+        chosen["label"] = label
+    if voice:
+        speakers = conditions.get("speaker")
+        if speakers is None:
+            raise APIError(400, f"{name} has one voice (no speakers); leave voice out", param="voice",
+                           code="invalid_value")
+        if voice not in speakers:
+            raise APIError(400, f"voice {voice!r} is not a speaker of {name}; send one of: {', '.join(speakers)}",
+                           param="voice", code="invalid_value")
+        chosen["speaker"] = voice
+    return chosen
+
+
+def _check_format(body: SpeechRequest) -> str:
+    fmt = body.response_format or "wav"
+    if fmt not in MEDIA_TYPES:
+        raise APIError(400, f"response_format {fmt!r} is not supported: dreamwright answers \"wav\" (or \"pcm\", the "
+                       "raw 16-bit samples)", param="response_format", code="invalid_value")
+    unsupported([
+        ("speed", body.speed not in (None, 1.0)),
+        ("instructions", bool(body.instructions)),
+        ("stream_format", body.stream_format not in (None, "audio")),
+    ])
+    return fmt
+
+
+def _pcm16(samples: np.ndarray) -> bytes:
+    """Raw 16-bit little-endian samples, as in :func:`dreamwright.data.audio.wav_bytes`."""
+    x = np.clip(np.nan_to_num(np.asarray(samples, np.float64)), -1.0, 1.0)
+    return np.clip(np.round(x * 32768.0), -32768, 32767).astype("<i2").tobytes()
+
+
+@router.post("/v1/audio/speech", response_class=Response, responses={
+    **ERROR_RESPONSES,
+    200: {"description": "The audio file: a 16-bit PCM WAV (or raw PCM with response_format pcm).",
+          "content": {"audio/wav": {}, "audio/pcm": {}}},
+})
+async def speech(body: SpeechRequest, request: Request, server: Server) -> Response:
+    """Say a label (a digit) in a speaker's voice (OpenAI's speech endpoint; ``seconds``, ``temperature``,
+    ``top_k``, ``top_p`` and ``seed`` are extras)."""
+    fmt = _check_format(body)
+    name, engine = audio_engine(server, body.model)
+    generator = engine.generator
+    voice = body.voice.id if body.voice is not None and not isinstance(body.voice, str) else body.voice
+    chosen = _choose(name, generator, body.input, voice)
+    settings = dict(seconds=body.seconds, temperature=1.0 if body.temperature is None else body.temperature,
+                    top_k=body.top_k, top_p=body.top_p, seed=None if body.seed is None else body.seed % 2**63)
+    # validate (and fix the seed) here, so a bad request is refused before it queues
+    req, conditions = speech_request(generator, **settings, **chosen)  # type: ignore[arg-type]
+    settings["seed"] = req.seed
+    request.state.log = {"model": name, "seconds": body.seconds, **conditions}
+
+    def run() -> tuple[bytes, int]:
+        clip, = speak(generator, **settings, **conditions)  # type: ignore[arg-type]
+        return (clip.wav_bytes() if fmt == "wav" else _pcm16(clip.samples)), len(clip.samples)
+
+    try:
+        fut = engine.call(run)
+    except (QueueFull, EngineClosed) as exc:
+        raise from_exception(exc) from None
+    try:
+        audio, n = await asyncio.wait_for(asyncio.wrap_future(fut), server.settings.request_timeout)
+    except asyncio.TimeoutError:
+        fut.cancel()  # only stops it if it has not started
+        raise from_exception(RequestTimeout("the request ran past the server's time limit")) from None
+    rate = generator.tokenizer.sample_rate  # type: ignore[attr-defined]
+    if server.metrics is not None:
+        server.metrics.audio_seconds.labels(name).inc(n / rate)
+    headers = {"x-conditions": " ".join(f"{k}={v}" for k, v in conditions.items()), "x-seed": str(req.seed),
+               "x-sample-rate": str(rate)}
+    return Response(audio, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def read_wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
+    """(float32 mono samples in [-1, 1], rate) of a PCM WAV file's bytes (8 or 16-bit; channels averaged)."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:
+            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            frames = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise APIError(400, f"the body is not a PCM WAV file ({exc}); send the bytes of one, with content-type "
+                       "audio/wav", code="invalid_value") from None
+    if width == 1:
+        x = (np.frombuffer(frames, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        x = np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
+    else:
+        raise APIError(400, f"the WAV file has {8 * width}-bit samples; send 8 or 16-bit PCM", code="invalid_value")
+    if channels > 1:
+        x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
+    if not len(x):
+        raise APIError(400, "the WAV file holds no samples", code="invalid_value")
+    return x, rate
+
+
+@router.post("/v1/audio/spectrogram", response_class=Response, responses={
+    **ERROR_RESPONSES,
+    200: {"description": "The spectrogram as a PNG.", "content": {"image/png": {}}},
+})
+async def spectrogram(request: Request, server: Server, model: str | None = None, input: str = "",
+                      voice: str | None = None) -> Response:
+    """The spectrogram of the WAV file sent as the body; with ``model``, ``input`` and ``voice`` (as sent to
+    ``/v1/audio/speech``) a real recording of the same label is drawn beside it, when the run keeps one."""
+    from dreamwright.generation.spectrogram import spectrogram_png
+
+    samples, rate = read_wav_bytes(await request.body())
+    generator = None
+    conditions: dict[str, str | None] = {}
+    if model is not None:
+        name, engine = audio_engine(server, model)
+        generator = engine.generator
+        conditions = _choose(name, generator, input, voice)
+
+    def draw() -> bytes:
+        panels = [("this clip", samples, rate)]
+        tokenizer = generator.tokenizer if generator is not None else None
+        if tokenizer is not None and set(conditions) >= {k for k, v in tokenizer.conditions.items() if len(v) > 1}:
+            reference = reference_clip(generator, {**{k: v[0] for k, v in tokenizer.conditions.items()},
+                                                   **conditions})
+            if reference is not None:
+                panels.append(reference)
+        return spectrogram_png(panels)
+
+    return Response(await run_in_threadpool(draw), media_type="image/png")
