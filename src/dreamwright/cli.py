@@ -259,25 +259,13 @@ def generate(
     text = _read_prompt(prompt, prompt_file)
     if output is not None:
         _check_output_file(output)
-    audio_options = {"--seconds": seconds, "--label": label, "--speaker": speaker, "--spectrogram": spectrogram}
-    wants_audio = (output is not None and output.suffix.lower() == ".wav") or any(
-        v is not None for v in audio_options.values())
     if spectrogram is not None:
         _check_output_file(spectrogram, "--spectrogram")
     generator = _load_model(run, device)
-    from dreamwright.generation.speech import is_audio
-
-    if is_audio(generator):
-        if output is None or output.suffix.lower() != ".wav":
-            raise DreamwrightError(f"{generator.name} is an audio model: it writes sound; add -o clip.wav")
-        _speak(generator, output, seconds=1.0 if seconds is None else seconds, label=label, speaker=speaker,
-               spectrogram=spectrogram, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-               num_samples=num_samples)
+    audio = {"seconds": seconds, "label": label, "speaker": speaker, "spectrogram": spectrogram}
+    if _speak_if_audio(generator, output, audio, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                       num_samples=num_samples):
         return
-    if wants_audio:
-        given = [o for o, v in audio_options.items() if v is not None] or ["-o FILE.wav"]
-        raise DreamwrightError(f"{generator.name} is a text model: it writes text, not a WAV ({', '.join(given)} "
-                               "need an audio run, e.g. `dreamwright generate fsdd-wavenet --label 3 -o three.wav`)")
     if width is not None:
         hypotheses = generator.beam_search(
             text, width=width, length_penalty=1.0 if length_penalty is None else length_penalty,
@@ -311,6 +299,25 @@ def generate(
             if num_samples > 1:
                 out.write(f"--- sample {i + 1} ---\n")
             out.write(text + completion.text + "\n")
+
+
+def _speak_if_audio(generator, output: Path | None, audio: dict[str, Any], **knobs: Any) -> bool:
+    """Speak when ``generator`` is an audio model (True); refuse the audio options (and ``-o x.wav``) for a
+    text model; False otherwise."""
+    from dreamwright.generation.speech import is_audio
+
+    if is_audio(generator):
+        if output is None or output.suffix.lower() != ".wav":
+            raise DreamwrightError(f"{generator.name} is an audio model: it writes sound; add -o clip.wav")
+        seconds = audio.pop("seconds")
+        _speak(generator, output, seconds=1.0 if seconds is None else seconds, **audio, **knobs)
+        return True
+    given = [f"--{k}" for k, v in audio.items() if v is not None]
+    if given or (output is not None and output.suffix.lower() == ".wav"):
+        raise DreamwrightError(f"{generator.name} is a text model: it writes text, not a WAV "
+                               f"({', '.join(given or ['-o FILE.wav'])} need an audio run, e.g. "
+                               "`dreamwright generate fsdd-wavenet --label 3 -o three.wav`)")
+    return False
 
 
 def _speak(generator, output: Path, *, spectrogram: Path | None, num_samples: int, **knobs: Any) -> None:

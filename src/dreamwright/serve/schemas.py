@@ -368,7 +368,7 @@ class SpeechRequest(_Strict):
     speed: float | None = Field(None, description="Only 1.0.")
     instructions: str | None = Field(None, description="Not supported (leave it out).")
     stream_format: str | None = Field(None, description="Only audio (the whole file at once).")
-    seconds: float = Field(1.0, description="Length of the clip in seconds, in (0, 60].")
+    seconds: float = Field(1.0, description="Length of the clip in seconds, in (0, 10] on the server.")
     temperature: float | None = Field(None, ge=0, description="Sampling temperature (default 1.0).")
     top_k: int | None = None
     top_p: float | None = None

@@ -41,6 +41,9 @@ class ServerState:
                param: str) -> list[int]:
         """Token ids of request field ``param``, within the server's prompt limit: a text prompt (a seq2seq
         model's input) or a conversation of ``(role, content)`` messages (:meth:`Generator.encode_chat`)."""
+        if generator.tokenizer.kind == "mulaw":
+            raise APIError(400, f"{generator.name} is an audio model: it speaks rather than writes; use POST "
+                           "/v1/audio/speech", param="model", code="wrong_model_kind")
         try:
             ids = (generator.encode_prompt(prompt, unknown) if isinstance(prompt, str)
                    else generator.encode_chat(prompt, unknown))

@@ -45,6 +45,9 @@ _DIGIT_WORDS = {w: str(i) for i, w in enumerate(
 router = APIRouter(tags=["audio"])
 
 
+#: the longest clip one request may ask for (generation runs about real time / 100 on a CPU)
+MAX_SERVED_SECONDS = 10.0
+
 def audio_models(server: ServerState) -> list[str]:
     return [name for name, engine in server.engines.items() if is_audio(engine.generator)]
 
@@ -123,6 +126,10 @@ async def speech(body: SpeechRequest, request: Request, server: Server) -> Respo
     """Say a label (a digit) in a speaker's voice (OpenAI's speech endpoint; ``seconds``, ``temperature``,
     ``top_k``, ``top_p`` and ``seed`` are extras)."""
     fmt = _check_format(body)
+    if body.seconds > MAX_SERVED_SECONDS:  # a clip cannot be cancelled once it runs: keep each one short
+        raise APIError(400, f"seconds must be at most {MAX_SERVED_SECONDS:g} on this server (a longer clip would hold "
+                       "the model's worker for minutes; `dreamwright generate` writes up to 60 s)", param="seconds",
+                       code="invalid_value")
     name, engine = audio_engine(server, body.model)
     generator = engine.generator
     voice = body.voice.id if body.voice is not None and not isinstance(body.voice, str) else body.voice
