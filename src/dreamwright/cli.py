@@ -431,21 +431,27 @@ def chat(
 @app.command("eval")
 def evaluate(
     run: Annotated[str, typer.Argument(help="Run directory or bundled model.")],
-    file: Annotated[Path, typer.Argument(help="UTF-8 text file to score.")],
+    file: Annotated[Path, typer.Argument(help="UTF-8 text file to score (an audio model: a .wav file, a folder "
+                                         "of them, or fsdd for its held-out recordings).")],
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE.")] = "utf-8",
     lower: Annotated[bool, typer.Option("--lower", help="Lowercase the text first.")] = False,
     unknown: Annotated[Unknown, typer.Option(help="Pieces missing from the vocabulary: error or skip.")]
     = Unknown.error,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
 ) -> None:
-    """Score a model on any text: loss (nats/token), bits per character, perplexity."""
+    """Score a model on any text: loss (nats/token), bits per character, perplexity (an audio model: bits per
+    sample)."""
     from dreamwright.data.corpus import encode_text_file
+    from dreamwright.generation.speech import is_audio
     from dreamwright.tokenizers.base import show_pieces
     from dreamwright.training.evaluate import score_tokens
 
+    generator = _load_model(run, device)
+    if is_audio(generator):
+        _evaluate_audio(generator, file)
+        return
     if not file.is_file():
         raise DreamwrightError(f"no such file: {file}")
-    generator = _load_model(run, device)
     encoded = encode_text_file(file, generator.tokenizer, encoding=encoding, lower=lower, unknown=unknown.value)
     if encoded.unknown:
         count, kinds = sum(encoded.unknown.values()), len(encoded.unknown)
@@ -457,6 +463,33 @@ def evaluate(
     score = score_tokens(generator.model, encoded.ids, chars=encoded.chars, device=generator.device)
     typer.echo(f"{file}: {score.tokens:,} tokens, loss {score.loss:.4f} nats/token, "
                f"{score.bpc:.4f} bits/char, perplexity {score.perplexity:.2f}")
+
+
+def _evaluate_audio(generator, target: Path) -> None:
+    """Bits per sample of an audio model on WAV files (each clip scored whole, from its start, under the
+    conditions its folders or FSDD name give it); ``fsdd`` scores FSDD's held-out recordings."""
+    import math
+
+    from dreamwright import plugins
+    from dreamwright.data.audio import audio_files, read_clips
+    from dreamwright.data.corpus import resolve_corpus
+    from dreamwright.training.audio import clip_nats
+
+    plugins.load_corpora()
+    source = resolve_corpus(str(target))
+    if source.task != "audio":
+        raise DreamwrightError(f"{generator.name} is an audio model: score it on sound (a .wav file, a folder of "
+                               "them, or fsdd), not on text")
+    tokenizer = generator.tokenizer
+    files = audio_files(source)
+    if source.name == "fsdd" and source.root is None:
+        files = [f for f in files if f.held_out]
+    clips = [(tokenizer.condition_ids(**{kind: getattr(c, kind, None) or "none" for kind in tokenizer.conditions
+                                         if kind != "clip"}), c.tokens)
+             for c in read_clips(files, tokenizer.sample_rate).clips]
+    total, count = clip_nats(generator.model, clips, generator.device)
+    typer.echo(f"{target}: {len(clips):,} clips, {count:,} samples at {tokenizer.sample_rate:,} Hz, "
+               f"{total / count / math.log(2):.4f} bits/sample")
 
 
 # --------------------------------------------------------------------------- listings

@@ -93,3 +93,12 @@ def test_training_errors_are_one_line(tmp_path, tone_folder):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert [line.startswith("skipped ") for line in lines] == [True, True, False]
     assert lines[-1].startswith("error: none of the 2 audio files could be read")
+
+
+def test_eval_scores_an_audio_model_in_bits_per_sample(audio_run, tone_folder, corpus_file):
+    proc = run_dreamwright("eval", str(audio_run), str(tone_folder))
+    assert proc.returncode == 0, proc.stderr
+    assert "36 clips" in proc.stdout and "bits/sample" in proc.stdout
+    bits = float(proc.stdout.split(",")[-1].split()[0])
+    assert 0 < bits < 8
+    assert_one_line_error(run_dreamwright("eval", str(audio_run), str(corpus_file)), "audio model", "not on text")
