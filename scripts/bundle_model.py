@@ -1,6 +1,7 @@
 """Turn a run directory into a bundled model: its config.json (with a ``trained_on`` line) and its best weights
 in float16 — half the size, and what ``dreamwright generate``/``--init-from``/``draw`` read back as float32.
-An image run's discriminator is left out: drawing needs only the generator.
+An image run's discriminator is left out: drawing needs only the generator. An audio run keeps one held-out
+recording of each (label, speaker) in ``data/`` — what ``--spectrogram`` draws beside a generated clip.
 
     python scripts/bundle_model.py RUN_DIR src/dreamwright/bundled/NAME --trained-on "what it read"
 """
@@ -25,10 +26,35 @@ def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
     atomic_save_tensors(dest / WEIGHTS, half, {**metadata, "dtype": "float16"})
     body = {k: v for k, v in config.items() if k not in ("format", "format_version")}
     write_config(dest, {"trained_on": trained_on, **body, "weights": "float16"})
-    for path in dest.iterdir():
-        path.chmod(0o644)  # readable by everyone once installed (the atomic writes create 0600 files)
-    size = sum(p.stat().st_size for p in dest.iterdir())
+    if config.get("tokenizer", {}).get("kind") == "mulaw":
+        keep_references(run_dir / "data", dest / "data", len(config["tokenizer"]["conditions"]))
+    for path in dest.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by everyone once installed (the atomic writes create 0600 files)
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
     print(f"{dest}: {size / 1e6:.1f} MB", file=sys.stderr)
+
+
+def keep_references(data: Path, dest: Path, n_cond: int) -> None:
+    """The first held-out clip of every combination of conditions, as a run's ``valid`` split."""
+    import json
+
+    import numpy as np
+
+    from dreamwright.data.corpus import EncodedCorpus
+    from dreamwright.training.audio import split_clips
+
+    encoded = EncodedCorpus.open(data)
+    chosen: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+    for cond, samples in split_clips(encoded, "valid", n_cond):
+        chosen.setdefault(tuple(int(c) for c in cond), (cond, np.asarray(samples)))
+    rows = [np.concatenate([c, s]).astype(encoded.dtype) for c, s in chosen.values()]
+    offsets = np.cumsum([0, *map(len, rows[:-1])]).astype(np.int64)
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "valid.bin").write_bytes(np.concatenate(rows).tobytes())
+    (dest / "valid-clips.bin").write_bytes(offsets.tobytes())
+    meta = {**encoded.meta, "valid_tokens": int(sum(map(len, rows))), "valid_clips": len(rows),
+            "train_tokens": 0, "train_clips": 0, "references_only": True}
+    (dest / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:
