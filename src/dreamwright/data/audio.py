@@ -95,11 +95,23 @@ def read_wav(path: Path) -> tuple[np.ndarray, int, int]:
         raise CorpusError(f"cannot read {path}: {exc}; give a PCM WAV file (8, 16, 24 or 32-bit)") from None
 
 
+def decode_wav(data: bytes, name: str = "the WAV file") -> tuple[np.ndarray, int, int]:
+    """:func:`read_wav` of a file's bytes (an upload); ``name`` says what they were in the error."""
+    try:
+        return _parse_wav(data)
+    except _Unreadable as exc:
+        raise CorpusError(f"cannot read {name}: {exc}; send a PCM WAV file (8, 16, 24 or 32-bit)") from None
+
+
 def _read_wav(path: Path) -> tuple[np.ndarray, int, int]:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise _Unreadable(exc.strerror or exc.__class__.__name__) from None
+    return _parse_wav(data)
+
+
+def _parse_wav(data: bytes) -> tuple[np.ndarray, int, int]:
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise _Unreadable("not a WAV file (no RIFF/WAVE header)")
     fmt, pcm = _wav_chunks(data)
@@ -160,15 +172,20 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
         raise InvalidArgument(f"audio samples must be one channel (a 1-D array), got shape {samples.shape}")
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not 1 <= rate < 1 << 31:
         raise InvalidArgument(f"sample_rate must be a positive whole number of Hz, got {rate!r}", param="sample_rate")
-    x = np.clip(np.nan_to_num(samples.astype(np.float64)), -1.0, 1.0)
-    pcm = np.clip(np.round(x * 32768.0), -32768, 32767).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(int(rate))
-        w.writeframes(pcm.tobytes())
+        w.writeframes(pcm16_bytes(samples))
     return buffer.getvalue()
+
+
+def pcm16_bytes(samples: np.ndarray) -> bytes:
+    """``samples`` (floats in [-1, 1], clipped) as raw 16-bit little-endian PCM: a WAV's data, or the server's
+    ``pcm`` format."""
+    x = np.clip(np.nan_to_num(np.asarray(samples, dtype=np.float64)), -1.0, 1.0)
+    return np.clip(np.round(x * 32768.0), -32768, 32767).astype("<i2").tobytes()
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:

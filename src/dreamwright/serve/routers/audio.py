@@ -18,14 +18,14 @@ held-out data is drawn beside it, when the run keeps one. The web page's Speak t
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from dreamwright.data.audio import decode_wav, pcm16_bytes
+from dreamwright.errors import CorpusError
 from dreamwright.generation import Generator
 from dreamwright.generation.speech import is_audio, reference_clip, speak, speech_request
 from dreamwright.serve.engine import EngineClosed, QueueFull, RequestTimeout
@@ -111,12 +111,6 @@ def _check_format(body: SpeechRequest) -> str:
     return fmt
 
 
-def _pcm16(samples: np.ndarray) -> bytes:
-    """Raw 16-bit little-endian samples, as in :func:`dreamwright.data.audio.wav_bytes`."""
-    x = np.clip(np.nan_to_num(np.asarray(samples, np.float64)), -1.0, 1.0)
-    return np.clip(np.round(x * 32768.0), -32768, 32767).astype("<i2").tobytes()
-
-
 @router.post("/v1/audio/speech", response_class=Response, responses={
     **ERROR_RESPONSES,
     200: {"description": "The audio file: a 16-bit PCM WAV (or raw PCM with response_format pcm).",
@@ -143,7 +137,7 @@ async def speech(body: SpeechRequest, request: Request, server: Server) -> Respo
 
     def run() -> tuple[bytes, int]:
         clip, = speak(generator, **settings, **conditions)  # type: ignore[arg-type]
-        return (clip.wav_bytes() if fmt == "wav" else _pcm16(clip.samples)), len(clip.samples)
+        return (clip.wav_bytes() if fmt == "wav" else pcm16_bytes(clip.samples)), len(clip.samples)
 
     try:
         fut = engine.call(run)
@@ -163,25 +157,14 @@ async def speech(body: SpeechRequest, request: Request, server: Server) -> Respo
 
 
 def read_wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
-    """(float32 mono samples in [-1, 1], rate) of a PCM WAV file's bytes (8 or 16-bit; channels averaged)."""
+    """(float32 mono samples in [-1, 1], rate) of an uploaded PCM WAV file; 400 when it is not one."""
     try:
-        with wave.open(io.BytesIO(data), "rb") as w:
-            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            frames = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise APIError(400, f"the body is not a PCM WAV file ({exc}); send the bytes of one, with content-type "
-                       "audio/wav", code="invalid_value") from None
-    if width == 1:
-        x = (np.frombuffer(frames, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 2:
-        x = np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
-    else:
-        raise APIError(400, f"the WAV file has {8 * width}-bit samples; send 8 or 16-bit PCM", code="invalid_value")
-    if channels > 1:
-        x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
-    if not len(x):
+        samples, rate, _ = decode_wav(data, "the body")
+    except CorpusError as exc:
+        raise APIError(400, str(exc), code="invalid_value") from None
+    if not len(samples):
         raise APIError(400, "the WAV file holds no samples", code="invalid_value")
-    return x, rate
+    return samples, rate
 
 
 @router.post("/v1/audio/spectrogram", response_class=Response, responses={
