@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dreamwright.data.corpus import CorpusSource, EncodedCorpus
 from dreamwright.data.split import held_out
@@ -30,7 +29,7 @@ from dreamwright.models.base import LanguageModel
 from dreamwright.poetry.data import TRAIN_FILE, VALID_FILE, read_corpus, tag
 from dreamwright.poetry.prosody import FORMS
 from dreamwright.tokenizers.char import CharTokenizer
-from dreamwright.training.evaluate import Score
+from dreamwright.training.evaluate import Score, target_nats
 from dreamwright.training.presets import register_preset
 from dreamwright.training.tasks import IGNORE, BatchSource, Task, register_task
 
@@ -173,10 +172,8 @@ def poem_nats(model: LanguageModel, rows: dict[int, np.ndarray], unk: int, devic
             if k % shard[1] != shard[0]:
                 continue
             x, y = poem_targets(torch.from_numpy(rows[n][start:start + batch]), unk, score_end=False)
-            logits, _ = model(x.to(device), None)
-            y = y.to(device)
-            total += F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum").item()
-            count += int((y != IGNORE).sum())
+            nats, scored = target_nats(model, x, y, device)
+            total, count = total + nats, count + scored
     model.train(was_training)
     return total, count
 

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dreamwright.data.corpus import CorpusSource, EncodedCorpus
 from dreamwright.errors import InvalidArgument
 from dreamwright.models.base import LanguageModel
 from dreamwright.tokenizers.audio import LEVELS, SILENCE, MuLawTokenizer
-from dreamwright.training.evaluate import Score
+from dreamwright.training.evaluate import Score, target_nats
 from dreamwright.training.presets import register_preset
 from dreamwright.training.tasks import IGNORE, BatchSource, Task, register_task
 
@@ -164,11 +163,8 @@ def clip_nats(model: LanguageModel, clips: list[tuple[np.ndarray, np.ndarray]], 
     for k, start in enumerate(range(0, len(order), batch)):
         if k % shard[1] != shard[0]:
             continue
-        x, y = clip_rows([clips[i] for i in order[start:start + batch]])
-        logits, _ = model(x.to(device), None)
-        y = y.to(device)
-        total += F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum").item()
-        count += int((y != IGNORE).sum())
+        nats, scored = target_nats(model, *clip_rows([clips[i] for i in order[start:start + batch]]), device)
+        total, count = total + nats, count + scored
     model.train(was_training)
     return total, count
 

@@ -36,6 +36,19 @@ class Score:
         return {"loss": self.loss, "bpc": self.bpc, "perplexity": self.perplexity, "tokens": self.tokens}
 
 
+#: a target the loss skips (``torch.nn.functional.cross_entropy``'s default ``ignore_index``)
+IGNORE = -100
+
+
+def target_nats(model: LanguageModel, x: torch.Tensor, y: torch.Tensor, device: torch.device | str = "cpu"
+                ) -> tuple[float, int]:
+    """Summed nats of the targets ``y`` given the inputs ``x`` (read from no state), and how many targets were
+    scored (those not :data:`IGNORE`): the batch step of the scores that read whole rows (pairs, clips, poems)."""
+    logits, _ = model(x.to(device), None)
+    y = y.to(device)
+    return F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum").item(), int((y != IGNORE).sum())
+
+
 @torch.inference_mode()
 def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = None, streams: int = 16,
                  seq_len: int = 256, device: torch.device | str = "cpu", max_tokens: int | None = None,

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dreamwright.data.corpus import CorpusSource, EncodedCorpus
 from dreamwright.data.pair_tokens import EOS, GO, PAD, SPECIALS, TURN
@@ -27,7 +26,7 @@ from dreamwright.errors import CorpusError, InvalidArgument
 from dreamwright.models.base import LanguageModel
 from dreamwright.tokenizers import Tokenizer
 from dreamwright.tokenizers.char import CharTokenizer
-from dreamwright.training.evaluate import Score
+from dreamwright.training.evaluate import Score, target_nats
 from dreamwright.training.presets import register_preset
 from dreamwright.training.tasks import IGNORE, BatchSource, Task, register_task
 
@@ -197,10 +196,8 @@ def pair_nats(model: LanguageModel, pairs: list[tuple[np.ndarray, np.ndarray]], 
             continue
         chunk = [pairs[i] for i in order[start:start + batch]]
         x, y = pad_batch(chunk, ids, max_len)
-        logits, _ = model(x.to(device), None)
-        y = y.to(device)
-        total += F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum").item()
-        tokens += int((y != IGNORE).sum())
+        nats, scored = target_nats(model, x, y, device)
+        total, tokens = total + nats, tokens + scored
         chars += sum(min(len(r), max_len) for _, r in chunk)
     model.train(was_training)
     return total, tokens, chars

@@ -29,13 +29,11 @@ from dreamwright.errors import CorpusError, InvalidArgument
 from dreamwright.models.base import LanguageModel
 from dreamwright.tokenizers import Tokenizer
 from dreamwright.training.batches import StreamBatches, WindowBatches
-from dreamwright.training.evaluate import Score, score_tokens
+from dreamwright.training.evaluate import IGNORE, Score, score_tokens  # noqa: F401  (IGNORE re-exported)
 
 if TYPE_CHECKING:
     from dreamwright.training.config import TrainConfig
 
-#: a target the loss skips (``torch.nn.functional.cross_entropy``'s default ``ignore_index``)
-IGNORE = -100
 
 
 class BatchSource(ABC):
