@@ -48,8 +48,9 @@ def train(out: Path, minutes: float, extra: list[str], threads: int) -> None:
 def test_bits(run: Path) -> tuple[float, int]:
     """Bits per sample over every sample of the run's held-out clips (each scored from its start)."""
     import dreamwright
+    from dreamwright.data.audio import split_clips
     from dreamwright.data.corpus import EncodedCorpus
-    from dreamwright.training.audio import clip_nats, split_clips
+    from dreamwright.training.audio import clip_nats
 
     gen = dreamwright.load(run, device="cpu")
     clips = split_clips(EncodedCorpus.open(run / "data"), "valid", gen.tokenizer.n_cond)
@@ -59,8 +60,8 @@ def test_bits(run: Path) -> tuple[float, int]:
 
 def unigram_bits(run: Path) -> float:
     """Cross-entropy (bits) of the held-out samples under the training samples' level frequencies (add-one)."""
+    from dreamwright.data.audio import split_clips
     from dreamwright.data.corpus import EncodedCorpus
-    from dreamwright.training.audio import split_clips
 
     encoded = EncodedCorpus.open(run / "data")
     n_cond = len(json.loads((run / "config.json").read_text())["tokenizer"]["conditions"])

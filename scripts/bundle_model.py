@@ -29,7 +29,7 @@ def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
     if config.get("tokenizer", {}).get("kind") == "mulaw":
         keep_references(run_dir / "data", dest / "data", len(config["tokenizer"]["conditions"]))
     for path in dest.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by everyone once installed (the atomic writes create 0600 files)
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by all once installed (atomic writes make 0600)
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
     print(f"{dest}: {size / 1e6:.1f} MB", file=sys.stderr)
 
@@ -40,8 +40,8 @@ def keep_references(data: Path, dest: Path, n_cond: int) -> None:
 
     import numpy as np
 
+    from dreamwright.data.audio import split_clips
     from dreamwright.data.corpus import EncodedCorpus
-    from dreamwright.training.audio import split_clips
 
     encoded = EncodedCorpus.open(data)
     chosen: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}

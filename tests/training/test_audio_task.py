@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import dreamwright
+from dreamwright.data.audio import split_clips
 from dreamwright.data.corpus import EncodedCorpus
 from dreamwright.tokenizers.audio import LEVELS
-from dreamwright.training.audio import clip_rows, split_clips
+from dreamwright.training.audio import clip_rows
 from dreamwright.training.tasks import IGNORE
 from tests.conftest import TINY_WAVENET, metrics_events
 

@@ -40,7 +40,7 @@ from dreamwright.data.split import hash_fraction
 from dreamwright.errors import CorpusError, InvalidArgument
 
 if TYPE_CHECKING:  # pragma: no cover - corpus.py imports this module to recognise folders of recordings
-    from dreamwright.data.corpus import CorpusSource
+    from dreamwright.data.corpus import CorpusSource, EncodedCorpus
 
 LEVELS = 256  # μ-law levels (token ids 0..255)
 MU = 255
@@ -504,3 +504,13 @@ def register_corpora() -> None:
                     "at 8 kHz (held out: takes 0-4 of each digit and speaker)",
         train=(), task="audio", prepare=_prepare_fsdd,
     ))
+
+
+def split_clips(encoded: EncodedCorpus, split: str, n_cond: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(condition ids, samples)`` of every clip of a run's stored split: ``<split>.bin`` holds each clip's
+    ``n_cond`` condition tokens then its samples, ``<split>-clips.bin`` where each clip starts (int64)."""
+    ids = encoded.array(split)
+    offsets = np.fromfile(encoded.directory / f"{split}-clips.bin", dtype=np.int64)
+    ends = np.append(offsets[1:], len(ids))
+    return [(np.asarray(ids[s:s + n_cond], dtype=np.int64), ids[s + n_cond:e]) for s, e in zip(offsets, ends,
+                                                                                                 strict=True)]

@@ -106,9 +106,8 @@ def speak(generator: Generator, *, seconds: float = 1.0, temperature: float = 1.
 def reference_clip(generator: Generator, conditions: dict[str, str]) -> tuple[str, np.ndarray, int] | None:
     """A real held-out recording with the same label (the same speaker when there is one) from the run's data,
     as ``(title, samples, rate)``; None when the run keeps no held-out clips."""
-    from dreamwright.data.audio import mulaw_decode
+    from dreamwright.data.audio import mulaw_decode, split_clips
     from dreamwright.data.corpus import EncodedCorpus
-    from dreamwright.training.audio import split_clips
 
     tokenizer = audio_tokenizer(generator)
     data = generator.run_dir / "data" if generator.run_dir is not None else None

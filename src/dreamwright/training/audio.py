@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from dreamwright.data.audio import split_clips
 from dreamwright.data.corpus import CorpusSource, EncodedCorpus
 from dreamwright.errors import InvalidArgument
 from dreamwright.models.base import LanguageModel
@@ -72,15 +73,6 @@ def prepare_audio(source: CorpusSource, data_dir: Path, config: TrainConfig) -> 
 
 def _natural(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (1 << 30, value)
-
-
-def split_clips(encoded: EncodedCorpus, split: str, n_cond: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(condition ids, samples)`` of every clip of a split."""
-    ids = encoded.array(split)
-    offsets = np.fromfile(encoded.directory / f"{split}-clips.bin", dtype=np.int64)
-    ends = np.append(offsets[1:], len(ids))
-    return [(np.asarray(ids[s:s + n_cond], dtype=np.int64), ids[s + n_cond:e]) for s, e in zip(offsets, ends,
-                                                                                                 strict=True)]
 
 
 def clip_rows(clips: list[tuple[np.ndarray, np.ndarray]], length: int | None = None
