@@ -136,6 +136,7 @@ def speed(args) -> None:
 def load_judge_module():
     spec = importlib.util.spec_from_file_location("digit_judge", ROOT / "benchmarks" / "digit_judge.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["digit_judge"] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -156,6 +157,8 @@ def judge(args) -> None:
     for digit in gen.tokenizer.conditions["label"]:
         for i, speaker in enumerate(speakers):
             n = args.per_digit // len(speakers) + (i < args.per_digit % len(speakers))
+            if n == 0:
+                continue
             clips = speak(gen, seconds=args.seconds, num_samples=n, seed=1000 * int(digit) + i, label=digit,
                           speaker=speaker, temperature=args.temperature)
             for k, clip in enumerate(clips):
