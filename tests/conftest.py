@@ -69,6 +69,26 @@ def metrics_events(run_dir, event: str) -> list[dict]:
     return [r for r in rows if r["event"] == event]
 
 
+def kill_after_eval(args: list[str], run_dir: Path, step: int, timeout: float = 120) -> None:
+    """Start ``args`` (a training command writing ``run_dir``) and SIGKILL it once it has evaluated at ``step``
+    or later (its checkpoint written); asserts it was still running."""
+    import json
+    import signal
+    import time
+
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    metrics = Path(run_dir) / "metrics.jsonl"
+    while time.time() < deadline:
+        if metrics.exists() and any(json.loads(line).get("event") == "eval" and json.loads(line)["step"] >= step
+                                    for line in metrics.read_text().splitlines() if line.endswith("}")):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+
 @pytest.fixture(scope="session")
 def echo_bot_run(tmp_path_factory) -> Path:
     """A tiny seq2seq chatbot (``say pink`` → ``pink pink!``; tests/chatbot.py), trained once per session."""

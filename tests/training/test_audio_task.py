@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from dreamwright.data.corpus import EncodedCorpus
 from dreamwright.tokenizers.audio import LEVELS
 from dreamwright.training.audio import clip_rows
 from dreamwright.training.tasks import IGNORE
-from tests.conftest import TINY_WAVENET, metrics_events
+from tests.conftest import TINY_WAVENET, kill_after_eval, metrics_events
 
 
 def test_clips_are_stored_after_their_condition_tokens(audio_run):
@@ -58,3 +59,18 @@ def test_an_lstm_reads_the_same_clips(tmp_path, tone_folder):
                                steps=10, seed=0, seq_len=100, batch_size=4, samples=False, quiet=True, threads=1,
                                eval_interval=10)
     assert result.unit == "bits/sample" and result.val_bpc < 8.5
+
+
+def test_a_killed_wavenet_run_resumes_exactly(tmp_path, tone_folder):
+    dreamwright.train(tone_folder, tmp_path / "straight", steps=60, seed=4, **TINY_WAVENET)
+    killed = tmp_path / "killed"
+    args = [sys.executable, "-m", "dreamwright", "train", str(tone_folder), "--out", str(killed), "--steps", "60",
+            "--seed", "4", "--quiet", *(f"--{k.replace('_', '-')}={v}" for k, v in TINY_WAVENET.items()
+                                       if k not in ("samples", "quiet"))]
+    kill_after_eval(args + ["--no-samples"], killed, 20)
+    assert max(r["step"] for r in metrics_events(killed, "train")) < 60
+    dreamwright.train(resume=killed, quiet=True)
+    a = {r["step"]: r["loss"] for r in metrics_events(tmp_path / "straight", "train")}
+    b = {r["step"]: r["loss"] for r in metrics_events(killed, "train")}
+    assert sorted(b) == list(range(1, 61))
+    assert all(b[s] == pytest.approx(a[s], rel=1e-5, abs=1e-6) for s in a)

@@ -1,10 +1,8 @@
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -13,7 +11,7 @@ import dreamwright
 from dreamwright import runs
 from dreamwright.errors import CheckpointError, InvalidArgument
 from dreamwright.training import checkpoint as ckpt
-from tests.conftest import TINY_MODEL, metrics_events
+from tests.conftest import TINY_MODEL, kill_after_eval, metrics_events
 
 
 def _evals(run_dir):
@@ -56,17 +54,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, corpus_file):
             "--eval-interval", "20", "--log-interval", "1", "--seed", "3", "--dropout", "0.1", "--n-layer", "2",
             "--hidden-size", "32", "--embedding-size", "16", "--seq-len", "32", "--batch-size", "8",
             "--no-samples", "--eval-tokens", "2000", "--threads", "1", "--quiet"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        metrics = killed / "metrics.jsonl"
-        if metrics.exists() and any(json.loads(line).get("event") == "eval" and json.loads(line)["step"] >= 100
-                                    for line in metrics.read_text().splitlines() if line.endswith("}")):
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_after_eval(args, killed, 100)
     partial = max(_train_losses(killed))
     assert partial < 300
 
@@ -178,7 +166,6 @@ def test_single_step_path_matches_the_fused_kernel(cell):
 def test_train_shows_its_options_in_its_signature():
     """help(dreamwright.train) lists the knobs, not ``**options``, and ``import dreamwright`` stays light."""
     import inspect
-    import subprocess
     import sys
 
     import dreamwright
