@@ -1,7 +1,7 @@
 """Turn a run directory into a bundled model: its config.json (with a ``trained_on`` line) and its best weights
 in float16 — half the size, and what ``dreamwright generate``/``--init-from``/``draw`` read back as float32.
 An image run's discriminator is left out: drawing needs only the generator. An audio run keeps one held-out
-recording of each (label, speaker) in ``data/`` — what ``--spectrogram`` draws beside a generated clip.
+recording of each (label, speaker) in ``references/`` — what ``--spectrogram`` draws beside a generated clip.
 
     python scripts/bundle_model.py RUN_DIR src/dreamwright/bundled/NAME --trained-on "what it read"
 """
@@ -27,7 +27,7 @@ def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
     body = {k: v for k, v in config.items() if k not in ("format", "format_version")}
     write_config(dest, {"trained_on": trained_on, **body, "weights": "float16"})
     if config.get("tokenizer", {}).get("kind") == "mulaw":
-        keep_references(run_dir / "data", dest / "data", len(config["tokenizer"]["conditions"]))
+        keep_references(run_dir / "data", dest / "references", len(config["tokenizer"]["conditions"]))
     for path in dest.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)  # readable by all once installed (atomic writes make 0600)
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())

@@ -110,8 +110,10 @@ def reference_clip(generator: Generator, conditions: dict[str, str]) -> tuple[st
     from dreamwright.data.corpus import EncodedCorpus
 
     tokenizer = audio_tokenizer(generator)
-    data = generator.run_dir / "data" if generator.run_dir is not None else None
-    if data is None or not (data / "valid-clips.bin").is_file():
+    # a run keeps its held-out clips in data/; a bundled model a few of them in references/
+    folders = [] if generator.run_dir is None else [generator.run_dir / "data", generator.run_dir / "references"]
+    data = next((f for f in folders if (f / "valid-clips.bin").is_file()), None)
+    if data is None:
         return None
     clips = split_clips(EncodedCorpus.open(data), "valid", tokenizer.n_cond)
     wanted = tokenizer.condition_ids(**conditions)
