@@ -171,7 +171,7 @@ def resolve_corpus(source: str | os.PathLike[str]) -> CorpusSource:
     names = ", ".join(sorted(registry.BUILTIN_CORPORA))
     raise CorpusError(
         f"no such file, folder or built-in corpus: {source!s} (give a path to a UTF-8 text file, "
-        f"a folder of .txt files, or one of: {names})"
+        f"a folder of .txt or .wav files, or one of: {names})"
     )
 
 
