@@ -120,7 +120,7 @@ def test_ctrl_c_cancels_a_reply_and_the_prompt_comes_back(spawn):
     child.expect_exact("bot> ")
     child.expect(r"\w\w\w")  # it is writing
     child.sendintr()
-    child.expect_exact("[cancelled]", timeout=20)
+    child.expect_exact("[cancelled]", timeout=60)  # generous: a loaded machine delivers the signal late
     child.expect_exact(PROMPT)
     # Ctrl-C at the prompt: a fresh prompt
     child.sendintr()
