@@ -238,7 +238,7 @@ def generate(
                                                                     "1.0"), show_default=False)] = None,
     label: Annotated[str | None, typer.Option(help="Audio models: what to say (FSDD: a digit 0-9); default: "
                                               "drawn with the seed.")] = None,
-    speaker: Annotated[str | None, typer.Option(help="Audio models: whose voice (FSDD: jackson, theo, …); "
+    speaker: Annotated[str | None, typer.Option(help="Audio models: whose voice (FSDD: jackson, theo and others); "
                                                 "default: drawn with the seed.")] = None,
     spectrogram: Annotated[Path | None, typer.Option(help="Audio models: draw the clip's spectrogram to this "
                                                      "PNG, beside a real recording of the same label.")] = None,

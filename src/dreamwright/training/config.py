@@ -180,7 +180,7 @@ class ModelOptions:
     residual_channels: int | None = knob(None, "WaveNet: channels of the residual stream.", shown_default="64")
     dilation_channels: int | None = knob(None, "WaveNet: channels of the gated convolutions.", shown_default="64")
     skip_channels: int | None = knob(None, "WaveNet: channels of the skip connections.", shown_default="128")
-    max_dilation: int | None = knob(None, "WaveNet: the last dilation of a cycle 1, 2, 4, … (a power of two).",
+    max_dilation: int | None = knob(None, "WaveNet: the last dilation of a cycle 1, 2, 4 and so on (a power of two).",
                                     shown_default="512")
     dilation_cycles: int | None = knob(None, "WaveNet: how many times the dilations repeat.", shown_default="2")
     conditional: bool | None = knob(None, "Image models: condition on the class (draw a chosen one; needs labels).",
