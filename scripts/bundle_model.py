@@ -15,8 +15,9 @@ from pathlib import Path
 from dreamwright.runs import WEIGHTS, atomic_save_tensors, load_tensors, read_config, run_kind, write_config
 
 
-def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
-    """Write ``dest/config.json`` and a float16 ``dest/model.safetensors`` from ``run_dir``."""
+def bundle(run_dir: Path, dest: Path, trained_on: str, version: int = 1) -> None:
+    """Write ``dest/config.json`` (with ``version``: a bundled model keeps its name as it improves) and a
+    float16 ``dest/model.safetensors`` from ``run_dir``."""
     config = read_config(run_dir)
     tensors, metadata = load_tensors(run_dir / WEIGHTS)
     if run_kind(config) == "image":
@@ -25,7 +26,7 @@ def bundle(run_dir: Path, dest: Path, trained_on: str) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     atomic_save_tensors(dest / WEIGHTS, half, {**metadata, "dtype": "float16"})
     body = {k: v for k, v in config.items() if k not in ("format", "format_version")}
-    write_config(dest, {"trained_on": trained_on, **body, "weights": "float16"})
+    write_config(dest, {"trained_on": trained_on, "version": version, **body, "weights": "float16"})
     if config.get("tokenizer", {}).get("kind") == "mulaw":
         keep_references(run_dir / "data", dest / "references", len(config["tokenizer"]["conditions"]))
     for path in dest.rglob("*"):
@@ -62,8 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("dest", type=Path)
     parser.add_argument("--trained-on", required=True, help="one line: what the model was trained on")
+    parser.add_argument("--version", type=int, default=1, help="the model's version under its name")
     args = parser.parse_args(argv)
-    bundle(args.run_dir, args.dest, args.trained_on)
+    bundle(args.run_dir, args.dest, args.trained_on, args.version)
 
 
 if __name__ == "__main__":

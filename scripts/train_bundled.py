@@ -1,0 +1,167 @@
+"""Train the bundled models in time nobody else needs: a long run in the background under ``nice -n 19``,
+stopped with a checkpoint and resumed exactly, across as many sessions as it takes.
+
+    DREAMWRIGHT_DATA=../shared/data python scripts/train_bundled.py start english-char   # or tang-poetry
+    python scripts/train_bundled.py status                 # every recipe: step, best validation, running?
+    python scripts/train_bundled.py stop english-char      # Ctrl-C for the run: it saves a checkpoint and exits
+    python scripts/train_bundled.py bundle english-char    # best weights -> src/dreamwright/bundled/NAME (fp16)
+
+``start`` prepares the corpus once, then starts ``dreamwright train`` (or ``--resume``s the run when its
+directory holds a checkpoint) detached, at the lowest priority and with one thread, writing to
+``RUN_DIR.log``. The budget is in optimizer steps, so the cosine schedule is the same however the run is cut
+up between sessions and machines; a killed run loses at most the steps since its last evaluation.
+When a GPU is lent, run the same recipe there first with ``--device cuda`` (``start --device cuda``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dreamwright.training.checkpoint import TRAINER_STATE
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = Path(os.environ.get("DREAMWRIGHT_BUNDLE_RUNS", ROOT / "build" / "bundled-runs"))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one bundled model is made: its corpus, its training flags, and the line it ships with."""
+
+    name: str
+    version: int
+    corpus: str  # what `dreamwright train` reads (a path under build/, or a registry name)
+    prepare: tuple[str, ...]  # a command that makes `corpus`, run once (empty: the registry prepares it)
+    train: tuple[str, ...]
+    trained_on: str
+
+
+RECIPES = {
+    r.name: r
+    for r in (
+        Recipe(
+            name="english-char",
+            version=2,
+            corpus="build/english.txt",
+            prepare=(sys.executable, "scripts/build_english_corpus.py", "build/english.txt"),
+            train=("--model", "lstm", "--n-layer", "1", "--hidden-size", "512", "--embedding-size", "64",
+                   "--dropout", "0.1", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3",
+                   "--warmup-steps", "200", "--steps", "40000", "--eval-interval", "1000",
+                   "--eval-tokens", "100000", "--patience", "1000", "--no-samples", "--seed", "1"),
+            trained_on="WikiText-2's training split as running text (headings and sentences with <unk> dropped) "
+                       "and tiny Shakespeare, case and punctuation kept, ASCII; 6.6 MB; "
+                       "`scripts/train_bundled.py start english-char`",
+        ),
+        Recipe(
+            name="tang-poetry",
+            version=2,
+            corpus="tang",
+            prepare=(),
+            train=("--task", "poems", "--model", "gru", "--n-layer", "2", "--hidden-size", "512",
+                   "--embedding-size", "256", "--dropout", "0.2", "--min-count", "5", "--seq-len", "64",
+                   "--batch-size", "64", "--lr", "3e-3", "--warmup-steps", "100", "--steps", "20000",
+                   "--eval-interval", "500", "--eval-tokens", "200000", "--patience", "1000", "--no-samples",
+                   "--seed", "0"),
+            trained_on="the Tang poems of chinese-poetry (全唐诗, simplified), one tagged poem per row; the model of "
+                       "作诗姬 (`dreamwright poem`); `scripts/train_bundled.py start tang-poetry`",
+        ),
+    )
+}
+
+
+def run_dir(recipe: Recipe) -> Path:
+    return RUNS / f"{recipe.name}-v{recipe.version}"
+
+
+def pid_of(recipe: Recipe) -> int | None:
+    """The pid of the recipe's running training process, or None."""
+    pid_file = run_dir(recipe).with_suffix(".pid")
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def start(recipe: Recipe, threads: int, device: str) -> None:
+    if (pid := pid_of(recipe)) is not None:
+        sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {recipe.name}` first")
+    if recipe.prepare and not (ROOT / recipe.corpus).exists():
+        subprocess.run(recipe.prepare, cwd=ROOT, check=True)
+    out = run_dir(recipe)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    resuming = (out / TRAINER_STATE).exists()
+    args = ["--resume", str(out)] if resuming else [recipe.corpus, "--out", str(out), *recipe.train]
+    command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,
+               "--threads", str(threads), "--device", device]
+    log = open(out.with_suffix(".log"), "a", encoding="utf-8")
+    log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
+    log.flush()
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env=env)
+    out.with_suffix(".pid").write_text(str(proc.pid))
+    print(f"{recipe.name}: {'resumed' if resuming else 'started'} in {out} (pid {proc.pid}, log {log.name})")
+
+
+def stop(recipe: Recipe, wait: float = 600) -> None:
+    pid = pid_of(recipe)
+    if pid is None:
+        print(f"{recipe.name}: not running")
+        return
+    os.kill(pid, signal.SIGINT)  # the trainer finishes its step and saves a checkpoint
+    deadline = time.monotonic() + wait
+    while pid_of(recipe) is not None and time.monotonic() < deadline:
+        time.sleep(1)
+    print(f"{recipe.name}: {'stopped' if pid_of(recipe) is None else 'still saving'}")
+
+
+def status(recipe: Recipe) -> str:
+    out = run_dir(recipe)
+    metrics = out / "metrics.jsonl"
+    if not metrics.exists():
+        return f"{recipe.name} v{recipe.version}: not started"
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    steps = max((r.get("step", 0) for r in rows), default=0)
+    evals = [r for r in rows if "val_loss" in r]
+    best = min(evals, key=lambda r: r["val_loss"]) if evals else None
+    total = recipe.train[recipe.train.index("--steps") + 1]
+    running = "training" if pid_of(recipe) is not None else "stopped"
+    best_text = f"best validation {best['val_loss']:.4f} nats at step {best['step']}" if best else "no evaluation yet"
+    return f"{recipe.name} v{recipe.version}: step {steps:,} of {int(total):,}, {best_text}, {running} ({out})"
+
+
+def bundle(recipe: Recipe) -> None:
+    dest = ROOT / "src" / "dreamwright" / "bundled" / recipe.name
+    subprocess.run([sys.executable, "scripts/bundle_model.py", str(run_dir(recipe)), str(dest),
+                    "--trained-on", recipe.trained_on, "--version", str(recipe.version)], cwd=ROOT, check=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("start", "stop", "status", "bundle"))
+    parser.add_argument("recipe", nargs="?", choices=sorted(RECIPES), help="default for status: all")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    if args.action == "status":
+        for recipe in [RECIPES[args.recipe]] if args.recipe else RECIPES.values():
+            print(status(recipe))
+        return
+    if args.recipe is None:
+        parser.error(f"{args.action} needs a recipe: {', '.join(RECIPES)}")
+    recipe = RECIPES[args.recipe]
+    {"start": lambda: start(recipe, args.threads, args.device), "stop": lambda: stop(recipe),
+     "bundle": lambda: bundle(recipe)}[args.action]()
+
+
+if __name__ == "__main__":
+    main()
