@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from dreamwright.decoding import SamplingParams
-from dreamwright.serve.engine import Engine, Job, QueueFull
+from dreamwright.serve.engine import DoneEvent, EndEvent, Engine, ErrorEvent, Job, QueueFull, TextEvent
 
 
 def run_jobs(engine: Engine, specs: list[dict]) -> list[dict[int, tuple[str, str, int]]]:
@@ -34,10 +34,10 @@ def run_jobs(engine: Engine, specs: list[dict]) -> list[dict[int, tuple[str, str
             while True:
                 events = await asyncio.wait_for(job.queue.get(), 60)
                 for ev in events:
-                    if ev[0] == "done":
-                        done[ev[1]] = (ev[2], ev[3], ev[4])
-                    assert ev[0] != "error", ev
-                if any(ev[0] == "end" for ev in events):
+                    if isinstance(ev, DoneEvent):
+                        done[ev.choice] = (ev.text, ev.finish_reason, ev.completion_tokens)
+                    assert not isinstance(ev, ErrorEvent), ev
+                if any(isinstance(ev, EndEvent) for ev in events):
                     break
             out.append(done)
         return out
@@ -104,16 +104,16 @@ def test_stop_strings_and_streaming_pieces(engine, tiny_generator):
         while True:
             events = await asyncio.wait_for(job.queue.get(), 30)
             for ev in events:
-                if ev[0] == "text":
-                    pieces.append(ev[2])
-                elif ev[0] == "done":
+                if isinstance(ev, TextEvent):
+                    pieces.append(ev.text)
+                elif isinstance(ev, DoneEvent):
                     done = ev
-            if any(ev[0] == "end" for ev in events):
+            if any(isinstance(ev, EndEvent) for ev in events):
                 return pieces, done
 
     pieces, done = asyncio.run(main())
-    assert "".join(pieces) == full[: full.index(stop)] == done[2]
-    assert done[3] == "stop"
+    assert "".join(pieces) == full[: full.index(stop)] == done.text
+    assert done.finish_reason == "stop"
     assert stop not in "".join(pieces)
 
 

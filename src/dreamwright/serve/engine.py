@@ -23,20 +23,60 @@ import torch
 
 from dreamwright.decoding import BatchDecoder, Row, SamplingParams, resolve_seed, sample_rows
 from dreamwright.generation.generator import Generator
+from dreamwright.serve.lanes import (  # noqa: F401 - the engine's errors, re-exported
+    EngineClosed,
+    FinishObserver,
+    QueueFull,
+    RequestTimeout,
+    Task,
+    execute,
+    outcome_of,
+    settle,
+)
 
 log = logging.getLogger("dreamwright.serve")
 
 
-class QueueFull(Exception):
-    """The model's waiting queue is full; the request should be answered with 429."""
+@dataclass(frozen=True)
+class TextEvent:
+    """A streamed piece of choice ``choice``'s text."""
+
+    choice: int
+    text: str
 
 
-class EngineClosed(Exception):
-    """The engine is shutting down."""
+@dataclass(frozen=True)
+class LogprobsEvent:
+    """The log-probabilities of the tokens whose text the next :class:`TextEvent` or :class:`DoneEvent` of
+    ``choice`` brings."""
+
+    choice: int
+    entries: list[TokenLogprob]
 
 
-class RequestTimeout(Exception):
-    """A request ran past its time limit."""
+@dataclass(frozen=True)
+class DoneEvent:
+    """Choice ``choice`` finished: its whole text, why it stopped, and how many tokens it took."""
+
+    choice: int
+    text: str
+    finish_reason: str
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    """The job failed (a timeout, the server shutting down, a bug); an :class:`EndEvent` follows."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    """The job's last event."""
+
+
+Event = TextEvent | LogprobsEvent | DoneEvent | ErrorEvent | EndEvent
 
 
 @dataclass(eq=False)
@@ -45,12 +85,10 @@ class Job:
 
     Choice ``c`` (prompt ``c // n``, sample ``c % n``) is seeded with ``row_seed(seed, c)``, as sample ``c`` of
     the CLI and the Python API is. The worker delivers lists of events to ``queue`` on ``loop``:
-    ``("text", choice, piece)`` (streaming jobs only), ``("done", choice, full_text, finish_reason,
-    completion_tokens)``, ``("error", exception)`` and, last, ``("end",)``. With ``logprobs`` set (see
-    :class:`~dreamwright.decoding.Row`), a ``("logprobs", choice, entries)`` event comes just before the
-    ``text`` or ``done`` event whose text those tokens make: each entry is a :class:`TokenLogprob`. Streaming
-    jobs get the entries of the tokens whose text has been sent; a choice cut by a stop string keeps the
-    tokens that made its text.
+    :class:`TextEvent` (streaming jobs only), :class:`DoneEvent` per choice, :class:`ErrorEvent` and, last,
+    :class:`EndEvent`. With ``logprobs`` set (see :class:`~dreamwright.decoding.Row`), a :class:`LogprobsEvent`
+    comes just before the text or done event whose text those tokens make. Streaming jobs get the entries of
+    the tokens whose text has been sent; a choice cut by a stop string keeps the tokens that made its text.
     """
 
     prompts: Sequence[Sequence[int]]
@@ -65,6 +103,9 @@ class Job:
     queue: asyncio.Queue | None = None
     logprobs: int | None = None
     cancelled: bool = False
+    #: what the metrics count it as (completion, chat)
+    kind: str = "completion"
+    reported: bool = False
     submitted: float = 0.0
     remaining: int = 0
     #: per choice: logprob entries sent so far and the character offset where the next token's text starts
@@ -134,7 +175,7 @@ class Engine:
         self.max_queue = max_queue
         self._cond = threading.Condition()
         self._waiting: deque[Job] = deque()
-        self._calls: deque[tuple[Callable[[], Any], concurrent.futures.Future]] = deque()
+        self._tasks: deque[Task] = deque()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.decoder = BatchDecoder(generator.model, generator.tokenizer, generator.device)
@@ -145,6 +186,8 @@ class Engine:
         #: ``on_step(seconds, rows)`` after each decoding step; ``on_first_token(seconds since submit)``
         self.on_step: Callable[[float, int], None] | None = None
         self.on_first_token: Callable[[float], None] | None = None
+        #: ``on_finish(kind, outcome, seconds)`` when a job or task ends (see :mod:`dreamwright.serve.lanes`)
+        self.on_finish: FinishObserver | None = None
         self._fresh: list[Job] = []  # jobs admitted whose first token the next step chooses
 
     # ------------------------------------------------------------------ public, any thread
@@ -191,37 +234,38 @@ class Engine:
             self._waiting.append(job)
             self._cond.notify()
 
-    def call(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
-        """Run ``fn`` on the worker thread between two steps (the model is only ever used there)."""
+    def submit_task(self, kind: str, fn: Callable[[Task], Any], *, timeout: float = float("inf")) -> Task:
+        """Queue ``fn(task)`` to run on the worker thread between two steps (the model is only ever used there):
+        work on the model that is not token decoding, such as speaking a clip. See :mod:`dreamwright.serve.lanes`."""
         self.start()
-        fut: concurrent.futures.Future = concurrent.futures.Future()
+        task = Task(kind, fn, deadline=time.monotonic() + timeout)
         with self._cond:
             if self._stopping:
                 raise EngineClosed("the server is shutting down")
-            if len(self._calls) >= self.max_queue:
+            if len(self._tasks) >= self.max_queue:
                 raise QueueFull(f"the queue for {self.generator.name} is full")
-            self._calls.append((fn, fut))
+            self._tasks.append(task)
             self._cond.notify()
-        return fut
+        return task
+
+    def call(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        """Run ``fn()`` on the worker thread between two steps; its future."""
+        return self.submit_task("call", lambda task: fn()).future
 
     # ------------------------------------------------------------------ worker
     def _run(self) -> None:
         with torch.inference_mode():
             while True:
                 with self._cond:
-                    while not (self._waiting or self._calls or self.decoder.rows or self._stopping):
+                    while not (self._waiting or self._tasks or self.decoder.rows or self._stopping):
                         self._cond.wait()
                     if self._stopping:
                         break
-                    calls = list(self._calls)
-                    self._calls.clear()
+                    tasks = list(self._tasks)
+                    self._tasks.clear()
                     admitted = self._admit_locked()
-                for fn, fut in calls:
-                    if fut.set_running_or_notify_cancel():
-                        try:
-                            fut.set_result(fn())
-                        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                            fut.set_exception(exc)
+                for task in tasks:
+                    execute(task, self.on_finish)
                 try:
                     if admitted:
                         self._prefill(admitted)
@@ -240,11 +284,12 @@ class Engine:
             job = self._waiting[0]
             if job.cancelled:
                 self._waiting.popleft()
+                self._report(job, None)
                 continue
             if now > job.deadline:
                 self._waiting.popleft()
                 self._deliver(
-                    {job: [("error", RequestTimeout("the request timed out waiting in the queue")), ("end",)]}
+                    {job: [ErrorEvent(RequestTimeout("the request timed out waiting in the queue")), EndEvent()]}
                 )
                 continue
             if rows + job.rows > self.max_batch_rows:
@@ -267,15 +312,18 @@ class Engine:
 
     def _step(self) -> None:
         now = time.monotonic()
-        events: dict[Job, list[tuple]] = {}
+        events: dict[Job, list[Event]] = {}
         rows = self.decoder.rows
         if any(r.tag[0].cancelled or now > r.tag[0].deadline for r in rows):
             for row in rows:
                 job = row.tag[0]
                 if not job.cancelled and now > job.deadline and job not in events:
-                    events[job] = [("error", RequestTimeout("the request ran past the server's time limit")), ("end",)]
+                    late = RequestTimeout("the request ran past the server's time limit")
+                    events[job] = [ErrorEvent(late), EndEvent()]
                     job.cancel()
             self.decoder.keep([i for i, r in enumerate(rows) if not r.tag[0].cancelled])
+            for job in {r.tag[0] for r in rows if r.tag[0].cancelled} - events.keys():
+                self._report(job, None)  # the client went away
             self._deliver(events)
             events = {}
             if not self.decoder.rows:
@@ -292,27 +340,41 @@ class Engine:
             self._fresh = []
         for row, piece in step_events:
             job, choice = row.tag
-            evs: list[tuple] = []
+            evs: list[Event] = []
             if job.logprobs is not None and (job.stream or row.finish_reason is not None):
                 entries = job.take_logprobs(row, self.token_text)
                 if entries:
-                    evs.append(("logprobs", choice, entries))
+                    evs.append(LogprobsEvent(choice, entries))
             if job.stream and piece:
-                evs.append(("text", choice, piece))
+                evs.append(TextEvent(choice, piece))
             if row.finish_reason is not None:
-                evs.append(("done", choice, row.text, row.finish_reason, len(row.tokens)))
+                evs.append(DoneEvent(choice, row.text, row.finish_reason, len(row.tokens)))
                 job.remaining -= 1
                 if job.remaining == 0:
-                    evs.append(("end",))
+                    evs.append(EndEvent())
             if evs:  # a step that brings a job nothing does not wake its event loop
                 events.setdefault(job, []).extend(evs)
         self.steps += 1
         self.tokens += active
         self._deliver(events)
 
-    def _deliver(self, events: dict[Job, list[tuple]]) -> None:
+    def _report(self, job: Job, events: list[Event] | None) -> None:
+        """Count a job that ended (with ``events`` as its last ones, or None: cancelled), once."""
+        if job.reported or self.on_finish is None:
+            return
+        job.reported = True
+        if events is None:
+            outcome = "cancelled"
+        else:
+            outcome = outcome_of(next((e.error for e in events if isinstance(e, ErrorEvent)), None))
+        self.on_finish(job.kind, outcome, time.monotonic() - job.submitted)
+
+    def _deliver(self, events: dict[Job, list[Event]]) -> None:
         """Hand each job its events on its event loop (one wake-up per loop per step)."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue, list[tuple]]]] = {}
+        for job, evs in events.items():
+            if evs and isinstance(evs[-1], EndEvent):
+                self._report(job, evs)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue, list[Event]]]] = {}
         for job, evs in events.items():
             if job.loop is not None and job.queue is not None:
                 by_loop.setdefault(job.loop, []).append((job.queue, evs))
@@ -325,7 +387,7 @@ class Engine:
                         job.cancel()
 
     def _fail_all(self, exc: BaseException) -> None:
-        jobs = {row.tag[0]: [("error", exc), ("end",)] for row in self.decoder.rows}
+        jobs = {row.tag[0]: [ErrorEvent(exc), EndEvent()] for row in self.decoder.rows}
         self.decoder.keep([])
         self._fresh = []
         self._deliver(jobs)
@@ -335,14 +397,14 @@ class Engine:
         with self._cond:
             waiting = list(self._waiting)
             self._waiting.clear()
-            calls = list(self._calls)
-            self._calls.clear()
+            tasks = list(self._tasks)
+            self._tasks.clear()
         self._fail_all(closed)
-        self._deliver({job: [("error", closed), ("end",)] for job in waiting})
-        for _, fut in calls:
-            fut.set_exception(closed)
+        self._deliver({job: [ErrorEvent(closed), EndEvent()] for job in waiting})
+        for task in tasks:
+            settle(task, self.on_finish, exc=closed)
 
 
-def _put_all(items: list[tuple[asyncio.Queue, list[tuple]]]) -> None:
+def _put_all(items: list[tuple[asyncio.Queue, list[Event]]]) -> None:
     for queue, evs in items:
         queue.put_nowait(evs)

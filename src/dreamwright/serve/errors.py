@@ -87,7 +87,8 @@ def from_exception(exc: BaseException) -> APIError:
         return exc
     if isinstance(exc, QueueFull):
         return APIError(
-            429, f"{exc}; retry shortly", "rate_limit_error", code="queue_full", headers={"retry-after": "1"}
+            429, f"{exc}; retry shortly", "rate_limit_error", code="queue_full",
+            headers={"retry-after": str(exc.retry_after)},
         )
     if isinstance(exc, RequestTimeout):
         return APIError(504, str(exc), "timeout_error", code="timeout")

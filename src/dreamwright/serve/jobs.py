@@ -22,7 +22,20 @@ from dreamwright.decoding import DEFAULT_TEMPERATURE
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import Generator, SamplingParams
 from dreamwright.generation.generator import stop_strings
-from dreamwright.serve.engine import Engine, EngineClosed, Job, QueueFull, RequestTimeout, TokenLogprob
+from dreamwright.serve.engine import (
+    DoneEvent,
+    EndEvent,
+    Engine,
+    EngineClosed,
+    ErrorEvent,
+    Event,
+    Job,
+    LogprobsEvent,
+    QueueFull,
+    RequestTimeout,
+    TextEvent,
+    TokenLogprob,
+)
 from dreamwright.serve.errors import APIError, from_exception
 from dreamwright.serve.state import ServerState
 
@@ -135,7 +148,7 @@ async def wait_disconnect(request: Request) -> None:
             return
 
 
-async def next_events(job: Job, gone: asyncio.Future) -> list[tuple]:
+async def next_events(job: Job, gone: asyncio.Future) -> list[Event]:
     """The engine's next batch of events for ``job``; raise when the client left or time ran out."""
     assert job.queue is not None
     if not job.queue.empty():
@@ -168,17 +181,16 @@ async def collect(job: Job, gone: asyncio.Future) -> Finished:
         while True:
             events = await next_events(job, gone)
             for ev in events:
-                if ev[0] == "done":
-                    _, choice, text, reason, n_tokens = ev
-                    out.texts[choice] = text
-                    out.reasons[choice] = reason
-                    out.tokens += n_tokens
-                elif ev[0] == "logprobs":
-                    out.logprobs.setdefault(ev[1], []).extend(ev[2])
-                elif ev[0] == "error":
-                    raise from_exception(ev[1])
-            if any(ev[0] == "end" for ev in events):
-                return out
+                if isinstance(ev, DoneEvent):
+                    out.texts[ev.choice] = ev.text
+                    out.reasons[ev.choice] = ev.finish_reason
+                    out.tokens += ev.completion_tokens
+                elif isinstance(ev, LogprobsEvent):
+                    out.logprobs.setdefault(ev.choice, []).extend(ev.entries)
+                elif isinstance(ev, ErrorEvent):
+                    raise from_exception(ev.error)
+                elif isinstance(ev, EndEvent):
+                    return out
     finally:
         job.cancel()
         gone.cancel()
@@ -245,21 +257,21 @@ class EventStream:
                 events = await next_events(job, gone)
                 out = []
                 for ev in events:
-                    if ev[0] == "logprobs":
-                        pending.setdefault(ev[1], []).extend(ev[2])
-                    elif ev[0] == "text":
-                        lp = pending.pop(ev[1], None) if job.logprobs is not None else None
-                        out.append(self.chunk([self.text_choice(ev[1], ev[2], lp)]))
-                    elif ev[0] == "done":
-                        tokens += ev[4]
-                        lp = pending.pop(ev[1], []) if job.logprobs is not None else None
-                        out.append(self.chunk([self.final_choice(ev[1], ev[3], lp)]))
-                    elif ev[0] == "error":
-                        out.append(sse(from_exception(ev[1]).body()))
-                        request.state.log["error"] = type(ev[1]).__name__
+                    if isinstance(ev, LogprobsEvent):
+                        pending.setdefault(ev.choice, []).extend(ev.entries)
+                    elif isinstance(ev, TextEvent):
+                        lp = pending.pop(ev.choice, None) if job.logprobs is not None else None
+                        out.append(self.chunk([self.text_choice(ev.choice, ev.text, lp)]))
+                    elif isinstance(ev, DoneEvent):
+                        tokens += ev.completion_tokens
+                        lp = pending.pop(ev.choice, []) if job.logprobs is not None else None
+                        out.append(self.chunk([self.final_choice(ev.choice, ev.finish_reason, lp)]))
+                    elif isinstance(ev, ErrorEvent):
+                        out.append(sse(from_exception(ev.error).body()))
+                        request.state.log["error"] = type(ev.error).__name__
                         yield "".join(out)
                         return
-                    elif ev[0] == "end":
+                    elif isinstance(ev, EndEvent):
                         if self.include_usage:
                             out.append(self.chunk([], usage(self.prompt_tokens, tokens)))
                         out.append("data: [DONE]\n\n")
