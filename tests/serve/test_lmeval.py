@@ -33,8 +33,11 @@ metric_list:
 """
 
 
-def test_lm_eval_bits_per_byte_agree_with_dreamwright_eval(tiny_run, server_process, tmp_path):
+@pytest.mark.parametrize("run", ["tiny_run", "tiny_gpt_run"])
+def test_lm_eval_bits_per_byte_agree_with_dreamwright_eval(run, server_process, tmp_path, request):
+    """An LSTM, and a GPT whose context (32) is far shorter than the document (its sliding windows)."""
     pytest.importorskip("lm_eval")
+    tiny_run = request.getfixturevalue(run)
     start, stop = server_process
     # ASCII, so bytes are characters and lm-eval's bits per byte are dreamwright's bits per character
     text = "\n".join(LINES[i % len(LINES)] for i in (0, 3, 1, 2, 1, 0, 2)) + "\n"

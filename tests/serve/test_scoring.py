@@ -18,18 +18,10 @@ LONG = "\n".join(LINES[:3])  # several GPT windows
 
 
 @pytest.fixture(scope="module")
-def gpt_generator(tmp_path_factory: pytest.TempPathFactory):
-    """A tiny char-level GPT with a context of 32 tokens."""
-    import dreamwright
+def gpt_generator(tiny_gpt_run: Path):
     from dreamwright.generation.generator import Generator
 
-    root = tmp_path_factory.mktemp("scoring-gpt")
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n".join(LINES[i % len(LINES)] for i in range(200)) + "\n", encoding="utf-8")
-    result = dreamwright.train(str(corpus), root / "gpt", model="gpt", n_layer=1, n_head=2, n_embd=16, block_size=32,
-                               seq_len=32, batch_size=8, steps=10, eval_interval=10, samples=False, quiet=True, seed=0,
-                               threads=1)
-    g = Generator.load(Path(result.run_dir), device="cpu")
+    g = Generator.load(tiny_gpt_run, device="cpu")
     g.name = "gpt"
     return g
 
