@@ -3,6 +3,7 @@ and vLLM's tokenizer routes (/tokenize, /detokenize, /tokenizer_info)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -119,7 +120,6 @@ def test_streamed_echo_carries_the_prompt_logprobs(server):
     with httpx.stream("POST", server.url + "/v1/completions", timeout=60, json={
             "model": "tiny", "prompt": SHORT, "echo": True, "logprobs": 1, "max_tokens": 2, "stream": True}) as r:
         lines = [line for line in r.iter_lines() if line.startswith("data: {")]
-    import json
 
     first = json.loads(lines[0][6:])["choices"][0]
     assert first["text"] == SHORT and first["logprobs"]["token_logprobs"][0] is None
@@ -150,3 +150,11 @@ def test_tokenizer_info_names_the_start_text_as_bos_and_eos(server):
         assert info["pad_token"] is None and info["chat_template"] is None
         assert info["tokenizer_class"] == "CharTokenizer"
     assert httpx.get(server.url + "/tokenizer_info?model=nope", timeout=30).status_code == 404
+
+
+def test_openapi_lists_the_tokenizer_routes_and_id_prompts(server):
+    schema = httpx.get(server.url + "/openapi.json", timeout=30).json()
+    for path in ("/tokenize", "/detokenize", "/tokenizer_info"):
+        assert path in schema["paths"]
+    prompt = json.dumps(schema["components"]["schemas"]["CompletionRequest"]["properties"]["prompt"])
+    assert '"integer"' in prompt
