@@ -53,6 +53,20 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_gpt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny char-level GPT with a context of 32 tokens, trained for a few steps."""
+    import dreamwright
+
+    root = tmp_path_factory.mktemp("serve-gpt")
+    corpus = root / "corpus.txt"
+    corpus.write_text("\n".join(LINES[i % len(LINES)] for i in range(200)) + "\n", encoding="utf-8")
+    result = dreamwright.train(str(corpus), root / "gpt", model="gpt", n_layer=1, n_head=2, n_embd=16, block_size=32,
+                               seq_len=32, batch_size=8, steps=10, eval_interval=10, samples=False, quiet=True, seed=0,
+                               threads=1)
+    return Path(result.run_dir)
+
+
+@pytest.fixture(scope="session")
 def tiny_generator(tiny_run: Path):
     from dreamwright.generation.generator import Generator
 

@@ -24,7 +24,18 @@ from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
 from dreamwright.serve.metrics import Metrics
 from dreamwright.serve.middleware import AccessLogMiddleware, BearerAuthMiddleware, BodyLimitMiddleware
-from dreamwright.serve.routers import audio, catalog, chat, completions, drawing, images, next_token, page, poetry
+from dreamwright.serve.routers import (
+    audio,
+    catalog,
+    chat,
+    completions,
+    drawing,
+    images,
+    next_token,
+    page,
+    poetry,
+    tokenizer,
+)
 from dreamwright.serve.settings import ServeSettings
 from dreamwright.serve.state import ServerState
 
@@ -87,7 +98,8 @@ def create_app(
     app.state.engines = engines
     install_handlers(app)
 
-    for router in (catalog.router, completions.router, chat.router, next_token.router, audio.router, page.router):
+    for router in (catalog.router, completions.router, chat.router, next_token.router, audio.router, page.router,
+                   tokenizer.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     # the 作诗姬 page and POST /v1/poems (the bundled poetry model, loaded on first use)

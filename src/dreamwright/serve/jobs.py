@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -290,3 +290,16 @@ class EventStream:
 
 
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+async def on_worker(engine: Engine, fn: Callable[[], Any], timeout: float) -> Any:
+    """``fn()`` run on ``engine``'s worker thread between two steps (429/503 at once, 504 past ``timeout``)."""
+    try:
+        fut = engine.call(fn)
+    except (QueueFull, EngineClosed) as exc:
+        raise from_exception(exc) from None
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
+    except asyncio.TimeoutError:
+        fut.cancel()
+        raise from_exception(RequestTimeout("the request ran past the server's time limit")) from None

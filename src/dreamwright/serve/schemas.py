@@ -57,8 +57,11 @@ class CompletionRequest(_Strict):
     """OpenAI's ``/v1/completions`` body, plus ``top_k``, ``repetition_penalty`` and ``unknown``."""
 
     model: str | None = Field(None, description="A model id from /v1/models (default: the first loaded).")
-    prompt: str | list[str] = Field("", description="Text to continue, or a list of texts.")
-    max_tokens: int | None = Field(None, description="Tokens to generate per choice (default 16).")
+    prompt: str | list[str] | list[int] | list[list[int]] = Field(
+        "", description="Text to continue, a list of texts, one prompt as token ids, or a list of token-id lists.")
+    max_tokens: int | None = Field(
+        None, description="Tokens to generate per choice (default 16); 0 (with echo and logprobs) scores the "
+        "prompt only.")
     temperature: float | None = Field(DEFAULT_TEMPERATURE, description="0 = greedy; higher = bolder.")
     top_p: float | None = Field(None, description="Nucleus sampling mass in (0, 1].")
     n: int = Field(1, description="Choices per prompt.")
@@ -70,7 +73,8 @@ class CompletionRequest(_Strict):
     logprobs: int | None = Field(
         None,
         description="Return the log-probability of each generated token and of its N likeliest alternatives "
-        "(0..5), under the model's own distribution (temperature 1, no filters).",
+        "(0..5), under the model's own distribution (temperature 1, no filters); with echo, the prompt's tokens "
+        "too (the first has none).",
     )
     best_of: int | None = Field(None, description="Not supported beyond best_of = n.")
     frequency_penalty: float | None = Field(None, description="Not supported; must be 0.")
@@ -88,11 +92,12 @@ class CompletionRequest(_Strict):
 
 
 class CompletionLogprobs(BaseModel):
-    """Per generated token: its text, log-probability, likeliest alternatives and offset in ``text``."""
+    """Per token of ``text``: its text, log-probability, likeliest alternatives and offset in ``text`` (an
+    echoed prompt's first token has no log-probability: null)."""
 
     tokens: list[str]
-    token_logprobs: list[float]
-    top_logprobs: list[dict[str, float]]
+    token_logprobs: list[float | None]
+    top_logprobs: list[dict[str, float] | None]
     text_offset: list[int]
 
 
@@ -117,6 +122,47 @@ class CompletionResponse(BaseModel):
     choices: list[CompletionChoice]
     usage: Usage | None = None
     system_fingerprint: str | None = None
+
+
+# --------------------------------------------------------------------------- tokenizer (vLLM's routes)
+class TokenizeRequest(_Strict):
+    """vLLM's ``POST /tokenize`` body."""
+
+    model: str | None = Field(None, description="A model id from /v1/models (default: the first loaded).")
+    prompt: str = Field(..., description="Text to turn into token ids.")
+    add_special_tokens: bool = Field(True, description="Accepted for vLLM's clients; dreamwright adds none.")
+    unknown: Literal["error", "skip"] = Field(
+        "error", description="dreamwright extra: pieces missing from the vocabulary: error or skip.")
+
+
+class TokenizeResponse(BaseModel):
+    tokens: list[int]
+    count: int
+    max_model_len: int = Field(..., description="The longest prompt /v1/completions accepts, in tokens.")
+
+
+class DetokenizeRequest(_Strict):
+    """vLLM's ``POST /detokenize`` body."""
+
+    model: str | None = Field(None, description="A model id from /v1/models (default: the first loaded).")
+    tokens: list[int]
+
+
+class DetokenizeResponse(BaseModel):
+    prompt: str
+
+
+class TokenizerInfo(BaseModel):
+    """vLLM's ``GET /tokenizer_info``: the special tokens as text (null when the model has none)."""
+
+    tokenizer_class: str
+    eos_token: str | None = None
+    bos_token: str | None = None
+    pad_token: str | None = None
+    chat_template: str | None = None
+    model_max_length: int
+    vocab_size: int
+
 
 
 # --------------------------------------------------------------------------- chat completions

@@ -41,15 +41,29 @@ class ServerState:
                param: str) -> list[int]:
         """Token ids of request field ``param``, within the server's prompt limit: a text prompt (a seq2seq
         model's input) or a conversation of ``(role, content)`` messages (:meth:`Generator.encode_chat`)."""
-        if generator.tokenizer.kind == "mulaw":
-            raise APIError(400, f"{generator.name} is an audio model: it speaks rather than writes; use POST "
-                           "/v1/audio/speech", param="model", code="wrong_model_kind")
+        check_text_model(generator)
         try:
             ids = (generator.encode_prompt(prompt, unknown) if isinstance(prompt, str)
                    else generator.encode_chat(prompt, unknown))
         except VocabularyError as exc:
             exc.param = param
             raise
+        return self.within_limit(ids, param)
+
+    def token_ids(self, generator: Generator, ids: list[int], param: str) -> list[int]:
+        """Request field ``param`` given as token ids: checked against the vocabulary and the prompt limit."""
+        check_text_model(generator)
+        if not ids:
+            raise APIError(400, f"{param} must not be an empty list of token ids", param=param, code="invalid_value")
+        vocab = generator.tokenizer.vocab_size
+        bad = next((t for t in ids if not 0 <= t < vocab), None)
+        if bad is not None:
+            raise APIError(400, f"{param} has token id {bad}, outside the vocabulary of {vocab} (0..{vocab - 1})",
+                           param=param, code="invalid_value")
+        return self.within_limit(ids, param)
+
+    def within_limit(self, ids: list[int], param: str) -> list[int]:
+        """``ids``, or a 400 when they are more than the server's prompt limit."""
         limit = self.settings.max_prompt_tokens
         if len(ids) > limit:
             raise APIError(
@@ -59,6 +73,13 @@ class ServerState:
                 code="context_length_exceeded",
             )
         return ids
+
+
+def check_text_model(generator: Generator) -> None:
+    """A 400 when ``generator`` is an audio model (it reads no text)."""
+    if generator.tokenizer.kind == "mulaw":
+        raise APIError(400, f"{generator.name} is an audio model: it speaks rather than writes; use POST "
+                       "/v1/audio/speech", param="model", code="wrong_model_kind")
 
 
 def server_state(request: Request) -> ServerState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,19 +102,25 @@ def score_tokens(model: LanguageModel, data: np.ndarray, *, chars: int | None = 
     return Score(total, count, scored_chars)
 
 
-def _score_windows(model: LanguageModel, data: np.ndarray, n: int, window: int, stride: int, batch: int,
-                   device: torch.device | str, shard: tuple[int, int] = (0, 1)) -> tuple[float, int]:
-    """Total NLL of ``data[1:n]`` over windows ``[begin, begin + window)`` with ``begin`` stepping by
-    ``stride``; each window scores only the targets the previous one did not (windows of equal length
-    are run ``batch`` at a time)."""
+def _window_spans(n: int, window: int, stride: int) -> list[tuple[int, int, int]]:
+    """The windows that score the targets ``data[1:n]``: ``(begin, end, skip)`` reads the inputs
+    ``[begin, end)`` and keeps its predictions from ``skip`` on (the previous window scored those before)."""
     stride = min(stride, window)
-    spans: list[tuple[int, int, int]] = []  # (begin, end, first scored input position within the window)
+    spans: list[tuple[int, int, int]] = []
     begin, done = 0, 0  # ``done``: targets data[1:done + 1] are scored
     while done < n - 1:
         end = min(begin + window, n - 1)
         spans.append((begin, end, done - begin))
         done, begin = end, begin + stride
-    spans = spans[shard[0]::shard[1]]
+    return spans
+
+
+def _score_windows(model: LanguageModel, data: np.ndarray, n: int, window: int, stride: int, batch: int,
+                   device: torch.device | str, shard: tuple[int, int] = (0, 1)) -> tuple[float, int]:
+    """Total NLL of ``data[1:n]`` over windows ``[begin, begin + window)`` with ``begin`` stepping by
+    ``stride``; each window scores only the targets the previous one did not (windows of equal length
+    are run ``batch`` at a time)."""
+    spans = _window_spans(n, window, stride)[shard[0]::shard[1]]
     arr = torch.from_numpy(np.asarray(data[:n], dtype=np.int64))
     total, count = 0.0, 0
     i = 0
@@ -132,3 +139,36 @@ def _score_windows(model: LanguageModel, data: np.ndarray, n: int, window: int, 
             count += nll.size(1) - skip
         i += len(group)
     return total, count
+
+
+#: a token's log-probability, and its position's likeliest tokens ``(id, logprob)``
+TokenScores = tuple[list[float], list[list[tuple[int, float]]]]
+
+
+@torch.inference_mode()
+def token_logprobs(model: LanguageModel, ids: Sequence[int], *, top: int = 0, seq_len: int = 256,
+                   stride: int | None = None, device: torch.device | str = "cpu") -> TokenScores:
+    """The log-probability (temperature 1, no filters) of each of ``ids[1:]`` given what precedes it, and the
+    ``top`` likeliest tokens at each of those positions: the per-token terms of :func:`score_tokens` on one
+    stream (a stateful model carries its state; a stateless one reads the same sliding windows)."""
+    was_training = model.training
+    model.eval()
+    arr = torch.as_tensor(list(ids), dtype=torch.long)
+    n = len(arr)
+    if not model.stateful and model.context_limit:
+        window = min(seq_len, model.context_limit)
+        spans = _window_spans(n, window, stride or max(1, window // 2))
+    else:
+        spans = [(begin, min(begin + seq_len, n - 1), 0) for begin in range(0, n - 1, seq_len)]
+    chosen: list[float] = []
+    best: list[list[tuple[int, float]]] = []
+    state = None
+    for begin, end, skip in spans:
+        logits, state = model(arr[None, begin:end].to(device), state if model.stateful else None)
+        logp = torch.log_softmax(logits[0, skip:].float(), dim=-1)
+        chosen += logp.gather(-1, arr[begin + 1 + skip:end + 1, None].to(device)).squeeze(-1).tolist()
+        if top:
+            values, indices = torch.topk(logp, min(top, logp.size(-1)), dim=-1)
+            best += [list(zip(i, v, strict=True)) for i, v in zip(indices.tolist(), values.tolist(), strict=True)]
+    model.train(was_training)
+    return chosen, best

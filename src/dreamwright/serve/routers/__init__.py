@@ -8,4 +8,5 @@
 - :mod:`.page`: ``GET /`` (the web page; its assets are mounted at ``/static``)
 - :mod:`.images`: ``POST /v1/images`` (style transfer, DeepDream, polled for progress) and the page at ``GET /images``
 - :mod:`.poetry`: ``POST /v1/poems`` and the 作诗姬 page at ``GET /poetry``
+- :mod:`.tokenizer`: vLLM's ``POST /tokenize``, ``POST /detokenize``, ``GET /tokenizer_info`` (for harnesses)
 """

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request
 
 from dreamwright._validate import positive_int
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import SamplingParams
-from dreamwright.serve.engine import EngineClosed, QueueFull, RequestTimeout
-from dreamwright.serve.errors import ERROR_RESPONSES, from_exception
+from dreamwright.serve.errors import ERROR_RESPONSES
+from dreamwright.serve.jobs import on_worker
 from dreamwright.serve.schemas import Candidate, NextTokenRequest, NextTokenResponse
 from dreamwright.serve.state import Server
 
@@ -29,19 +27,13 @@ async def next_token(body: NextTokenRequest, request: Request, server: Server) -
         raise InvalidArgument(f"top_n must be at most {settings.max_top_n}", param="top_n")
     ids = server.encode(generator, body.context, body.unknown, "context")
     request.state.log = {"model": name, "prompt_tokens": len(ids)}
-    try:
-        fut = engine.call(
-            lambda: generator.next_token_distribution(
-                body.context, body.temperature, min(body.top_n, generator.model.vocab_size), body.unknown
-            )
-        )
-    except (QueueFull, EngineClosed) as exc:
-        raise from_exception(exc) from None
-    try:
-        rows = await asyncio.wait_for(asyncio.wrap_future(fut), settings.request_timeout)
-    except asyncio.TimeoutError:
-        fut.cancel()
-        raise from_exception(RequestTimeout("the request ran past the server's time limit")) from None
+    rows = await on_worker(
+        engine,
+        lambda: generator.next_token_distribution(
+            body.context, body.temperature, min(body.top_n, generator.model.vocab_size), body.unknown
+        ),
+        settings.request_timeout,
+    )
     return NextTokenResponse(
         model=name,
         temperature=body.temperature,
