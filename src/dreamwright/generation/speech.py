@@ -18,6 +18,8 @@ from dreamwright.errors import InvalidArgument, WrongKindError
 from dreamwright.generation.generator import Generator, Request
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dreamwright.tokenizers.audio import MuLawTokenizer
 
 #: the longest clip one request may ask for
@@ -82,20 +84,26 @@ def speech_request(generator: Generator, *, seconds: float = 1.0, temperature: f
 
 def speak(generator: Generator, *, seconds: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
           top_p: float | None = None, seed: int | None = None, num_samples: int = 1, progress: bool = False,
-          **conditions: str | None) -> list[Speech]:
-    """Generate ``num_samples`` clips (one batch) saying ``label`` in the voice of ``speaker``."""
+          on_progress: Callable[[int, int], None] | None = None, **conditions: str | None) -> list[Speech]:
+    """Generate ``num_samples`` clips (one batch) saying ``label`` in the voice of ``speaker``;
+    ``on_progress(samples done, samples planned)`` is called after every step (an exception it raises stops
+    the clip: the server's cancellation)."""
     from dreamwright.data.audio import mulaw_decode
     from dreamwright.progress import progress_bar
 
     tokenizer = audio_tokenizer(generator)
     request, chosen = speech_request(generator, seconds=seconds, temperature=temperature, top_k=top_k,
                                      top_p=top_p, seed=seed, num_samples=num_samples, **conditions)
-    stream = generator.decode([request.ids] * num_samples, request.rows(watch_text=progress))
-    if progress:
+    stepwise = progress or on_progress is not None  # the stream yields at every step only when it watches text
+    stream = generator.decode([request.ids] * num_samples, request.rows(watch_text=stepwise))
+    total = request.max_new_tokens * num_samples
+    if stepwise:
         what = ", ".join(f"{k} {v}" for k, v in chosen.items())
-        with progress_bar(f"speaking ({what})", total=request.max_new_tokens * num_samples, unit="samples") as bar:
-            for _ in stream:
+        with progress_bar(f"speaking ({what})", total=total, unit="samples", enabled=progress) as bar:
+            for done, _ in enumerate(stream, 1):
                 bar.advance(1)
+                if on_progress is not None:
+                    on_progress(done * num_samples, total)
         completions = stream.completions
     else:
         completions = stream.finish()

@@ -22,6 +22,7 @@ from dreamwright.errors import InvalidArgument
 from dreamwright.generation.generator import Generator
 from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
+from dreamwright.serve.lanes import Lane
 from dreamwright.serve.metrics import Metrics
 from dreamwright.serve.middleware import AccessLogMiddleware, BearerAuthMiddleware, BodyLimitMiddleware
 from dreamwright.serve.routers import (
@@ -74,16 +75,20 @@ def create_app(
         name: Engine(g, max_batch_rows=settings.max_batch_rows, max_queue=settings.max_queue)
         for name, g in _as_dict(generators).items()
     }
+    # one job system: text on each model's engine, everything else on a lane of its own (lanes.py)
+    lanes = {"poetry": Lane("poetry", max_queue=settings.max_queue),
+             "drawing": Lane("drawing", max_queue=settings.max_queue),
+             "images": images.images_lane()}
+    workers: list[Engine | Lane] = [*engines.values(), *lanes.values()]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for engine in engines.values():
-            engine.start()
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
-            for engine in engines.values():
-                await asyncio.to_thread(engine.stop)
+            await asyncio.gather(*(asyncio.to_thread(worker.stop) for worker in workers))
 
     app = FastAPI(
         title="dreamwright",
@@ -93,7 +98,9 @@ def create_app(
     )
     metrics = Metrics()
     metrics.watch(engines)
-    app.state.server = ServerState(settings=settings, engines=engines, created=int(time.time()), metrics=metrics)
+    metrics.watch_lanes(lanes)
+    app.state.server = ServerState(settings=settings, engines=engines, created=int(time.time()), metrics=metrics,
+                                   lanes=lanes)
     app.state.settings = settings
     app.state.engines = engines
     install_handlers(app)
@@ -103,12 +110,12 @@ def create_app(
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     # the 作诗姬 page and POST /v1/poems (the bundled poetry model, loaded on first use)
-    app.include_router(poetry.router())
+    app.include_router(poetry.router(lane=lanes["poetry"], timeout=settings.request_timeout))
     # drawing with GANs and VAEs: /v1/images/generations (OpenAI's shape), before the style-transfer routes, whose
     # GET /v1/images/{job_id} would otherwise take /v1/images/models
-    app.include_router(drawing.router(image_models))
+    app.include_router(drawing.router(image_models, lane=lanes["drawing"], timeout=settings.request_timeout))
     # the image page and POST /v1/images (style transfer, DeepDream; one job at a time, bounded size)
-    app.include_router(images.router())
+    app.include_router(images.router(lanes["images"]))
 
     # middleware: the last added is the outermost
     larger = {"/v1/images": images.BODY_LIMIT, "/v1/audio/spectrogram": audio.SPECTROGRAM_BODY_LIMIT}

@@ -176,6 +176,7 @@ class Engine:
         self._cond = threading.Condition()
         self._waiting: deque[Job] = deque()
         self._tasks: deque[Task] = deque()
+        self._task: Task | None = None  # the task the worker is running
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.decoder = BatchDecoder(generator.model, generator.tokenizer, generator.device)
@@ -207,6 +208,8 @@ class Engine:
             self._stopping = True
             self._cond.notify_all()
             thread = self._thread
+            if self._task is not None:
+                self._task.cancel()  # it stops at its next check
         if thread is not None:
             thread.join(timeout)
         self._thread = None
@@ -265,7 +268,12 @@ class Engine:
                     self._tasks.clear()
                     admitted = self._admit_locked()
                 for task in tasks:
+                    if self._stopping:
+                        settle(task, self.on_finish, exc=EngineClosed("the server is shutting down"))
+                        continue
+                    self._task = task
                     execute(task, self.on_finish)
+                    self._task = None
                 try:
                     if admitted:
                         self._prefill(admitted)

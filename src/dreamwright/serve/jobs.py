@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
 
 from dreamwright._validate import positive_int
 from dreamwright.decoding import DEFAULT_TEMPERATURE
@@ -37,6 +38,7 @@ from dreamwright.serve.engine import (
     TokenLogprob,
 )
 from dreamwright.serve.errors import APIError, from_exception
+from dreamwright.serve.lanes import Cancelled, Lane, Task, wait_for
 from dreamwright.serve.state import ServerState
 
 MAX_STOPS = 8
@@ -78,7 +80,7 @@ class SamplingBody(Protocol):
 
 def new_job(server: ServerState, generator: Generator, ids: list[list[int]], body: SamplingBody, *,
             stops: list[str], max_tokens: int | None, max_tokens_param: str = "max_tokens",
-            logprobs: int | None = None) -> Job:
+            logprobs: int | None = None, kind: str = "completion") -> Job:
     """Check a request's numbers against the server's limits and the model's context; the engine job."""
     settings = server.settings
     max_tokens = settings.default_max_tokens if max_tokens is None else max_tokens
@@ -104,7 +106,7 @@ def new_job(server: ServerState, generator: Generator, ids: list[list[int]], bod
                        param=max_tokens_param, code="context_length_exceeded")
     seed = None if body.seed is None else body.seed % (2**63)
     return Job(prompts=ids, params=params, max_tokens=max_tokens, n=body.n, stops=stops, seed=seed,
-               stream=body.stream, logprobs=logprobs)
+               stream=body.stream, logprobs=logprobs, kind=kind)
 
 
 def start(job: Job, engine: Engine, request_timeout: float) -> None:
@@ -194,6 +196,25 @@ async def collect(job: Job, gone: asyncio.Future) -> Finished:
     finally:
         job.cancel()
         gone.cancel()
+
+
+async def respond(launched: Launched, body: Any, request: Request, completion_id: str,
+                  stream: Callable[[str, int, str, bool, int], EventStream], answer: Callable[[Finished], Any]) -> Any:
+    """The one path of completions and chat once their job is queued: Server-Sent Events from
+    ``stream(completion_id, created, model, include_usage, prompt_tokens)`` when ``body`` asks to stream, else
+    every choice collected and shaped by ``answer``."""
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = stream(completion_id, launched.created, launched.model, include_usage, launched.prompt_tokens)
+        return StreamingResponse(events.events(launched.job, launched.gone, request), media_type="text/event-stream",
+                                 headers=STREAM_HEADERS)
+    try:
+        done = await collect(launched.job, launched.gone)
+    except ClientGone:
+        request.state.log["disconnected"] = True
+        return Response(status_code=499)
+    request.state.log["completion_tokens"] = done.tokens
+    return answer(done)
 
 
 def sse(data: dict[str, Any]) -> str:
@@ -292,14 +313,20 @@ class EventStream:
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-async def on_worker(engine: Engine, fn: Callable[[], Any], timeout: float) -> Any:
-    """``fn()`` run on ``engine``'s worker thread between two steps (429/503 at once, 504 past ``timeout``)."""
+async def run_task(runner: Engine | Lane, kind: str, fn: Callable[[Task], Any], timeout: float,
+                   request: Request | None = None) -> Any:
+    """``fn(task)`` run by ``runner``: a model's engine (on its worker, between two decoding steps) or a lane.
+    429/503 at once when it cannot queue, 504 past ``timeout``, and cancelled (499) when ``request``'s client
+    disconnects; long work stops at its next ``task.progress``/``task.check``."""
     try:
-        fut = engine.call(fn)
+        task = runner.submit_task(kind, fn, timeout=timeout)
     except (QueueFull, EngineClosed) as exc:
         raise from_exception(exc) from None
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
-    except asyncio.TimeoutError:
-        fut.cancel()
-        raise from_exception(RequestTimeout("the request ran past the server's time limit")) from None
+        return await wait_for(task, (lambda: wait_disconnect(request)) if request is not None else None)
+    except Cancelled:
+        if request is not None and hasattr(request.state, "log"):
+            request.state.log["disconnected"] = True
+        raise APIError(499, "the client closed the request", code="client_closed") from None
+    except RequestTimeout as exc:
+        raise from_exception(exc) from None

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,21 +128,27 @@ def settle(task: Task, on_finish: FinishObserver | None, *, result: Any = None,
             task.future.set_exception(exc)
 
 
-async def wait_for(task: Task, disconnected: Callable[[], Any] | None = None) -> Any:
-    """``task``'s result, awaited on this event loop; when ``disconnected()`` (an awaitable that returns when
-    the client goes away) finishes first, cancel the task and raise :class:`Cancelled`."""
+async def wait_for(task: Task, disconnected: Callable[[], Awaitable[Any]] | None = None,
+                   grace: float = 5.0) -> Any:
+    """``task``'s result, awaited on this event loop. When ``disconnected()`` (an awaitable that returns when
+    the client goes away) finishes first, cancel the task and raise :class:`Cancelled`; when the task runs
+    ``grace`` seconds past its deadline without stopping, cancel it and raise :class:`RequestTimeout`."""
     result = asyncio.wrap_future(task.future)
-    if disconnected is None:
-        return await result
-    gone = asyncio.ensure_future(disconnected())
+    gone = asyncio.ensure_future(disconnected()) if disconnected is not None else None
+    timeout = None if task.deadline == float("inf") else max(task.deadline - time.monotonic(), 0) + grace
     try:
-        done, _ = await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({result} | ({gone} if gone else set()), timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
         if result in done:
             return result.result()
         task.cancel()
-        raise Cancelled(f"the client went away; the {task.kind} task was cancelled")
+        result.cancel()  # nobody will read its outcome now
+        if gone is not None and gone in done:
+            raise Cancelled(f"the client went away; the {task.kind} task was cancelled")
+        raise RequestTimeout("the request ran past the server's time limit")
     finally:
-        gone.cancel()
+        if gone is not None:
+            gone.cancel()
 
 
 class Lane:
@@ -197,9 +203,11 @@ class Lane:
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0))
 
-    def submit(self, kind: str, fn: Callable[[Task], Any], *, timeout: float = float("inf")) -> Task:
-        """Queue ``fn`` as a task of ``kind``; raise :class:`QueueFull` at once when the queue is full."""
-        self.start()
+    def submit_task(self, kind: str, fn: Callable[[Task], Any], *, timeout: float = float("inf")) -> Task:
+        """Queue ``fn`` as a task of ``kind``; raise :class:`QueueFull` at once when the queue is full, and
+        :class:`EngineClosed` once the lane was stopped (until it is started again)."""
+        if not self._threads and not self._stopping:
+            self.start()
         task = Task(kind, fn, deadline=time.monotonic() + timeout)
         with self._cond:
             if self._stopping:
@@ -214,10 +222,6 @@ class Lane:
             self._cond.notify()
         return task
 
-    async def run(self, kind: str, fn: Callable[[Task], Any], *, timeout: float,
-                  disconnected: Callable[[], Any] | None = None) -> Any:
-        """Queue ``fn`` and await its result (see :func:`wait_for`)."""
-        return await wait_for(self.submit(kind, fn, timeout=timeout), disconnected)
 
     # ------------------------------------------------------------------ workers
     def _next(self) -> Task | None:

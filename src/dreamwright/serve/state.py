@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -11,17 +11,20 @@ from dreamwright.errors import VocabularyError
 from dreamwright.generation.generator import Generator
 from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import APIError
+from dreamwright.serve.lanes import Lane
 from dreamwright.serve.settings import ServeSettings
 
 
 @dataclass
 class ServerState:
-    """The server's settings, its engines by model id (in load order), its start time and its metrics."""
+    """The server's settings, its engines by model id (in load order), its start time, its metrics, and the
+    lanes that run everything else (poetry, drawing, images; see :mod:`dreamwright.serve.lanes`)."""
 
     settings: ServeSettings
     engines: dict[str, Engine]
     created: int
     metrics: Any = None  # a dreamwright.serve.metrics.Metrics
+    lanes: dict[str, Lane] = field(default_factory=dict)
 
     def engine_for(self, model: str | None) -> tuple[str, Engine]:
         """The model id and engine a request names (the first loaded when it names none); 404 otherwise."""

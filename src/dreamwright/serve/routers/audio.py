@@ -6,31 +6,30 @@ mono at the model's rate), so ``openai.OpenAI(base_url=…).audio.speech.create(
 is what to say (one of the model's labels: a digit, or the digit spelled out), ``voice`` the speaker; either
 left empty is drawn with the seed. The headers ``x-conditions`` (``label=3 speaker=jackson``), ``x-seed`` and
 ``x-sample-rate`` say what was spoken, so the same clip can be asked for again. ``response_format`` ``pcm``
-gives the same samples raw (16-bit little-endian). Generating runs on the model's engine thread
-(:meth:`~dreamwright.serve.engine.Engine.call`, as the temperature lens does), never on the event loop.
+gives the same samples raw (16-bit little-endian). Generating is a task on the model's engine thread
+(:meth:`~dreamwright.serve.engine.Engine.submit_task`, as the temperature lens is), never on the event loop; a
+client that disconnects stops its clip at the next sample.
 
 ``POST /v1/audio/spectrogram`` takes a WAV file as the body (``content-type: audio/wav``) and answers its
-spectrogram as a PNG; with ``?model=…&input=…&voice=…`` a real recording of the same digit from the run's
-held-out data is drawn beside it, when the run keeps one. The web page's Speak tab plays the WAV from
-``/v1/audio/speech`` and sends the same bytes here, so nothing is generated twice and the server keeps no clips.
+spectrogram as a PNG (drawn on the ``drawing`` lane); with ``?model=…&input=…&voice=…`` a real recording of the
+same digit from the run's held-out data is drawn beside it, when the run keeps one. The web page's Speak tab
+plays the WAV from ``/v1/audio/speech`` and sends the same bytes here, so nothing is generated twice and the
+server keeps no clips.
 """
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from dreamwright.data.audio import decode_wav, pcm16_bytes
 from dreamwright.errors import CorpusError
 from dreamwright.generation import Generator
 from dreamwright.generation.speech import is_audio, reference_clip, speak, speech_request
-from dreamwright.serve.engine import EngineClosed, QueueFull, RequestTimeout
-from dreamwright.serve.errors import ERROR_RESPONSES, APIError, from_exception
-from dreamwright.serve.jobs import unsupported
+from dreamwright.serve.errors import ERROR_RESPONSES, APIError
+from dreamwright.serve.jobs import run_task, unsupported
+from dreamwright.serve.lanes import Task
 from dreamwright.serve.schemas import SpeechRequest
 from dreamwright.serve.state import Server, ServerState
 
@@ -120,7 +119,7 @@ async def speech(body: SpeechRequest, request: Request, server: Server) -> Respo
     """Say a label (a digit) in a speaker's voice (OpenAI's speech endpoint; ``seconds``, ``temperature``,
     ``top_k``, ``top_p`` and ``seed`` are extras)."""
     fmt = _check_format(body)
-    if body.seconds > MAX_SERVED_SECONDS:  # a clip cannot be cancelled once it runs: keep each one short
+    if body.seconds > MAX_SERVED_SECONDS:  # a clip holds the model's worker while it runs: keep each one short
         raise APIError(400, f"seconds must be at most {MAX_SERVED_SECONDS:g} on this server (a longer clip would hold "
                        "the model's worker for minutes; `dreamwright generate` writes up to 60 s)", param="seconds",
                        code="invalid_value")
@@ -135,19 +134,11 @@ async def speech(body: SpeechRequest, request: Request, server: Server) -> Respo
     settings["seed"] = req.seed
     request.state.log = {"model": name, "seconds": body.seconds, **conditions}
 
-    def run() -> tuple[bytes, int]:
-        clip, = speak(generator, **settings, **conditions)  # type: ignore[arg-type]
+    def run(task: Task) -> tuple[bytes, int]:
+        clip, = speak(generator, on_progress=task.progress, **settings, **conditions)  # type: ignore[arg-type]
         return (clip.wav_bytes() if fmt == "wav" else pcm16_bytes(clip.samples)), len(clip.samples)
 
-    try:
-        fut = engine.call(run)
-    except (QueueFull, EngineClosed) as exc:
-        raise from_exception(exc) from None
-    try:
-        audio, n = await asyncio.wait_for(asyncio.wrap_future(fut), server.settings.request_timeout)
-    except asyncio.TimeoutError:
-        fut.cancel()  # only stops it if it has not started
-        raise from_exception(RequestTimeout("the request ran past the server's time limit")) from None
+    audio, n = await run_task(engine, "speech", run, server.settings.request_timeout, request)
     rate = generator.tokenizer.sample_rate  # type: ignore[attr-defined]
     if server.metrics is not None:
         server.metrics.audio_seconds.labels(name).inc(n / rate)
@@ -195,4 +186,6 @@ async def spectrogram(request: Request, server: Server, model: str | None = None
                 panels.append(reference)
         return spectrogram_png(panels)
 
-    return Response(await run_in_threadpool(draw), media_type="image/png")
+    png = await run_task(server.lanes["drawing"], "spectrogram", lambda task: draw(), server.settings.request_timeout,
+                         request)
+    return Response(png, media_type="image/png")

@@ -14,7 +14,6 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
 
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import Generator
@@ -22,14 +21,14 @@ from dreamwright.serve.engine import Job, TokenLogprob
 from dreamwright.serve.errors import ERROR_RESPONSES, APIError
 from dreamwright.serve.jobs import (
     MAX_TOP_LOGPROBS,
-    STREAM_HEADERS,
-    ClientGone,
     EventStream,
-    collect,
+    Finished,
     launch,
     new_job,
+    respond,
     stop_list,
     unsupported,
+    usage,
 )
 from dreamwright.serve.schemas import (
     AssistantMessage,
@@ -108,7 +107,7 @@ def build_job(body: ChatCompletionRequest, generator: Generator, server: ServerS
         max_tokens, param = body.max_completion_tokens, "max_completion_tokens"
     return new_job(server, generator, [ids], body, stops=stop_list(body.stop, generator.chat_stops()),
                    max_tokens=max_tokens,
-                   max_tokens_param=param, logprobs=(body.top_logprobs or 0) if body.logprobs else None)
+                   max_tokens_param=param, logprobs=(body.top_logprobs or 0) if body.logprobs else None, kind="chat")
 
 
 def chat_logprobs(entries: list[TokenLogprob] | None) -> ChatLogprobs | None:
@@ -142,36 +141,27 @@ def chat_logprobs(entries: list[TokenLogprob] | None) -> ChatLogprobs | None:
 async def chat_completions(body: ChatCompletionRequest, request: Request, server: Server) -> Any:
     """OpenAI's chat endpoint: the messages are rendered by the model's chat template."""
     launched = launch(body, request, server, build_job)
-    name, job, gone, now, prompt_tokens = (launched.model, launched.job, launched.gone, launched.created,
-                                           launched.prompt_tokens)
+    job = launched.job
+
+    def answer(done: Finished) -> ChatCompletionResponse:
+        return ChatCompletionResponse(
+            id=completion_id,
+            created=launched.created,
+            model=launched.model,
+            choices=[
+                ChatChoice(
+                    index=i,
+                    message=AssistantMessage(content=text),
+                    logprobs=chat_logprobs(done.logprobs.get(i, []) if job.logprobs is not None else None),
+                    finish_reason=done.reasons[i],
+                )
+                for i, text in sorted(done.texts.items())
+            ],
+            usage=Usage(**usage(launched.prompt_tokens, done.tokens)),
+        )
+
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _ChatStream(completion_id, now, name, include_usage, prompt_tokens)
-        return StreamingResponse(stream.events(job, gone, request), media_type="text/event-stream",
-                                 headers=STREAM_HEADERS)
-    try:
-        done = await collect(job, gone)
-    except ClientGone:
-        request.state.log["disconnected"] = True
-        return Response(status_code=499)
-    request.state.log["completion_tokens"] = done.tokens
-    return ChatCompletionResponse(
-        id=completion_id,
-        created=now,
-        model=name,
-        choices=[
-            ChatChoice(
-                index=i,
-                message=AssistantMessage(content=text),
-                logprobs=chat_logprobs(done.logprobs.get(i, []) if job.logprobs is not None else None),
-                finish_reason=done.reasons[i],
-            )
-            for i, text in sorted(done.texts.items())
-        ],
-        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=done.tokens,
-                    total_tokens=prompt_tokens + done.tokens),
-    )
+    return await respond(launched, body, request, completion_id, _ChatStream, answer)
 
 
 class _ChatStream(EventStream):

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
 
 from dreamwright._validate import positive_int
 from dreamwright.errors import InvalidArgument
@@ -25,15 +24,15 @@ from dreamwright.generation import Generator
 from dreamwright.serve.engine import Engine, Job, TokenLogprob
 from dreamwright.serve.errors import ERROR_RESPONSES, APIError
 from dreamwright.serve.jobs import (
-    STREAM_HEADERS,
-    ClientGone,
     EventStream,
-    collect,
+    Finished,
     launch,
     new_job,
-    on_worker,
+    respond,
+    run_task,
     stop_list,
     unsupported,
+    usage,
 )
 from dreamwright.serve.schemas import (
     CompletionChoice,
@@ -114,12 +113,14 @@ def build_job(body: CompletionRequest, generator: Generator, server: ServerState
     return new_job(server, generator, ids, body, stops=stops, max_tokens=body.max_tokens, logprobs=body.logprobs)
 
 
-async def score_prompts(engine: Engine, prompts: list[Prompt], top: int, timeout: float) -> list[CompletionLogprobs]:
-    """Each prompt's ``logprobs`` object, scored on the engine's thread."""
+async def score_prompts(engine: Engine, prompts: list[Prompt], top: int, timeout: float,
+                        request: Request | None = None) -> list[CompletionLogprobs]:
+    """Each prompt's ``logprobs`` object, scored on the engine's thread (cancelled if the client leaves)."""
     generator = engine.generator
-    scored = await on_worker(
-        engine, lambda: [token_logprobs(generator.model, p.ids, top=top, device=generator.device) for p in prompts],
-        timeout)
+    scored = await run_task(
+        engine, "scoring",
+        lambda task: [token_logprobs(generator.model, p.ids, top=top, device=generator.device) for p in prompts],
+        timeout, request)
     return [prompt_logprobs(generator.tokenizer.token_text, p.ids, s) for p, s in zip(prompts, scored, strict=True)]
 
 
@@ -164,36 +165,28 @@ async def completions(body: CompletionRequest, request: Request, server: Server)
     name, engine = server.engine_for(body.model)
     check_request(body, engine.generator)
     prompts = read_prompts(body, engine.generator, server)
-    scored = (await score_prompts(engine, prompts, body.logprobs or 0, server.settings.request_timeout)
+    scored = (await score_prompts(engine, prompts, body.logprobs or 0, server.settings.request_timeout, request)
               if scores_prompt(body) else None)
     completion_id = f"cmpl-{uuid.uuid4().hex}"
     if body.max_tokens == 0:
         return _prompts_only(body, request, name, prompts, scored or [], completion_id)
     launched = launch(body, request, server, functools.partial(build_job, prompts=prompts))
-    job, gone, now, prompt_tokens = launched.job, launched.gone, launched.created, launched.prompt_tokens
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _Stream(completion_id, now, name, include_usage, prompt_tokens,
-                         [p.text for p in prompts] if body.echo else None, scored)
-        return StreamingResponse(stream.events(job, gone, request), media_type="text/event-stream",
-                                 headers=STREAM_HEADERS)
-    try:
-        done = await collect(job, gone)
-    except ClientGone:
-        request.state.log["disconnected"] = True
-        return Response(status_code=499)
-    request.state.log["completion_tokens"] = done.tokens
-    choices = []
-    for i, text in sorted(done.texts.items()):
-        prompt = prompts[i // job.n]
-        entries = done.logprobs.get(i, []) if job.logprobs is not None else None
-        choices.append(CompletionChoice(
-            index=i, text=prompt.text + text if body.echo else text, finish_reason=done.reasons[i],
-            logprobs=completion_logprobs(entries, scored and scored[i // job.n], len(prompt.text) if body.echo else 0),
-        ))
-    return CompletionResponse(id=completion_id, created=now, model=name, choices=choices,
-                              usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=done.tokens,
-                                          total_tokens=prompt_tokens + done.tokens))
+    n = launched.job.n
+
+    def answer(done: Finished) -> CompletionResponse:
+        choices = []
+        for i, text in sorted(done.texts.items()):
+            prompt = prompts[i // n]
+            entries = done.logprobs.get(i, []) if body.logprobs is not None else None
+            choices.append(CompletionChoice(
+                index=i, text=prompt.text + text if body.echo else text, finish_reason=done.reasons[i],
+                logprobs=completion_logprobs(entries, scored and scored[i // n], len(prompt.text) if body.echo else 0),
+            ))
+        return CompletionResponse(id=completion_id, created=launched.created, model=name, choices=choices,
+                                  usage=Usage(**usage(launched.prompt_tokens, done.tokens)))
+
+    echo = [p.text for p in prompts] if body.echo else None
+    return await respond(launched, body, request, completion_id, lambda *head: _Stream(*head, echo, scored), answer)
 
 
 def _prompts_only(body: CompletionRequest, request: Request, name: str, prompts: list[Prompt],

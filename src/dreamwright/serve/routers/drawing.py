@@ -11,8 +11,9 @@ only ``b64_json`` is returned (there are no URLs to fetch). Picture ``i`` comes 
 
 The models: those given at start (``dreamwright serve --image-model [NAME=]RUN``, loaded then) and the bundled
 image models (loaded on first use); a request without ``model`` draws with the first given, else the bundled
-:data:`~dreamwright.bundled.DEFAULT_IMAGE_MODEL`. Drawing runs in FastAPI's thread pool (the routes are
-plain functions), never on the event loop.
+:data:`~dreamwright.bundled.DEFAULT_IMAGE_MODEL`. Drawing is a task on the server's ``drawing`` lane
+(:mod:`dreamwright.serve.lanes`), never on the event loop: 429 when its queue is full, cancelled while it waits
+if the client goes away.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from dreamwright.errors import InvalidArgument
 from dreamwright.image.draw import Drawer, class_names_of, fresh_seed
 from dreamwright.serve.errors import ERROR_RESPONSES, APIError
+from dreamwright.serve.jobs import run_task
+from dreamwright.serve.lanes import Lane
 from dreamwright.serve.schemas import (
     GeneratedImage,
     ImageGenerationRequest,
@@ -172,10 +175,12 @@ def interpolate(models: ImageModels, body: ImageInterpolationRequest) -> ImagesR
     return _response(name, drawer, pictures, labels, [seed, *([None] * (body.steps - 2)), end])
 
 
-def router(models: ImageModels) -> APIRouter:
-    """The drawing routes, drawing with ``models``. Include it before the style-transfer routes: its
-    ``/v1/images/models`` must be matched before their ``/v1/images/{job_id}``."""
+def router(models: ImageModels, *, lane: Lane | None = None, timeout: float = 120.0) -> APIRouter:
+    """The drawing routes, drawing with ``models`` as tasks on ``lane`` (default: their own), each allowed
+    ``timeout`` seconds. Include it before the style-transfer routes: its ``/v1/images/models`` must be matched
+    before their ``/v1/images/{job_id}``."""
     api = APIRouter(tags=["images"])
+    lane = lane or Lane("drawing")
 
     @api.get("/v1/images/models", response_model=ImageModelList, responses=ERROR_RESPONSES)
     def image_models() -> ImageModelList:
@@ -183,13 +188,13 @@ def router(models: ImageModels) -> APIRouter:
         return ImageModelList(default=models.default, data=[models.card(name) for name in models.names])
 
     @api.post("/v1/images/generations", response_model=ImagesResponse, responses=ERROR_RESPONSES)
-    def generations(body: ImageGenerationRequest) -> ImagesResponse:  # sync: runs in FastAPI's thread pool
+    async def generations(body: ImageGenerationRequest, request: Request) -> ImagesResponse:
         """Draw pictures (OpenAI's images API): the prompt is the class, for a class-conditional model."""
-        return generate(models, body)
+        return await run_task(lane, "drawing", lambda task: generate(models, body), timeout, request)
 
     @api.post("/v1/images/interpolations", response_model=ImagesResponse, responses=ERROR_RESPONSES)
-    def interpolations(body: ImageInterpolationRequest) -> ImagesResponse:  # sync: runs in FastAPI's thread pool
+    async def interpolations(body: ImageInterpolationRequest, request: Request) -> ImagesResponse:
         """A walk through the latent space from one seed's picture to another's, ``steps`` pictures long."""
-        return interpolate(models, body)
+        return await run_task(lane, "interpolation", lambda task: interpolate(models, body), timeout, request)
 
     return api

@@ -2,10 +2,13 @@
 
 ``POST /v1/images`` takes JSON ``{"mode": "style" | "dream", "content": DATA_URL, "style": DATA_URL, "size": 128,
 "iterations": 30, "steps": 10, "octaves": 2, "seed": null}`` (images as ``data:image/png;base64,…`` or JPEG) and
-answers 202 ``{"id", "status", ...}`` at once; the work runs on one background thread, one job at a time, and
-``GET /v1/images/{id}`` reports ``status`` (queued, running, done, error), ``done``/``total`` steps (style
-transfer counts iterations, DeepDream gradient steps; both come from the run's ``on_progress``, so no frame is
-drawn while a job runs) and, when done, ``result``: the URL of the PNG (``GET /v1/images/{id}/result.png``).
+answers 202 ``{"id", "status", ...}`` at once; the work is a task on the server's ``images`` lane
+(:mod:`dreamwright.serve.lanes`: one job at a time, a short queue, 429 with ``Retry-After`` beyond it), and
+``GET /v1/images/{id}`` reports ``status`` (queued, running, done, error, cancelled), ``done``/``total`` steps
+(style transfer counts iterations, DeepDream gradient steps; both come from the run's ``on_progress``, so no
+frame is drawn while a job runs) and, when done, ``result``: the URL of the PNG (``GET /v1/images/{id}/result.png``).
+A client that leaves stops its job: ``DELETE /v1/images/{id}`` cancels it at once, and a job whose status nobody
+has asked for in :data:`ABANDONED_AFTER` seconds is cancelled at its next step (the page polls twice a second).
 Sizes are bounded (long side ≤ :data:`MAX_SIDE`), the backbone is ``auto`` (VGG19 when its weights are here,
 else EfficientNet-Lite0, which works offline).
 """
@@ -19,7 +22,6 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from dreamwright.errors import DreamwrightError, InvalidArgument
 from dreamwright.serve.errors import ERROR_RESPONSES, APIError, from_exception
+from dreamwright.serve.lanes import Cancelled, EngineClosed, Lane, QueueFull, RequestTimeout, Task
 from dreamwright.serve.routers.page import PAGE_HEADERS, STATIC_DIR
 
 #: largest long side of a result, in pixels (the page's work must stay short on a CPU)
@@ -39,6 +42,10 @@ MAX_IMAGE_BYTES = 4 * 1024 * 1024
 MAX_WAITING, MAX_KEPT = 4, 16
 #: the request body limit for this route (two base64 images)
 BODY_LIMIT = 12 * 1024 * 1024
+#: seconds without a status request after which a job is taken as abandoned and cancelled
+ABANDONED_AFTER = 30.0
+#: the longest a job may run
+JOB_TIMEOUT = 600.0
 
 
 class ImageRequest(BaseModel):
@@ -66,6 +73,8 @@ class ImageJob:
     png: bytes | None = None
     seconds: float | None = None
     created: float = field(default_factory=time.time)
+    seen: float = field(default_factory=time.monotonic)  # when its status was last asked for
+    task: Task | None = None
 
     def view(self) -> dict[str, Any]:
         return {
@@ -104,47 +113,69 @@ def decode_image(data_url: str, param: str) -> Any:
         raise InvalidArgument(f"{param} is not an image Pillow can read; send a PNG or JPEG", param=param) from None
 
 
-def router() -> APIRouter:
-    """The image routes, with their own job table and one worker thread."""
+def images_lane() -> Lane:
+    """The lane style transfer and DeepDream run on: one job at a time, a few waiting."""
+    return Lane("images", max_queue=MAX_WAITING, retry_after=5)
+
+
+def paint(job: ImageJob, body: ImageRequest, content: Any, style: Any, task: Task) -> None:
+    """Run ``job`` (style transfer or DeepDream) as ``task``, keeping its status and progress up to date."""
+    from dreamwright.image import DreamOptions, StyleOptions, run_deep_dream, run_style_transfer
+
+    job.status = "running"
+    start = time.perf_counter()
+
+    def on_progress(done: int, planned: int) -> None:
+        job.done, job.total = done, planned
+        if time.monotonic() - job.seen > ABANDONED_AFTER:
+            task.cancel()
+        task.progress(done, planned)  # stops the run here when the job was cancelled or ran out of time
+
+    try:
+        on_progress(0, 0)
+        if body.mode == "style":
+            job.total = body.iterations
+            options = StyleOptions(size=body.size, iterations=body.iterations, scales=[body.size],
+                                   backbone="auto", seed=body.seed)
+            result: Any = run_style_transfer(content, style, options, on_progress=on_progress, progress=False)
+        else:
+            job.total = body.octaves * body.steps
+            dream = DreamOptions(size=body.size, steps=body.steps, octaves=body.octaves, backbone="auto",
+                                 seed=body.seed)
+            result = run_deep_dream(content, dream, on_progress=on_progress, progress=False)
+        buf = io.BytesIO()
+        result.image.save(buf, format="PNG")
+        job.png = buf.getvalue()
+        job.done = job.total or 0
+        job.status = "done"
+    except (Cancelled, EngineClosed):
+        job.status, job.error = "cancelled", "the job was cancelled"
+        raise
+    except RequestTimeout as exc:
+        job.status, job.error = "error", str(exc)
+        raise
+    except DreamwrightError as exc:
+        job.status, job.error = "error", from_exception(exc).message
+        raise
+    except Exception:  # reported to the page; the lane logs it
+        job.status, job.error = "error", "internal server error"
+        raise
+    finally:
+        job.seconds = round(time.perf_counter() - start, 2)
+
+
+def _settled(job: ImageJob, fut: Any) -> None:
+    """A job that ended without running (cancelled while queued, the server stopping) says so."""
+    if job.status in ("queued", "running") and fut.exception() is not None:
+        job.status, job.error = "cancelled", "the job was cancelled"
+
+
+def router(lane: Lane | None = None) -> APIRouter:
+    """The image routes, with their own job table, running their jobs on ``lane`` (default: their own)."""
     api = APIRouter(tags=["images"])
     jobs: OrderedDict[str, ImageJob] = OrderedDict()
     lock = threading.Lock()
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreamwright-images")
-
-    def run(job: ImageJob, body: ImageRequest, content: Any, style: Any) -> None:
-        from dreamwright.image import DreamOptions, StyleOptions, run_deep_dream, run_style_transfer
-
-        job.status = "running"
-        start = time.perf_counter()
-
-        def on_progress(done: int, planned: int) -> None:
-            job.done, job.total = done, planned
-
-        try:
-            if body.mode == "style":
-                job.total = body.iterations
-                options = StyleOptions(size=body.size, iterations=body.iterations, scales=[body.size],
-                                       backbone="auto", seed=body.seed)
-                result: Any = run_style_transfer(content, style, options, on_progress=on_progress, progress=False)
-            else:
-                job.total = body.octaves * body.steps
-                dream = DreamOptions(size=body.size, steps=body.steps, octaves=body.octaves, backbone="auto",
-                                     seed=body.seed)
-                result = run_deep_dream(content, dream, on_progress=on_progress, progress=False)
-            buf = io.BytesIO()
-            result.image.save(buf, format="PNG")
-            job.png = buf.getvalue()
-            job.done = job.total or 0
-            job.status = "done"
-        except DreamwrightError as exc:
-            job.status, job.error = "error", from_exception(exc).message
-        except Exception:  # noqa: BLE001 - reported to the page, and logged
-            import logging
-
-            logging.getLogger("dreamwright.serve").exception("image job failed")
-            job.status, job.error = "error", "internal server error"
-        finally:
-            job.seconds = round(time.perf_counter() - start, 2)
+    lane = lane or images_lane()
 
     @api.post("/v1/images", status_code=202, responses=ERROR_RESPONSES)
     def create(body: ImageRequest) -> dict[str, Any]:  # sync: decoding images runs in FastAPI's thread pool
@@ -157,16 +188,18 @@ def router() -> APIRouter:
             style = decode_image(body.style, "style")
         job = ImageJob(id=f"img-{uuid.uuid4().hex[:16]}", mode=body.mode)
         with lock:
-            if sum(j.status in ("queued", "running") for j in jobs.values()) > MAX_WAITING:
-                raise APIError(429, "the image queue is full; retry shortly", "rate_limit_error",
-                               code="queue_full", headers={"retry-after": "5"})
+            try:
+                job.task = lane.submit_task(body.mode, lambda task: paint(job, body, content, style, task),
+                                            timeout=JOB_TIMEOUT)
+            except (QueueFull, EngineClosed) as exc:
+                raise from_exception(exc) from None
+            job.task.future.add_done_callback(lambda fut: _settled(job, fut))
             jobs[job.id] = job
             while len(jobs) > MAX_KEPT + MAX_WAITING + 1:
                 oldest = next(iter(jobs))
                 if jobs[oldest].status in ("queued", "running"):
                     break
                 jobs.pop(oldest)
-        worker.submit(run, job, body, content, style)
         return job.view()
 
     def find(job_id: str) -> ImageJob:
@@ -179,7 +212,19 @@ def router() -> APIRouter:
     @api.get("/v1/images/{job_id}", responses=ERROR_RESPONSES)
     async def status(job_id: str) -> dict[str, Any]:
         """An image job's status and progress; ``result`` is the PNG's URL once it is done."""
-        return find(job_id).view()
+        job = find(job_id)
+        job.seen = time.monotonic()
+        return job.view()
+
+    @api.delete("/v1/images/{job_id}", responses=ERROR_RESPONSES)
+    async def cancel(job_id: str) -> dict[str, Any]:
+        """Cancel an image job: a queued one never starts, a running one stops at its next step."""
+        job = find(job_id)
+        if job.task is not None and job.status in ("queued", "running"):
+            job.task.cancel()
+            if job.status == "queued":
+                job.status, job.error = "cancelled", "the job was cancelled"
+        return job.view()
 
     @api.get("/v1/images/{job_id}/result.png", response_class=Response,
              responses={**ERROR_RESPONSES, 200: {"content": {"image/png": {}}, "description": "The image."}})

@@ -8,7 +8,7 @@ from dreamwright._validate import positive_int
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import SamplingParams
 from dreamwright.serve.errors import ERROR_RESPONSES
-from dreamwright.serve.jobs import on_worker
+from dreamwright.serve.jobs import run_task
 from dreamwright.serve.schemas import Candidate, NextTokenRequest, NextTokenResponse
 from dreamwright.serve.state import Server
 
@@ -27,12 +27,14 @@ async def next_token(body: NextTokenRequest, request: Request, server: Server) -
         raise InvalidArgument(f"top_n must be at most {settings.max_top_n}", param="top_n")
     ids = server.encode(generator, body.context, body.unknown, "context")
     request.state.log = {"model": name, "prompt_tokens": len(ids)}
-    rows = await on_worker(
+    rows = await run_task(
         engine,
-        lambda: generator.next_token_distribution(
+        "next_token",
+        lambda task: generator.next_token_distribution(
             body.context, body.temperature, min(body.top_n, generator.model.vocab_size), body.unknown
         ),
         settings.request_timeout,
+        request,
     )
     return NextTokenResponse(
         model=name,
