@@ -42,6 +42,11 @@ class Recipe:
     train: tuple[str, ...]
     trained_on: str
 
+    @property
+    def steps(self) -> str:
+        """The run's budget in optimizer steps (its cosine schedule's length)."""
+        return self.train[self.train.index("--steps") + 1]
+
 
 RECIPES = {
     r.name: r
@@ -53,7 +58,7 @@ RECIPES = {
             prepare=(sys.executable, "scripts/build_english_corpus.py", "build/english.txt"),
             train=("--model", "lstm", "--n-layer", "1", "--hidden-size", "512", "--embedding-size", "64",
                    "--dropout", "0.1", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3",
-                   "--warmup-steps", "200", "--steps", "40000", "--eval-interval", "1000",
+                   "--warmup-steps", "200", "--steps", "24000", "--eval-interval", "1000",
                    "--eval-tokens", "100000", "--patience", "1000", "--no-samples", "--seed", "1"),
             trained_on="WikiText-2's training split as running text (headings and sentences with <unk> dropped) "
                        "and tiny Shakespeare, case and punctuation kept, ASCII; 6.6 MB; "
@@ -66,7 +71,7 @@ RECIPES = {
             prepare=(),
             train=("--task", "poems", "--model", "gru", "--n-layer", "2", "--hidden-size", "512",
                    "--embedding-size", "256", "--dropout", "0.2", "--min-count", "5", "--seq-len", "64",
-                   "--batch-size", "64", "--lr", "3e-3", "--warmup-steps", "100", "--steps", "20000",
+                   "--batch-size", "64", "--lr", "3e-3", "--warmup-steps", "100", "--steps", "10000",
                    "--eval-interval", "500", "--eval-tokens", "200000", "--patience", "1000", "--no-samples",
                    "--seed", "0"),
             trained_on="the Tang poems of chinese-poetry (全唐诗, simplified), one tagged poem per row; the model of "
@@ -99,7 +104,9 @@ def start(recipe: Recipe, threads: int, device: str) -> None:
     out = run_dir(recipe)
     out.parent.mkdir(parents=True, exist_ok=True)
     resuming = (out / TRAINER_STATE).exists()
-    args = ["--resume", str(out)] if resuming else [recipe.corpus, "--out", str(out), *recipe.train]
+    # a resumed run takes the recipe's step budget too, so the recipe stays the one place that sets it
+    args = (["--resume", str(out), "--steps", recipe.steps] if resuming
+            else [recipe.corpus, "--out", str(out), *recipe.train])
     command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,
                "--threads", str(threads), "--device", device]
     log = open(out.with_suffix(".log"), "a", encoding="utf-8")
@@ -133,7 +140,7 @@ def status(recipe: Recipe) -> str:
     steps = max((r.get("step", 0) for r in rows), default=0)
     evals = [r for r in rows if "val_loss" in r]
     best = min(evals, key=lambda r: r["val_loss"]) if evals else None
-    total = recipe.train[recipe.train.index("--steps") + 1]
+    total = recipe.steps
     running = "training" if pid_of(recipe) is not None else "stopped"
     best_text = f"best validation {best['val_loss']:.4f} nats at step {best['step']}" if best else "no evaluation yet"
     return f"{recipe.name} v{recipe.version}: step {steps:,} of {int(total):,}, {best_text}, {running} ({out})"
