@@ -122,3 +122,14 @@ def wait_until(predicate, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+def test_a_lane_with_nice_runs_its_work_at_a_lower_priority():
+    import os
+
+    lane = Lane("low", nice=5)
+    try:
+        seen = lane.submit_task("probe", lambda task: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        assert seen.future.result(10) == min(os.getpriority(os.PRIO_PROCESS, 0) + 5, 19)
+    finally:
+        lane.stop()

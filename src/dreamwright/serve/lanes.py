@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -154,8 +155,12 @@ async def wait_for(task: Task, disconnected: Callable[[], Awaitable[Any]] | None
 class Lane:
     """A bounded queue of :class:`Task` served by ``workers`` threads, first come first served."""
 
-    def __init__(self, name: str, *, workers: int = 1, max_queue: int = 16, retry_after: int = 1) -> None:
+    def __init__(self, name: str, *, workers: int = 1, max_queue: int = 16, retry_after: int = 1,
+                 nice: int = 0) -> None:
         self.name = name
+        #: how much lower the workers' OS priority is than the server's (Linux: per thread, and inherited by the
+        #: compute threads they start), so long work takes the CPU only when the text engine leaves it idle
+        self.nice = nice
         self.workers = workers
         self.max_queue = max_queue
         self.retry_after = retry_after
@@ -239,6 +244,12 @@ class Lane:
                 self._cond.wait()
 
     def _work(self) -> None:
+        if self.nice:
+            try:
+                server = os.getpriority(os.PRIO_PROCESS, 0)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), server + self.nice)
+            except (AttributeError, OSError):  # not Linux, or not allowed: run at the server's priority
+                log.debug("lane %s runs at the server's priority", self.name)
         while (task := self._next()) is not None:
             try:
                 execute(task, self.on_finish)

@@ -46,6 +46,8 @@ BODY_LIMIT = 12 * 1024 * 1024
 ABANDONED_AFTER = 30.0
 #: the longest a job may run
 JOB_TIMEOUT = 600.0
+#: how much lower the image lane's OS priority is: text and drawing come first, painting takes what is left
+IMAGE_NICE = 10
 
 
 class ImageRequest(BaseModel):
@@ -114,8 +116,8 @@ def decode_image(data_url: str, param: str) -> Any:
 
 
 def images_lane() -> Lane:
-    """The lane style transfer and DeepDream run on: one job at a time, a few waiting."""
-    return Lane("images", max_queue=MAX_WAITING, retry_after=5)
+    """The lane style transfer and DeepDream run on: one job at a time, a few waiting, at a lower priority."""
+    return Lane("images", max_queue=MAX_WAITING, retry_after=5, nice=IMAGE_NICE)
 
 
 def paint(job: ImageJob, body: ImageRequest, content: Any, style: Any, task: Task) -> None:
