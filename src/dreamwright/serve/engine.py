@@ -29,6 +29,7 @@ from dreamwright.serve.lanes import (  # noqa: F401 - the engine's errors, re-ex
     QueueFull,
     RequestTimeout,
     Task,
+    enqueue,
     execute,
     outcome_of,
     settle,
@@ -215,6 +216,10 @@ class Engine:
         self._thread = None
 
     @property
+    def _full(self) -> str:
+        return f"the queue for {self.generator.name} is full"
+
+    @property
     def active_rows(self) -> int:
         return len(self.decoder.rows)
 
@@ -228,13 +233,7 @@ class Engine:
         job.remaining = job.rows
         job.submitted = time.monotonic()
         with self._cond:
-            if self._stopping:
-                raise EngineClosed("the server is shutting down")
-            if len(self._waiting) >= self.max_queue:
-                self._waiting = deque(j for j in self._waiting if not j.cancelled)
-                if len(self._waiting) >= self.max_queue:
-                    raise QueueFull(f"the queue for {self.generator.name} is full")
-            self._waiting.append(job)
+            enqueue(self._waiting, job, self.max_queue, closed=self._stopping, full=self._full)
             self._cond.notify()
 
     def submit_task(self, kind: str, fn: Callable[[Task], Any], *, timeout: float = float("inf")) -> Task:
@@ -243,11 +242,7 @@ class Engine:
         self.start()
         task = Task(kind, fn, deadline=time.monotonic() + timeout)
         with self._cond:
-            if self._stopping:
-                raise EngineClosed("the server is shutting down")
-            if len(self._tasks) >= self.max_queue:
-                raise QueueFull(f"the queue for {self.generator.name} is full")
-            self._tasks.append(task)
+            enqueue(self._tasks, task, self.max_queue, closed=self._stopping, full=self._full)
             self._cond.notify()
         return task
 

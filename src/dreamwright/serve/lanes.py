@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger("dreamwright.serve")
 
@@ -49,6 +49,28 @@ class RequestTimeout(Exception):
 
 class Cancelled(Exception):
     """The task was cancelled (its client went away)."""
+
+
+class _Cancellable(Protocol):
+    @property
+    def cancelled(self) -> bool: ...
+
+
+Item = TypeVar("Item", bound=_Cancellable)
+
+
+def enqueue(waiting: deque[Item], item: Item, limit: int, *, closed: bool, full: str, retry_after: int = 1) -> None:
+    """Append ``item`` to the bounded queue ``waiting`` (the caller holds its lock): :class:`EngineClosed` once
+    its owner stopped, :class:`QueueFull` when ``limit`` items still wait after the cancelled ones are dropped."""
+    if closed:
+        raise EngineClosed("the server is shutting down")
+    if len(waiting) >= limit:
+        live = [x for x in waiting if not x.cancelled]
+        waiting.clear()
+        waiting.extend(live)
+        if len(waiting) >= limit:
+            raise QueueFull(full, retry_after=retry_after)
+    waiting.append(item)
 
 
 @dataclass(eq=False)
@@ -215,18 +237,15 @@ class Lane:
             self.start()
         task = Task(kind, fn, deadline=time.monotonic() + timeout)
         with self._cond:
-            if self._stopping:
-                raise EngineClosed("the server is shutting down")
-            if len(self._waiting) >= self.max_queue:
-                self._waiting = deque(t for t in self._waiting if not t.cancelled)
-                if len(self._waiting) >= self.max_queue:
-                    if self.on_finish is not None:
-                        self.on_finish(kind, "rejected", 0.0)
-                    raise QueueFull(f"the {self.name} queue is full", retry_after=self.retry_after)
-            self._waiting.append(task)
+            try:
+                enqueue(self._waiting, task, self.max_queue, closed=self._stopping,
+                        full=f"the {self.name} queue is full", retry_after=self.retry_after)
+            except QueueFull:
+                if self.on_finish is not None:
+                    self.on_finish(kind, "rejected", 0.0)
+                raise
             self._cond.notify()
         return task
-
 
     # ------------------------------------------------------------------ workers
     def _next(self) -> Task | None:
