@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import threading
 import time
@@ -36,6 +37,7 @@ from dreamwright.serve.lanes import (  # noqa: F401 - the engine's errors, re-ex
 )
 
 log = logging.getLogger("dreamwright.serve")
+_job_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class Job:
     :class:`EndEvent`. With ``logprobs`` set (see :class:`~dreamwright.decoding.Row`), a :class:`LogprobsEvent`
     comes just before the text or done event whose text those tokens make. Streaming jobs get the entries of
     the tokens whose text has been sent; a choice cut by a stop string keeps the tokens that made its text.
+
+    ``id`` names the job across processes (:mod:`dreamwright.serve.core`); ``on_cancel(job)`` is called once,
+    by the first :meth:`cancel`.
     """
 
     prompts: Sequence[Sequence[int]]
@@ -111,6 +116,8 @@ class Job:
     remaining: int = 0
     #: per choice: logprob entries sent so far and the character offset where the next token's text starts
     lp_sent: dict[int, tuple[int, int]] = field(default_factory=dict)
+    id: int = field(default_factory=lambda: next(_job_ids))
+    on_cancel: Callable[[Job], None] | None = None
 
     @property
     def rows(self) -> int:
@@ -118,7 +125,11 @@ class Job:
 
     def cancel(self) -> None:
         """Stop generating for this request (thread-safe: the worker checks it before every step)."""
+        if self.cancelled:
+            return
         self.cancelled = True
+        if self.on_cancel is not None:
+            self.on_cancel(self)
 
     def decoder_rows(self) -> tuple[list[Sequence[int]], list[Row]]:
         """The prompt and the :class:`Row` of every choice, tagged ``(job, choice)``."""
@@ -205,15 +216,19 @@ class Engine:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Fail what is still queued or running and stop the worker."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-            thread = self._thread
-            if self._task is not None:
-                self._task.cancel()  # it stops at its next check
+        thread = self._halt()
         if thread is not None:
             thread.join(timeout)
         self._thread = None
+
+    def _halt(self) -> threading.Thread | None:
+        """Tell the worker to stop after this turn (it fails what is left); the worker thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            if self._task is not None:
+                self._task.cancel()  # it stops at its next check
+            return self._thread
 
     @property
     def _full(self) -> str:
@@ -277,7 +292,12 @@ class Engine:
                 except Exception as exc:  # a bug or an out-of-memory: fail the batch, keep serving
                     log.exception("generation failed")
                     self._fail_all(exc)
+                self._turn_done()
             self._shutdown()
+            self._turn_done()
+
+    def _turn_done(self) -> None:
+        """Called on the worker after each turn of its loop (tasks, admission, one step) and after shutdown."""
 
     def _admit_locked(self) -> list[Job]:
         admitted: list[Job] = []
@@ -373,21 +393,16 @@ class Engine:
         self.on_finish(job.kind, outcome, time.monotonic() - job.submitted)
 
     def _deliver(self, events: dict[Job, list[Event]]) -> None:
-        """Hand each job its events on its event loop (one wake-up per loop per step)."""
+        """Count the jobs that end, and hand every job its events."""
         for job, evs in events.items():
             if evs and isinstance(evs[-1], EndEvent):
                 self._report(job, evs)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue, list[Event]]]] = {}
-        for job, evs in events.items():
-            if job.loop is not None and job.queue is not None:
-                by_loop.setdefault(job.loop, []).append((job.queue, evs))
-        for loop, items in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_put_all, items)
-            except RuntimeError:  # the loop is closed: nobody is listening any more
-                for job in events:
-                    if job.loop is loop:
-                        job.cancel()
+        self.hand_over(events)
+
+    def hand_over(self, events: dict[Job, list[Event]]) -> None:
+        """Give each job its events: here, on its event loop (see :func:`hand_over`); the engine core in its own
+        process sends them to the server instead."""
+        hand_over(events)
 
     def _fail_all(self, exc: BaseException) -> None:
         jobs = {row.tag[0]: [ErrorEvent(exc), EndEvent()] for row in self.decoder.rows}
@@ -406,6 +421,22 @@ class Engine:
         self._deliver({job: [ErrorEvent(closed), EndEvent()] for job in waiting})
         for task in tasks:
             settle(task, self.on_finish, exc=closed)
+
+
+def hand_over(events: dict[Job, list[Event]]) -> None:
+    """Put each job's events on its asyncio queue, from any thread: one wake-up per event loop. A job whose loop
+    has closed is cancelled (nobody is listening any more)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue, list[Event]]]] = {}
+    for job, evs in events.items():
+        if job.loop is not None and job.queue is not None:
+            by_loop.setdefault(job.loop, []).append((job.queue, evs))
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_put_all, items)
+        except RuntimeError:
+            for job in events:
+                if job.loop is loop:
+                    job.cancel()
 
 
 def _put_all(items: list[tuple[asyncio.Queue, list[Event]]]) -> None:
