@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from dreamwright import __version__
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation.generator import Generator
+from dreamwright.serve.core import ProcessEngine, make_engine
 from dreamwright.serve.engine import Engine
 from dreamwright.serve.errors import install_handlers
 from dreamwright.serve.lanes import Lane
@@ -71,21 +72,18 @@ def create_app(
     settings = (settings or ServeSettings()).validate()
     if not isinstance(image_models, drawing.ImageModels):
         image_models = drawing.ImageModels(image_models)
-    engines = {
-        name: Engine(g, max_batch_rows=settings.max_batch_rows, max_queue=settings.max_queue)
-        for name, g in _as_dict(generators).items()
-    }
+    # text is decoded on a worker thread, or in an engine core process of its own (settings.engine; core.py)
+    engines = {name: make_engine(g, settings) for name, g in _as_dict(generators).items()}
     # one job system: text on each model's engine, everything else on a lane of its own (lanes.py)
     lanes = {"poetry": Lane("poetry", max_queue=settings.max_queue),
              "drawing": Lane("drawing", max_queue=settings.max_queue),
              "images": images.images_lane()}
-    workers: list[Engine | Lane] = [*engines.values(), *lanes.values()]
+    workers: list[Engine | ProcessEngine | Lane] = [*engines.values(), *lanes.values()]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for worker in workers:
-            worker.start()
-        try:
+        try:  # an engine core process loads its model as it starts: side by side, off the event loop
+            await asyncio.gather(*(asyncio.to_thread(worker.start) for worker in workers))
             yield
         finally:
             await asyncio.gather(*(asyncio.to_thread(worker.stop) for worker in workers))

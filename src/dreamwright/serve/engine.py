@@ -246,7 +246,7 @@ class Engine:
         """Queue a job; raise :class:`QueueFull` at once when the queue is full."""
         self.start()
         job.remaining = job.rows
-        job.submitted = time.monotonic()
+        job.submitted = job.submitted or time.monotonic()  # a job from another process brings its own
         with self._cond:
             enqueue(self._waiting, job, self.max_queue, closed=self._stopping, full=self._full)
             self._cond.notify()

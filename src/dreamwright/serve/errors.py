@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dreamwright.errors import DreamwrightError, VocabularyError
 from dreamwright.serve.engine import EngineClosed, QueueFull, RequestTimeout
+from dreamwright.serve.lanes import CoreLost
 from dreamwright.serve.schemas import ErrorResponse
 
 log = logging.getLogger("dreamwright.serve")
@@ -92,6 +93,8 @@ def from_exception(exc: BaseException) -> APIError:
         )
     if isinstance(exc, RequestTimeout):
         return APIError(504, str(exc), "timeout_error", code="timeout")
+    if isinstance(exc, CoreLost):
+        return APIError(503, str(exc), "server_error", code="engine_unavailable")
     if isinstance(exc, EngineClosed):
         return APIError(503, str(exc), "server_error", code="shutting_down")
     if isinstance(exc, VocabularyError):

@@ -51,6 +51,10 @@ class Cancelled(Exception):
     """The task was cancelled (its client went away)."""
 
 
+class CoreLost(EngineClosed):
+    """A model's engine process stopped unexpectedly: its requests, and new ones, are answered 503."""
+
+
 class _Cancellable(Protocol):
     @property
     def cancelled(self) -> bool: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 
 from dreamwright._validate import positive_int
 from dreamwright.errors import InvalidArgument
@@ -42,6 +43,11 @@ class ServeSettings:
     max_top_n: int = 100
     #: seconds to wait for in-flight requests on shutdown (None: request_timeout + 5)
     graceful_timeout: float | None = None
+    #: where each text model's batches are decoded: "thread" (a worker thread of the server process) or
+    #: "process" (an engine core process of its own, see :mod:`dreamwright.serve.core`)
+    engine: Literal["thread", "process"] = "thread"
+    #: PyTorch threads of each engine core process (engine "process")
+    engine_threads: int = 1
 
     def validate(self) -> ServeSettings:
         """Check every limit; raise :class:`InvalidArgument` naming the bad one."""
@@ -54,8 +60,11 @@ class ServeSettings:
             "max_batch_rows",
             "max_queue",
             "max_top_n",
+            "engine_threads",
         ):
             positive_int(name, getattr(self, name))
+        if self.engine not in ("thread", "process"):
+            raise InvalidArgument(f"engine must be thread or process, got {self.engine!r}", param="engine")
         if not 0 <= int(self.port) <= 65535:
             raise InvalidArgument(f"port must be in 0..65535, got {self.port!r}", param="port")
         if not (self.request_timeout > 0 and self.request_timeout != float("inf")):
