@@ -6,9 +6,10 @@ chat completions (``/v1/chat/completions``, the prompt as one user message) and 
 ``logprobs: 5``; each row also gives its tokens/s as a ratio to plain completions at the same level, in the
 same run.
 
-    flock /tmp/dreamwright-bench.lock python benchmarks/bench_serve.py [RUN_DIR] [--seconds 30]
+    flock /tmp/dreamwright-bench.lock python benchmarks/bench_serve.py [RUN_DIR] [--seconds 30] [--engine thread]
 
-Starts its own server (``python -m dreamwright.serve``) on a free port unless ``--url`` is given; the bundled
+Starts its own server (``python -m dreamwright.serve --engine process``, or ``thread`` with ``--engine thread``) on a
+free port unless ``--url`` is given; the bundled
 model is used when no RUN_DIR is. Bounded: each level runs ``--seconds`` plus at most one request timeout.
 """
 
@@ -140,7 +141,7 @@ async def run_level(
 
 
 def start_server(
-    run: str | None, threads: int | None, max_batch: int, queue_size: int
+    run: str | None, threads: int | None, max_batch: int, queue_size: int, engine: str = "process"
 ) -> tuple[subprocess.Popen, str]:
     """Start ``python -m dreamwright.serve`` on a free loopback port; return it and its URL."""
     args = [
@@ -156,6 +157,8 @@ def start_server(
         str(queue_size),
         "--log-level",
         "warning",
+        "--engine",
+        engine,
     ]
     if threads:
         args += ["--threads", str(threads)]
@@ -241,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompt", default="ROMEO:")
     ap.add_argument("--timeout", type=float, default=120.0, help="per-request client timeout [120]")
     ap.add_argument("--threads", type=int, help="PyTorch threads in the server (default: PyTorch's choice)")
+    ap.add_argument("--engine", choices=("thread", "process"), default="process",
+                    help="server --engine: decode on a thread of the server or in an engine process [process]")
     ap.add_argument("--max-batch", type=int, default=64, help="server --max-batch [64]")
     ap.add_argument("--queue-size", type=int, default=64, help="server --queue-size [64]")
     ap.add_argument("--json", help="also write the results as JSON here")
@@ -255,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     proc = None
     url = args.url
     if url is None:
-        proc, url = start_server(args.run, args.threads, args.max_batch, args.queue_size)
+        proc, url = start_server(args.run, args.threads, args.max_batch, args.queue_size, args.engine)
     headers = {"authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     try:
         models = httpx.get(url + "/v1/models", headers=headers, timeout=10).json()["data"]
@@ -299,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"Machine: {machine()}; server PyTorch threads: {args.threads or 'default'}; "
+        f"engine: {args.engine if args.url is None else 'as the server was started'}; "
         f"load average {load_before:.1f} before, {load_after:.1f} after.\n"
     )
     print(table(levels))
@@ -317,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "model": model,
                     "machine": machine(),
+                    "engine": args.engine if args.url is None else None,
                     "levels": [
                         {**asdict(lv), "requests_per_s": lv.rps, "tokens_per_s": lv.tps,
                          "tokens_per_s_vs_completions": ratio(lv, levels)}

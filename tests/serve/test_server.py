@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import openai
@@ -55,6 +56,15 @@ def test_healthz_openapi_and_page(live_server):
     for asset in ("/static/app.js", "/static/chat.js", "/static/style.css"):
         assert httpx.get(live_server.url + asset, timeout=10).status_code == 200
     assert httpx.get(live_server.url + "/static/../app.py", timeout=10).status_code == 404
+
+
+def test_live_server_decodes_in_an_engine_process(live_server):
+    tasks = Path(f"/proc/{live_server.proc.pid}/task")
+    if not tasks.exists():
+        pytest.skip("no /proc here to list the server's child processes")
+    children = [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
+    assert children, "dreamwright serve (default: --engine process) started no engine process"
+    assert completion(live_server.url, prompt="the ", max_tokens=3).json()["usage"]["completion_tokens"] == 3
 
 
 def test_next_token_is_the_books_formula(live_server):

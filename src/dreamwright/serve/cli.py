@@ -13,6 +13,7 @@ from dreamwright.serve.settings import API_KEY_ENV, ServeSettings
 _DEFAULTS = ServeSettings()
 _FLAGS = {  # settings field -> option, longest first so no name is replaced inside another
     "max_prompt_tokens": "--max-prompt-tokens",
+    "engine_threads": "--engine-threads",
     "max_body_bytes": "--max-body-bytes",
     "max_batch_rows": "--max-batch",
     "request_timeout": "--timeout",
@@ -73,24 +74,26 @@ def serve(
     queue_size: Annotated[
         int, typer.Option(help="Requests that may wait per model; more get 429.")
     ] = _DEFAULTS.max_queue,
+    engine: Annotated[
+        str,
+        typer.Option(help="process: decode each text model in an engine process of its own, so the model's steps "
+                     "and the HTTP work do not share one interpreter lock; thread: on a thread of the server."),
+    ] = "process",
+    engine_threads: Annotated[
+        int, typer.Option(help="PyTorch threads of each engine process (--engine process).")
+    ] = _DEFAULTS.engine_threads,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for PyTorch.")] = None,
     log_level: Annotated[str, typer.Option(help="debug | info | warning | error.")] = "info",
 ) -> None:
     """Serve models over an OpenAI-compatible HTTP API, with a web page that shows what temperature does (and
     draws with GANs and VAEs)."""
-    from dreamwright._validate import positive_int
     from dreamwright.errors import InvalidArgument
     from dreamwright.serve.server import run
 
-    level = getattr(logging, log_level.upper(), None)
-    if log_level.lower() not in ("debug", "info", "warning", "error") or not isinstance(level, int):
-        raise InvalidArgument(f"--log-level must be debug, info, warning or error, got {log_level!r}")
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(positive_int("threads", threads))
+    _set_up(log_level, threads)
+    if engine not in ("thread", "process"):
+        raise InvalidArgument(f"--engine must be thread or process, got {engine!r}", param="engine")
     settings = ServeSettings(
         host=host,
         port=port,
@@ -104,6 +107,8 @@ def serve(
         max_batch_rows=max_batch,
         max_queue=queue_size,
         default_max_tokens=max(1, min(_DEFAULTS.default_max_tokens, max_tokens)),
+        engine=engine,  # type: ignore[arg-type]  # validated below
+        engine_threads=engine_threads,
     )
     try:
         settings.validate()
@@ -113,6 +118,21 @@ def serve(
             message = message.replace(field, flag)
         raise InvalidArgument(message, param=exc.param) from None
     run(runs, settings, device=device, image_models=image_model)
+
+
+def _set_up(log_level: str, threads: int | None) -> None:
+    """Logging at ``--log-level`` to stderr, and ``--threads`` PyTorch threads in the server process."""
+    from dreamwright._validate import positive_int
+    from dreamwright.errors import InvalidArgument
+
+    level = getattr(logging, log_level.upper(), None)
+    if log_level.lower() not in ("debug", "info", "warning", "error") or not isinstance(level, int):
+        raise InvalidArgument(f"--log-level must be debug, info, warning or error, got {log_level!r}")
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(positive_int("threads", threads))
 
 
 def register(app: typer.Typer) -> None:
