@@ -184,9 +184,9 @@ def test_a_killed_core_answers_503(tiny_generator, thread_server):
         engine = srv.app.state.engines["tiny"]
         body = {"model": "tiny", "prompt": "the ", "max_tokens": 1_000_000}
         with httpx.Client(timeout=TIMEOUT) as client:
+            results: list[httpx.Response] = []
             pending = threading.Thread(target=lambda: results.append(client.post(srv.url + "/v1/completions",
                                                                                  json=body)))
-            results: list[httpx.Response] = []
             pending.start()
             assert wait_until(lambda: engine.active_rows == 1)
             os.kill(engine.pid, signal.SIGKILL)
