@@ -18,17 +18,9 @@ from dreamwright.decoding import SamplingParams
 from dreamwright.serve.core import ProcessEngine
 from dreamwright.serve.engine import DoneEvent, EndEvent, Engine, Job, QueueFull, TextEvent
 from tests.serve.test_engine import run_jobs
+from tests.serve.test_server import wait_until
 
 TIMEOUT = 30.0
-
-
-def wait_until(predicate, timeout: float = TIMEOUT, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def endless(loop: asyncio.AbstractEventLoop, **fields) -> Job:
@@ -91,8 +83,8 @@ def test_cancel_reaches_the_child_and_frees_its_row(core):
 
     try:
         asyncio.run(main())
-        assert wait_until(lambda: core.active_rows == 0), core.active_rows
-        assert wait_until(lambda: ("completion", "cancelled") in finished), finished
+        assert wait_until(lambda: core.active_rows == 0, TIMEOUT), core.active_rows
+        assert wait_until(lambda: ("completion", "cancelled") in finished, TIMEOUT), finished
     finally:
         core.on_finish = None
 
@@ -188,7 +180,7 @@ def test_a_killed_core_answers_503(tiny_generator, thread_server):
             pending = threading.Thread(target=lambda: results.append(client.post(srv.url + "/v1/completions",
                                                                                  json=body)))
             pending.start()
-            assert wait_until(lambda: engine.active_rows == 1)
+            assert wait_until(lambda: engine.active_rows == 1, TIMEOUT)
             os.kill(engine.pid, signal.SIGKILL)
             pending.join(TIMEOUT)
             later = client.post(srv.url + "/v1/completions", json={**body, "max_tokens": 3})
