@@ -196,6 +196,27 @@ def start_server(
     sys.exit("the server never became healthy")
 
 
+def core_tokens_per_s(run: str | None, prompt: str, max_tokens: int, rows: int, threads: int | None,
+                      rounds: int = 3) -> float:
+    """The decoding core's own throughput with no server: ``rows`` samples of ``max_tokens`` tokens generated in
+    one batch in this process (best of ``rounds``), the ceiling the server's figure at ``rows`` clients is held
+    against."""
+    import torch
+
+    import dreamwright
+
+    if threads:
+        torch.set_num_threads(threads)
+    generator = dreamwright.load(run)
+    generator.generate(prompt, num_samples=rows, max_new_tokens=8, seed=0)  # warm up
+    best = 0.0
+    for i in range(rounds):
+        start = time.perf_counter()
+        generator.generate(prompt, num_samples=rows, max_new_tokens=max_tokens, temperature=0.8, seed=i)
+        best = max(best, rows * max_tokens / (time.perf_counter() - start))
+    return best
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -249,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-batch", type=int, default=64, help="server --max-batch [64]")
     ap.add_argument("--queue-size", type=int, default=64, help="server --queue-size [64]")
     ap.add_argument("--json", help="also write the results as JSON here")
+    ap.add_argument("--no-core", action="store_true",
+                    help="skip measuring the decoding core's own batch throughput (no server) for comparison")
     args = ap.parse_args(argv)
     levels_wanted = [int(x) for x in args.clients.split(",") if x.strip()]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -297,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    core_tps = None
+    if not args.no_core and args.url is None:
+        # the engine process decodes on one thread by default; the thread engine on the server's threads
+        core_threads = 1 if args.engine == "process" else args.threads
+        core_tps = core_tokens_per_s(args.run, args.prompt, args.max_tokens, max(levels_wanted), core_threads)
     print(
         f"Model: `{model}` ({card.get('family')}, {card.get('parameters', 0):,} parameters, "
         f"{card.get('tokenizer')} tokenizer), {args.max_tokens}-token completions of {args.prompt!r} "
@@ -316,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"\n{kind}: aggregate tokens/s at {top} clients = {by_clients[top].tps / by_clients[1].tps:.1f}× "
                 f"the single-client figure."
             )
+    if core_tps:
+        top = max(levels_wanted)
+        served = max((lv.tps for lv in levels if lv.kind == "completions" and lv.clients == top), default=0.0)
+        print(f"\nThe decoding core alone, {top} samples in one batch in one process: {core_tps:,.0f} tokens/s; "
+              f"the server at {top} clients delivers {served / core_tps:.0%} of it.")
     print(f"\n5xx responses: {sum(lv.errors_5xx for lv in levels)}.")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -324,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                     "model": model,
                     "machine": machine(),
                     "engine": args.engine if args.url is None else None,
+                    "core_tokens_per_s": core_tps,
                     "levels": [
                         {**asdict(lv), "requests_per_s": lv.rps, "tokens_per_s": lv.tps,
                          "tokens_per_s_vs_completions": ratio(lv, levels)}

@@ -96,7 +96,7 @@ def pid_of(recipe: Recipe) -> int | None:
     return pid
 
 
-def start(recipe: Recipe, threads: int, device: str) -> None:
+def start(recipe: Recipe, threads: int, device: str, minutes: float | None = None) -> None:
     if (pid := pid_of(recipe)) is not None:
         sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {recipe.name}` first")
     if recipe.prepare and not (ROOT / recipe.corpus).exists():
@@ -107,6 +107,8 @@ def start(recipe: Recipe, threads: int, device: str) -> None:
     # a resumed run takes the recipe's step budget too, so the recipe stays the one place that sets it
     args = (["--resume", str(out), "--steps", recipe.steps] if resuming
             else [recipe.corpus, "--out", str(out), *recipe.train])
+    if minutes is not None:  # whichever budget is furthest along drives the schedule, so this one anneals in time
+        args += ["--more-minutes" if resuming else "--minutes", str(minutes)]
     command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,
                "--threads", str(threads), "--device", device]
     log = open(out.with_suffix(".log"), "a", encoding="utf-8")
@@ -158,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("recipe", nargs="?", choices=sorted(RECIPES), help="default for status: all")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--minutes", type=float, help="start: also end (and anneal) within this many minutes, for a "
+                        "machine that is gone at the end of the session")
     args = parser.parse_args(argv)
     if args.action == "status":
         for recipe in [RECIPES[args.recipe]] if args.recipe else RECIPES.values():
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.recipe is None:
         parser.error(f"{args.action} needs a recipe: {', '.join(RECIPES)}")
     recipe = RECIPES[args.recipe]
-    {"start": lambda: start(recipe, args.threads, args.device), "stop": lambda: stop(recipe),
+    {"start": lambda: start(recipe, args.threads, args.device, args.minutes), "stop": lambda: stop(recipe),
      "bundle": lambda: bundle(recipe)}[args.action]()
 
 
