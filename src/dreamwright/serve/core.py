@@ -130,6 +130,10 @@ class StepReport:
     finished: list[tuple[str, str, float]] = field(default_factory=list)
 
 
+#: the longest the core holds back a report that carries only metrics (steps, the rows being decoded)
+QUIET_REPORT_SECONDS = 0.05
+
+
 # ---------------------------------------------------------------------- the child
 class CoreEngine(Engine):
     """The in-process engine's loop, run on a child process's main thread; it reports to the server through
@@ -141,6 +145,7 @@ class CoreEngine(Engine):
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()  # the reader thread adds to the report too
         self._next = StepReport()
+        self._last_report = 0.0
         self.on_step = lambda seconds, rows: self._next.steps.append((seconds, rows))
         self.on_first_token = lambda seconds: self._next.first_tokens.append(seconds)
         self.on_finish = lambda kind, outcome, seconds: self._next.finished.append((kind, outcome, seconds))
@@ -197,7 +202,13 @@ class CoreEngine(Engine):
 
     def _turn_done(self) -> None:
         with self._lock:
+            # a turn with nothing for any client (a non-streamed job mid-way) waits for the next one, up to
+            # QUIET_REPORT_SECONDS: a message per step would cost the server a wake-up per token
+            news = self._next.events or self._next.left or self._next.finished or self._next.first_tokens
+            if not news and not self._stopping and time.monotonic() - self._last_report < QUIET_REPORT_SECONDS:
+                return
             report, self._next = self._next, StepReport()
+            self._last_report = time.monotonic()
         report.active_rows = len(self.decoder.rows)
         try:
             self.outbox.send(report)
@@ -404,7 +415,7 @@ class ProcessEngine:
                     continue
                 if isinstance(evs[-1], EndEvent):
                     del self._jobs[job_id]
-                events[job] = evs
+                events.setdefault(job, []).extend(evs)
         for seconds, rows in report.steps:
             self.steps += 1
             self.tokens += rows
