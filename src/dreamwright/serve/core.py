@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import gc
 import logging
 import multiprocessing
 import pickle
+import queue
 import signal
 import threading
 import time
@@ -146,6 +148,7 @@ class CoreEngine(Engine):
         self._lock = threading.Lock()  # the reader thread adds to the report too
         self._next = StepReport()
         self._last_report = 0.0
+        self._outgoing: queue.SimpleQueue[StepReport | None] = queue.SimpleQueue()
         self.on_step = lambda seconds, rows: self._next.steps.append((seconds, rows))
         self.on_first_token = lambda seconds: self._next.first_tokens.append(seconds)
         self.on_finish = lambda kind, outcome, seconds: self._next.finished.append((kind, outcome, seconds))
@@ -156,7 +159,23 @@ class CoreEngine(Engine):
     def serve(self, inbox: Connection) -> None:
         """Read messages on a thread of their own and run the loop here until told to stop."""
         threading.Thread(target=self._listen, args=(inbox,), name="dreamwright-core-inbox", daemon=True).start()
-        self._run()
+        sender = threading.Thread(target=self._send_reports, name="dreamwright-core-outbox", daemon=True)
+        sender.start()
+        try:
+            self._run()
+        finally:
+            self._outgoing.put(None)
+            sender.join(timeout=10)
+
+    def _send_reports(self) -> None:
+        """Pickle and send the reports in order, on a thread of their own: pickling overlaps the model's step
+        (which runs without the GIL) and a full pipe holds up this thread, not the decoding."""
+        while (report := self._outgoing.get()) is not None:
+            try:
+                self.outbox.send(report)
+            except (OSError, ValueError):  # the server went away
+                self._halt()
+                return
 
     def _listen(self, inbox: Connection) -> None:
         while True:
@@ -210,10 +229,7 @@ class CoreEngine(Engine):
             report, self._next = self._next, StepReport()
             self._last_report = time.monotonic()
         report.active_rows = len(self.decoder.rows)
-        try:
-            self.outbox.send(report)
-        except (OSError, ValueError):  # the server went away
-            self._halt()
+        self._outgoing.put(report)
 
 
 def _portable(event: Event) -> Event:
@@ -237,6 +253,11 @@ def _core_main(spec: CoreSpec, inbox: Connection, outbox: Connection) -> None:
     except BaseException as exc:  # noqa: BLE001 - reported to the server, which fails to start
         outbox.send(Failed(f"{type(exc).__name__}: {exc}"))
         return
+    # the loop makes many short-lived objects (a report and its events per turn); the model and its tables are
+    # long-lived: move them out of the collector's way and collect the young generation less often
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     outbox.send(Ready())
     core.serve(inbox)
     outbox.close()

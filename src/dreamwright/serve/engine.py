@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -166,10 +166,12 @@ class Job:
         return entries
 
 
-@dataclass(frozen=True)
-class TokenLogprob:
+class TokenLogprob(NamedTuple):
     """One generated token's log-probability under the model (temperature 1, no filters), its likeliest
-    alternatives ``(text, logprob)`` and the character offset of its text in the choice's text."""
+    alternatives ``(text, logprob)`` and the character offset of its text in the choice's text.
+
+    A named tuple, not a dataclass: a reply carries one per token, and they cross the engine process's pipe,
+    where a tuple pickles several times faster."""
 
     token: str
     logprob: float
