@@ -8,8 +8,8 @@ same run.
 
     flock /tmp/dreamwright-bench.lock python benchmarks/bench_serve.py [RUN_DIR] [--seconds 30] [--engine thread]
 
-Starts its own server (``python -m dreamwright.serve --engine process``, or ``thread`` with ``--engine thread``) on a
-free port unless ``--url`` is given; the bundled
+Starts its own server (``python -m dreamwright.serve``, with ``--engine`` when given; a tree from before the
+engine process knows no such flag) on a free port unless ``--url`` is given; the bundled
 model is used when no RUN_DIR is. Bounded: each level runs ``--seconds`` plus at most one request timeout.
 """
 
@@ -141,7 +141,7 @@ async def run_level(
 
 
 def start_server(
-    run: str | None, threads: int | None, max_batch: int, queue_size: int, engine: str = "process"
+    run: str | None, threads: int | None, max_batch: int, queue_size: int, engine: str | None = None
 ) -> tuple[subprocess.Popen, str]:
     """Start ``python -m dreamwright.serve`` on a free loopback port; return it and its URL."""
     args = [
@@ -157,9 +157,9 @@ def start_server(
         str(queue_size),
         "--log-level",
         "warning",
-        "--engine",
-        engine,
     ]
+    if engine:
+        args += ["--engine", engine]
     if threads:
         args += ["--threads", str(threads)]
     env = {k: v for k, v in os.environ.items() if k != "DREAMWRIGHT_API_KEY"}
@@ -265,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompt", default="ROMEO:")
     ap.add_argument("--timeout", type=float, default=120.0, help="per-request client timeout [120]")
     ap.add_argument("--threads", type=int, help="PyTorch threads in the server (default: PyTorch's choice)")
-    ap.add_argument("--engine", choices=("thread", "process"), default="process",
-                    help="server --engine: decode on a thread of the server or in an engine process [process]")
+    ap.add_argument("--engine", choices=("thread", "process"),
+                    help="server --engine: decode on a thread of the server or in an engine process [the server's "
+                         "default: process]")
     ap.add_argument("--max-batch", type=int, default=64, help="server --max-batch [64]")
     ap.add_argument("--queue-size", type=int, default=64, help="server --queue-size [64]")
     ap.add_argument("--json", help="also write the results as JSON here")
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     core_tps = None
     if not args.no_core and args.url is None:
         # the engine process decodes on one thread by default; the thread engine on the server's threads
-        core_threads = 1 if args.engine == "process" else args.threads
+        core_threads = args.threads if args.engine == "thread" else 1
         core_tps = core_tokens_per_s(args.run, args.prompt, args.max_tokens, max(levels_wanted), core_threads)
     print(
         f"Model: `{model}` ({card.get('family')}, {card.get('parameters', 0):,} parameters, "
@@ -332,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"Machine: {machine()}; server PyTorch threads: {args.threads or 'default'}; "
-        f"engine: {args.engine if args.url is None else 'as the server was started'}; "
+        f"engine: {args.engine or 'the default'} "
+        f"{'' if args.url is None else '(as the server was started)'}; "
         f"load average {load_before:.1f} before, {load_after:.1f} after.\n"
     )
     print(table(levels))

@@ -81,9 +81,9 @@ def measure(tree: Path, part: str, threads: int, seconds: float) -> dict[str, fl
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     if part == "serve":
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
-            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_serve.py"), "--seconds", str(seconds),
-                            "--threads", str(threads), "--kinds", "completions", "--json", f.name], env=env,
-                           check=True, capture_output=True)
+            bench = [sys.executable, str(ROOT / "benchmarks" / "bench_serve.py"), "--seconds", str(seconds),
+                     "--threads", str(threads), "--kinds", "completions", "--no-core", "--json", f.name]
+            subprocess.run(bench, env=env, check=True, capture_output=True)
             levels = json.load(open(f.name))
         levels = levels.get("levels", levels) if isinstance(levels, dict) else levels
         return {f"serve {lv['clients']} clients (tokens/s)": lv["tokens"] / lv["seconds"] for lv in levels}
