@@ -41,11 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", default="1,8,32")
     ap.add_argument("--max-tokens", type=int, default=200)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--engine", choices=("thread", "process"), help="server --engine [the server's default]")
     ap.add_argument("--json", help="also write the results as JSON here")
     args = ap.parse_args(argv)
     if shutil.which("hey") is None:
         sys.exit("hey is not installed: apt-get install hey (or go install github.com/rakyll/hey@latest)")
-    proc, url = start_server(args.run, args.threads, 64, 64)
+    proc, url = start_server(args.run, args.threads, 64, 64, args.engine)
     try:
         model = httpx.get(url + "/v1/models", timeout=10).json()["data"][0]["id"]
         body = {"model": model, "prompt": "ROMEO:", "max_tokens": args.max_tokens, "temperature": 0.8}

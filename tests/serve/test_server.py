@@ -63,7 +63,7 @@ def test_live_server_decodes_in_an_engine_process(live_server):
     if not tasks.exists():
         pytest.skip("no /proc here to list the server's child processes")
     children = [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
-    assert children, "dreamwright serve (default: --engine process) started no engine process"
+    assert children, "dreamwright serve --engine process started no engine process"
     assert completion(live_server.url, prompt="the ", max_tokens=3).json()["usage"]["completion_tokens"] == 3
 
 

@@ -76,9 +76,10 @@ def serve(
     ] = _DEFAULTS.max_queue,
     engine: Annotated[
         str,
-        typer.Option(help="process: decode each text model in an engine process of its own, so the model's steps "
-                     "and the HTTP work do not share one interpreter lock; thread: on a thread of the server."),
-    ] = "process",
+        typer.Option(help="thread: decode each text model on a thread of the server (the faster on 2 cores); "
+                     "process: in an engine process of its own, so the model's steps and the HTTP work do not "
+                     "share one interpreter lock."),
+    ] = _DEFAULTS.engine,
     engine_threads: Annotated[
         int, typer.Option(help="PyTorch threads of each engine process (--engine process).")
     ] = _DEFAULTS.engine_threads,
