@@ -5,6 +5,7 @@ Ctrl-C and Ctrl-D) and the one-shot ``-p`` answer. The conversation itself is
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -143,6 +144,9 @@ def enable_line_editing() -> Callable[[], None]:
 # --------------------------------------------------------------------------- the REPL
 def repl(chat: Chat, report: Callable[[DreamwrightError], object]) -> int:
     """Talk until Ctrl-D (exit status 0). ``report`` prints an error as one line."""
+    # Ctrl-C cancels a reply even when the shell that started us ignores SIGINT (a command started with `&`
+    # from a script inherits SIG_IGN, and Python then installs no KeyboardInterrupt handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     save_history = enable_line_editing()
     out = sys.stdout
     mode = "seq2seq" if not chat.transcript else "language model"
