@@ -147,12 +147,9 @@ def stop_server_process(proc: subprocess.Popen) -> int:
 
 @pytest.fixture(scope="session")
 def live_server(tiny_run: Path) -> Iterator[LiveServer]:
-    """``python -m dreamwright.serve tiny=RUN --port 0 --engine process`` in a subprocess: default limits, no auth
-    or CORS, and the engine core in a process of its own (the in-thread servers of the other tests use the
-    thread engine, so both are tested end to end)."""
+    """``python -m dreamwright.serve tiny=RUN --port 0`` in a subprocess: default limits, no auth or CORS."""
     env = {k: v for k, v in os.environ.items() if k != "DREAMWRIGHT_API_KEY"}
-    proc, url, lines = start_server_process(
-        [f"tiny={tiny_run}", "--port", "0", "--threads", "1", "--engine", "process"], env)
+    proc, url, lines = start_server_process([f"tiny={tiny_run}", "--port", "0", "--threads", "1"], env)
     server = LiveServer(url, proc, lines)
     try:
         wait_healthy(url)

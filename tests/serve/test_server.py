@@ -58,13 +58,25 @@ def test_healthz_openapi_and_page(live_server):
     assert httpx.get(live_server.url + "/static/../app.py", timeout=10).status_code == 404
 
 
-def test_live_server_decodes_in_an_engine_process(live_server):
-    tasks = Path(f"/proc/{live_server.proc.pid}/task")
-    if not tasks.exists():
-        pytest.skip("no /proc here to list the server's child processes")
-    children = [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
-    assert children, "dreamwright serve --engine process started no engine process"
-    assert completion(live_server.url, prompt="the ", max_tokens=3).json()["usage"]["completion_tokens"] == 3
+def test_serve_engine_process_decodes_in_a_child_process(tiny_run, healthy, server_process):
+    """`dreamwright serve --engine process` answers from an engine process of its own, and leaves none behind."""
+    import os
+
+    start, stop = server_process
+    env = {k: v for k, v in os.environ.items() if k != "DREAMWRIGHT_API_KEY"}
+    proc, url, _ = start([f"tiny={tiny_run}", "--port", "0", "--threads", "1", "--engine", "process"], env)
+    try:
+        healthy(url)
+        tasks = Path(f"/proc/{proc.pid}/task")
+        if not tasks.exists():
+            pytest.skip("no /proc here to list the server's child processes")
+        children = [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
+        assert children, "dreamwright serve --engine process started no engine process"
+        assert completion(url, prompt="the ", max_tokens=3).json()["usage"]["completion_tokens"] == 3
+    finally:
+        stop(proc)
+    # the resource tracker and the core exit once the server's pipes close: give them a generous while
+    assert wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), timeout=20), children
 
 
 def test_next_token_is_the_books_formula(live_server):
