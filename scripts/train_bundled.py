@@ -11,6 +11,8 @@ directory holds a checkpoint) detached, at the lowest priority and with one thre
 ``RUN_DIR.log``. The budget is in optimizer steps, so the cosine schedule is the same however the run is cut
 up between sessions and machines; a killed run loses at most the steps since its last evaluation.
 When a GPU is lent, run the same recipe there first with ``--device cuda`` (``start --device cuda``).
+On a machine whose ``build/`` is gone at the end of the session, ``start NAME --minutes M`` also ends the run
+within M minutes, its schedule annealed on time, so that it can be bundled before the session ends.
 """
 
 from __future__ import annotations
