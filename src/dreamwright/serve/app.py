@@ -20,8 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from dreamwright import __version__
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation.generator import Generator
-from dreamwright.serve.core import ProcessEngine, make_engine
-from dreamwright.serve.engine import Engine
+from dreamwright.serve.core import TextEngine, make_engine
 from dreamwright.serve.errors import install_handlers
 from dreamwright.serve.lanes import Lane
 from dreamwright.serve.metrics import Metrics
@@ -78,7 +77,7 @@ def create_app(
     lanes = {"poetry": Lane("poetry", max_queue=settings.max_queue),
              "drawing": Lane("drawing", max_queue=settings.max_queue),
              "images": images.images_lane()}
-    workers: list[Engine | ProcessEngine | Lane] = [*engines.values(), *lanes.values()]
+    workers: list[TextEngine | Lane] = [*engines.values(), *lanes.values()]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -365,7 +365,7 @@ class ProcessEngine:
         job.submitted = time.monotonic()
         with self._lock:
             if self._lost:
-                raise CoreLost(f"the engine process of {self.generator.name} stopped; restart the server")
+                raise self._lost_error()
             enqueue(self._waiting, job, self.max_queue, closed=self._closed,
                     full=f"the queue for {self.generator.name} is full")
             self._jobs[job.id] = job
@@ -376,7 +376,7 @@ class ProcessEngine:
             except (OSError, ValueError):
                 self._waiting.remove(job)
                 del self._jobs[job.id]
-                raise CoreLost(f"the engine process of {self.generator.name} stopped; restart the server") from None
+                raise self._lost_error() from None
 
     def submit_task(self, kind: str, fn: Callable[[Task], Any], *, timeout: float = float("inf")) -> Task:
         """Queue ``fn(task)`` on this side's task lane (with this side's copy of the model)."""
@@ -396,6 +396,9 @@ class ProcessEngine:
                 self._waiting.remove(job)
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 self._to_core.send(Cancel(job.id))  # type: ignore[union-attr]
+
+    def _lost_error(self) -> CoreLost:
+        return CoreLost(f"the engine process of {self.generator.name} stopped; restart the server")
 
     def _task_finished(self, kind: str, outcome: str, seconds: float) -> None:
         if self.on_finish is not None:
@@ -465,7 +468,7 @@ class ProcessEngine:
         if died:
             log.error("the engine process of %s stopped (exit code %s); its requests fail with 503",
                       self.generator.name, exitcode)
-            error: EngineClosed = CoreLost(f"the engine process of {self.generator.name} stopped; restart the server")
+            error: EngineClosed = self._lost_error()
         else:
             error = EngineClosed("the server is shutting down")
         if self.on_finish is not None:
@@ -485,7 +488,11 @@ def _inference(fn: Callable[[Task], Any]) -> Callable[[Task], Any]:
     return run
 
 
-def make_engine(generator: Generator, settings: ServeSettings) -> Engine | ProcessEngine:
+#: what serves a text model: the in-process engine or the server's side of an engine process
+TextEngine = Engine | ProcessEngine
+
+
+def make_engine(generator: Generator, settings: ServeSettings) -> TextEngine:
     """The engine ``settings.engine`` asks for. A model built in memory (the core could not load it) and an
     audio model (it speaks through tasks only, so a core process would sit idle) get the in-process engine."""
     if settings.engine == "process" and generator.run_dir is not None and generator.tokenizer.kind != "mulaw":

@@ -23,11 +23,10 @@ from dreamwright.decoding import DEFAULT_TEMPERATURE
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import Generator, SamplingParams
 from dreamwright.generation.generator import stop_strings
-from dreamwright.serve.core import ProcessEngine
+from dreamwright.serve.core import TextEngine
 from dreamwright.serve.engine import (
     DoneEvent,
     EndEvent,
-    Engine,
     EngineClosed,
     ErrorEvent,
     Event,
@@ -110,7 +109,7 @@ def new_job(server: ServerState, generator: Generator, ids: list[list[int]], bod
                stream=body.stream, logprobs=logprobs, kind=kind)
 
 
-def start(job: Job, engine: Engine | ProcessEngine, request_timeout: float) -> None:
+def start(job: Job, engine: TextEngine, request_timeout: float) -> None:
     """Give ``job`` an event queue on this event loop and a deadline, and queue it (429/503 at once)."""
     job.loop = asyncio.get_running_loop()
     job.queue = asyncio.Queue()
@@ -314,7 +313,7 @@ class EventStream:
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-async def run_task(runner: Engine | ProcessEngine | Lane, kind: str, fn: Callable[[Task], Any], timeout: float,
+async def run_task(runner: TextEngine | Lane, kind: str, fn: Callable[[Task], Any], timeout: float,
                    request: Request | None = None) -> Any:
     """``fn(task)`` run by ``runner``: a model's engine (on its worker, between two decoding steps) or a lane.
     429/503 at once when it cannot queue, 504 past ``timeout``, and cancelled (499) when ``request``'s client

@@ -24,8 +24,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from dreamwright.serve.core import ProcessEngine
-from dreamwright.serve.engine import Engine
+from dreamwright.serve.core import TextEngine
 from dreamwright.serve.lanes import Lane
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -63,7 +62,7 @@ class Metrics:
         if outcome != "rejected":
             self.job_seconds.labels(kind).observe(seconds)
 
-    def watch(self, engines: Mapping[str, Engine | ProcessEngine]) -> None:
+    def watch(self, engines: Mapping[str, TextEngine]) -> None:
         """Report the engines' load, tokens and latencies under their model ids."""
         for name, engine in engines.items():
             self.queue.labels(name).set_function(lambda e=engine: e.waiting)

@@ -9,8 +9,7 @@ from fastapi import Depends, Request
 
 from dreamwright.errors import VocabularyError
 from dreamwright.generation.generator import Generator
-from dreamwright.serve.core import ProcessEngine
-from dreamwright.serve.engine import Engine
+from dreamwright.serve.core import TextEngine
 from dreamwright.serve.errors import APIError
 from dreamwright.serve.lanes import Lane
 from dreamwright.serve.settings import ServeSettings
@@ -22,12 +21,12 @@ class ServerState:
     lanes that run everything else (poetry, drawing, images; see :mod:`dreamwright.serve.lanes`)."""
 
     settings: ServeSettings
-    engines: dict[str, Engine | ProcessEngine]
+    engines: dict[str, TextEngine]
     created: int
     metrics: Any = None  # a dreamwright.serve.metrics.Metrics
     lanes: dict[str, Lane] = field(default_factory=dict)
 
-    def engine_for(self, model: str | None) -> tuple[str, Engine | ProcessEngine]:
+    def engine_for(self, model: str | None) -> tuple[str, TextEngine]:
         """The model id and engine a request names (the first loaded when it names none); 404 otherwise."""
         if model is None:
             name = next(iter(self.engines))

@@ -21,8 +21,8 @@ from fastapi import APIRouter, Request
 from dreamwright._validate import positive_int
 from dreamwright.errors import InvalidArgument
 from dreamwright.generation import Generator
-from dreamwright.serve.core import ProcessEngine
-from dreamwright.serve.engine import Engine, Job, TokenLogprob
+from dreamwright.serve.core import TextEngine
+from dreamwright.serve.engine import Job, TokenLogprob
 from dreamwright.serve.errors import ERROR_RESPONSES, APIError
 from dreamwright.serve.jobs import (
     EventStream,
@@ -114,7 +114,7 @@ def build_job(body: CompletionRequest, generator: Generator, server: ServerState
     return new_job(server, generator, ids, body, stops=stops, max_tokens=body.max_tokens, logprobs=body.logprobs)
 
 
-async def score_prompts(engine: Engine | ProcessEngine, prompts: list[Prompt], top: int, timeout: float,
+async def score_prompts(engine: TextEngine, prompts: list[Prompt], top: int, timeout: float,
                         request: Request | None = None) -> list[CompletionLogprobs]:
     """Each prompt's ``logprobs`` object, scored on the engine's thread (cancelled if the client leaves)."""
     generator = engine.generator
