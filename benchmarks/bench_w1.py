@@ -90,8 +90,8 @@ def main() -> None:
                               eval_interval=args.eval_interval, samples=False, quiet=True)
         wall = time.perf_counter() - t0
         gen = dreamwright.load(run_dir, device="cpu")
-        ids, chars = encode_text_file(test_file, gen.tokenizer)
-        test = score_tokens(gen.model, ids, chars=chars, streams=1, seq_len=256)
+        encoded = encode_text_file(test_file, gen.tokenizer)
+        test = score_tokens(gen.model, encoded.ids, chars=encoded.chars, streams=1, seq_len=256)
         cfg = read_config(run_dir)
         row = {"preset": preset, "params": cfg["metrics"]["parameters"], "steps": r.steps,
                "epochs": r.steps / steps_per_epoch(cfg), "wall_s": wall, "valid_ppl": r.val_perplexity,
