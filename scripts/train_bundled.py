@@ -12,7 +12,9 @@ directory holds a checkpoint) detached, at the lowest priority and with one thre
 up between sessions and machines; a killed run loses at most the steps since its last evaluation.
 When a GPU is lent, run the same recipe there first with ``--device cuda`` (``start --device cuda``).
 On a machine whose ``build/`` is gone at the end of the session, ``start NAME --minutes M`` also ends the run
-within M minutes, its schedule annealed on time, so that it can be bundled before the session ends.
+within M minutes, its schedule annealed on time, so that it can be bundled before the session ends; the next
+such session goes on from the bundled weights with ``start NAME --continue-from NAME --minutes M`` (a new
+schedule from those weights, the recipe's settings otherwise; text recipes, as ``--init-from`` is).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dreamwright.training.checkpoint import TRAINER_STATE
+from dreamwright.training.finetune import ARCHITECTURE_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = Path(os.environ.get("DREAMWRIGHT_BUNDLE_RUNS", ROOT / "build" / "bundled-runs"))
@@ -98,7 +101,21 @@ def pid_of(recipe: Recipe) -> int | None:
     return pid
 
 
-def start(recipe: Recipe, threads: int, device: str, minutes: float | None = None) -> None:
+def without_architecture(flags: tuple[str, ...]) -> list[str]:
+    """The recipe's training flags less those that shape the network (a continued run takes the source's)."""
+    out, skip = [], False
+    for flag in flags:
+        if skip:
+            skip = False
+        elif flag.startswith("--") and flag[2:].replace("-", "_") in ARCHITECTURE_KEYS:
+            skip = True
+        else:
+            out.append(flag)
+    return out
+
+
+def start(recipe: Recipe, threads: int, device: str, minutes: float | None = None,
+          continue_from: str | None = None) -> None:
     if (pid := pid_of(recipe)) is not None:
         sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {recipe.name}` first")
     if recipe.prepare and not (ROOT / recipe.corpus).exists():
@@ -106,9 +123,16 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
     out = run_dir(recipe)
     out.parent.mkdir(parents=True, exist_ok=True)
     resuming = (out / TRAINER_STATE).exists()
+    if resuming and continue_from:
+        sys.exit(f"{out} holds a run already: `start {recipe.name}` resumes it; move it away to continue from "
+                 f"{continue_from} instead")
     # a resumed run takes the recipe's step budget too, so the recipe stays the one place that sets it
-    args = (["--resume", str(out), "--steps", recipe.steps] if resuming
-            else [recipe.corpus, "--out", str(out), *recipe.train])
+    if resuming:
+        args = ["--resume", str(out), "--steps", recipe.steps]
+    elif continue_from:  # a new schedule from earlier weights (a session whose checkpoint is gone)
+        args = [recipe.corpus, "--out", str(out), "--init-from", continue_from, *without_architecture(recipe.train)]
+    else:
+        args = [recipe.corpus, "--out", str(out), *recipe.train]
     if minutes is not None:  # whichever budget is furthest along drives the schedule, so this one anneals in time
         args += ["--more-minutes" if resuming else "--minutes", str(minutes)]
     command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,
@@ -164,6 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--minutes", type=float, help="start: also end (and anneal) within this many minutes, for a "
                         "machine that is gone at the end of the session")
+    parser.add_argument("--continue-from", metavar="RUN_OR_BUNDLED",
+                        help="start: begin from these weights (e.g. the bundled model an earlier session left) "
+                             "with a new schedule, when the run's own checkpoint is gone; text recipes only")
     args = parser.parse_args(argv)
     if args.action == "status":
         for recipe in [RECIPES[args.recipe]] if args.recipe else RECIPES.values():
@@ -172,8 +199,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.recipe is None:
         parser.error(f"{args.action} needs a recipe: {', '.join(RECIPES)}")
     recipe = RECIPES[args.recipe]
-    {"start": lambda: start(recipe, args.threads, args.device, args.minutes), "stop": lambda: stop(recipe),
-     "bundle": lambda: bundle(recipe)}[args.action]()
+    if args.action == "start":
+        start(recipe, args.threads, args.device, args.minutes, args.continue_from)
+    else:
+        {"stop": stop, "bundle": bundle}[args.action](recipe)
 
 
 if __name__ == "__main__":
