@@ -8,7 +8,8 @@ char-gpt-small --out RUN``). For each form it scores, as per-character perplexit
 (the ``【form】`` tag given, characters the reference lacks not scored — as validation is scored):
 
 - ``n`` real held-out poems of the form (``random.Random(0)`` shuffle of the validation split);
-- ``n`` constrained poems (rhyme and tones strict, seeds 0..n-1) for each ``--candidates`` setting.
+- ``n`` constrained poems (rhyme and tones strict, seeds 0..n-1) for each ``--candidates`` and
+  ``--temperatures`` setting.
 
 and prints the ratio generated / real beside distinct-2 (distinct in-line character bigrams / all), the
 share of generated lines found verbatim in the training split, and the share of poems that pass every rule
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--forms", default="五绝,七绝,五律,七律")
     p.add_argument("--candidates", default="1,8", help="comma-separated --candidates settings to compare")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the writer's)")
+    p.add_argument("--temperatures", default=None,
+                   help="comma-separated sampling temperatures to compare (default: the writer's)")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -71,32 +73,37 @@ def main(argv: list[str] | None = None) -> None:
         lines = [line for t in texts for line in split_lines(t)]
         return 100 * sum(line in train_lines for line in lines) / max(len(lines), 1)
 
+    candidates = [int(x) for x in a.candidates.split(",")]
+    temperatures = [float(x) for x in a.temperatures.split(",")] if a.temperatures else [None]
     rows = []
     for form in a.forms.split(","):
         real = [t for f, t in valid if f == form]
         random.Random(0).shuffle(real)
         real = real[: a.n]
         base = ppl(form, real)
-        rows.append((form, f"real held-out poems ({len(real)})", base, 1.0, distinct2([split_lines(t) for t in real]),
-                     copy(real), strict(real), None))
-        for label, writer in writers:
-            for c in (int(x) for x in a.candidates.split(",")):
-                t0 = time.perf_counter()
-                extra = {} if a.temperature is None else {"temperature": a.temperature}
-                texts = [writer.write(form, seed=s, candidates=c, **extra)[0].text for s in range(a.n)]
-                per = (time.perf_counter() - t0) / a.n
-                value = ppl(form, texts)
-                name = f"{label}, {c} candidate{'s' if c > 1 else ''}" if len(writers) > 1 else (
-                    f"constrained, {c} candidate(s)")
-                rows.append((form, name, value, value / base, distinct2([split_lines(t) for t in texts]), copy(texts),
-                             strict(texts), per))
+        real_d2 = distinct2([split_lines(t) for t in real])
+        rows.append((form, f"real held-out poems ({len(real)})", base, 1.0, real_d2, 1.0, copy(real), strict(real),
+                     None))
+        settings = [(label, writer, c, t) for label, writer in writers for c in candidates for t in temperatures]
+        for label, writer, c, temperature in settings:
+            t0 = time.perf_counter()
+            extra = {} if temperature is None else {"temperature": temperature}
+            texts = [writer.write(form, seed=s, candidates=c, **extra)[0].text for s in range(a.n)]
+            per = (time.perf_counter() - t0) / a.n
+            value = ppl(form, texts)
+            name = f"{label}, " if len(writers) > 1 else "constrained, "
+            name += f"{c} candidate{'s' if c > 1 else ''}" + (f", T {temperature:g}" if temperature else "")
+            d2 = distinct2([split_lines(t) for t in texts])
+            rows.append((form, name, value, value / base, d2, d2 / real_d2, copy(texts), strict(texts), per))
         print(f"{form} done", file=sys.stderr)
     print(f"\nreference model: {a.ref}; n = {a.n} per row\n")
-    print("| form | poems | strict % | reference ppl / char | ratio to real | distinct-2 | copy % | s / poem |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for form, label, value, ratio, d2, cp, ok, per in rows:
+    print("| form | poems | strict % | reference ppl / char | ratio to real | distinct-2 | × real | copy % "
+          "| s / poem |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for form, label, value, ratio, d2, d2_ratio, cp, ok, per in rows:
         speed = f"{per:.3f}" if per is not None else "–"
-        print(f"| {form} | {label} | {ok:.1f} | {value:.1f} | {ratio:.2f} | {d2:.3f} | {cp:.1f} | {speed} |")
+        print(f"| {form} | {label} | {ok:.1f} | {value:.1f} | {ratio:.2f} | {d2:.3f} | {d2_ratio:.2f} | {cp:.1f} | "
+              f"{speed} |")
 
 
 if __name__ == "__main__":
