@@ -118,14 +118,14 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
           continue_from: str | None = None) -> None:
     if (pid := pid_of(recipe)) is not None:
         sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {recipe.name}` first")
-    if recipe.prepare and not (ROOT / recipe.corpus).exists():
-        subprocess.run(recipe.prepare, cwd=ROOT, check=True)
     out = run_dir(recipe)
-    out.parent.mkdir(parents=True, exist_ok=True)
     resuming = (out / TRAINER_STATE).exists()
     if resuming and continue_from:
         sys.exit(f"{out} holds a run already: `start {recipe.name}` resumes it; move it away to continue from "
                  f"{continue_from} instead")
+    if recipe.prepare and not (ROOT / recipe.corpus).exists():
+        subprocess.run(recipe.prepare, cwd=ROOT, check=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     # a resumed run takes the recipe's step budget too, so the recipe stays the one place that sets it
     if resuming:
         args = ["--resume", str(out), "--steps", recipe.steps]

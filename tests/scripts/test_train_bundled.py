@@ -1,0 +1,45 @@
+"""scripts/train_bundled.py: the recipes of the bundled models and what ``start`` refuses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_bundled.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import train_bundled  # noqa: E402
+
+from dreamwright.training.checkpoint import TRAINER_STATE  # noqa: E402
+
+
+def run_script(*args: str, runs: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DREAMWRIGHT_BUNDLE_RUNS": str(runs)}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_continued_run_keeps_the_recipe_but_not_its_architecture() -> None:
+    recipe = train_bundled.RECIPES["english-char"]
+    flags = train_bundled.without_architecture(recipe.train)
+    assert not {"--model", "--n-layer", "--hidden-size", "--embedding-size"} & set(flags)
+    for kept in ("--lr", "--dropout", "--seq-len", "--batch-size", "--steps", "--seed"):
+        assert flags[flags.index(kept) + 1] == recipe.train[recipe.train.index(kept) + 1]
+    assert len(flags) == len(recipe.train) - 8  # four flags and their values
+
+
+def test_continuing_over_a_run_that_holds_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    run = tmp_path / "english-char-v2"
+    run.mkdir()
+    (run / TRAINER_STATE).write_bytes(b"")
+    result = run_script("start", "english-char", "--continue-from", "english-char", runs=tmp_path)
+    assert result.returncode != 0
+    assert "holds a run already" in result.stderr and "Traceback" not in result.stderr
+    assert not run.with_suffix(".pid").exists()  # nothing was started
+
+
+def test_status_of_recipes_never_started(tmp_path: Path) -> None:
+    result = run_script("status", runs=tmp_path)
+    assert result.returncode == 0
+    expected = [f"{name} v{recipe.version}: not started" for name, recipe in train_bundled.RECIPES.items()]
+    assert result.stdout.splitlines() == expected
