@@ -532,7 +532,8 @@ def models(
 
     for path in bundled.available():
         about = bundled.describe(path)
-        typer.echo(f"bundled  {path.name:<18} {about['architecture']}; trained on {about['trained_on']}")
+        typer.echo(f"bundled  {path.name:<18} v{about['version']:<3} {about['architecture']}; trained on "
+                   f"{about['trained_on']}")
     if runs.is_dir():
         for path in sorted(runs.iterdir()):
             if (path / "config.json").is_file():

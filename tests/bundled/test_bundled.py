@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -28,6 +29,13 @@ def test_bundled_model_is_good(tmp_path):
     assert gen.name == bundled.DEFAULT_MODEL
     assert gen.config["metrics"]["best_val_loss"] < 1.6
     assert "bundled" in run_cli("models", cwd=tmp_path).stdout
+
+
+def test_models_lists_every_bundled_model_with_its_version(tmp_path):
+    lines = run_cli("models", cwd=tmp_path).stdout.splitlines()
+    for path in bundled.available():
+        version = json.loads((path / "config.json").read_text(encoding="utf-8")).get("version", 1)
+        assert any(line.split()[1:3] == [path.name, f"v{version}"] for line in lines), (path.name, lines)
 
 
 def test_wheel_ships_the_bundled_model(tmp_path):

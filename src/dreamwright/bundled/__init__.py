@@ -108,20 +108,26 @@ def image_architecture(config: dict[str, Any], params: int | None = None) -> str
     return arch + (f", {params / 1e6:.2f}M params" if params else "")
 
 
+def version_of(config: dict[str, Any]) -> int:
+    """A bundled model's version under its name (``version`` in its config.json; 1 when it has none)."""
+    version = config.get("version", 1)
+    return version if isinstance(version, int) else 1
+
+
 def describe(path: Path) -> dict[str, Any]:
-    """What ``dreamwright models`` says about a model directory: architecture, tokenizer (or picture size and
-    classes, for an image model) and what it was trained on (``trained_on`` in its config.json, else its
+    """What ``dreamwright models`` says about a model directory: its version, architecture, tokenizer (or picture
+    size and classes, for an image model) and what it was trained on (``trained_on`` in its config.json, else its
     training corpus or data set)."""
     try:
         config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
         model = config.get("model", {})
     except (OSError, json.JSONDecodeError, AttributeError):
-        return {"architecture": "unreadable config.json", "trained_on": ""}
+        return {"architecture": "unreadable config.json", "trained_on": "", "version": 1}
     if config.get("kind") == "image":
         data = config.get("data") or {}
         params = weight_count(Path(path) / "model.safetensors")
         return {"architecture": image_architecture(config, params),
-                "trained_on": str(config.get("trained_on") or data.get("name") or "")}
+                "trained_on": str(config.get("trained_on") or data.get("name") or ""), "version": version_of(config)}
     if model.get("family") == "rnn":
         arch = f"{model.get('cell', model.get('name', '?')).upper()} {model.get('n_layer')}×{model.get('hidden_size')}"
     elif model.get("family") == "seq2seq":
@@ -141,4 +147,4 @@ def describe(path: Path) -> dict[str, Any]:
     if source.get("name"):
         trained_on += f" (fine-tuned from {source['name']})"
     return {"architecture": f"{arch}, {tokenizer}" + (f", {params / 1e6:.2f}M params" if params else ""),
-            "trained_on": trained_on}
+            "trained_on": trained_on, "version": version_of(config)}
