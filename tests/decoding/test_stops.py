@@ -30,9 +30,20 @@ def test_held_back_is_the_longest_partial_match():
 @given(st.lists(st.text(alphabet="ab。\n🌙", min_size=0, max_size=3), max_size=30),
        st.lists(st.text(alphabet="ab。\n🌙", min_size=1, max_size=3), min_size=1, max_size=3))
 @settings(max_examples=300, deadline=None)
-def test_same_as_searching_the_whole_text(pieces, stops):
+def test_same_as_searching_the_text_as_it_grows(pieces, stops):
+    """Piece by piece, the text is cut at the earliest stop string in it once one has completed (a longer stop
+    that starts earlier but would complete in a later piece cannot be waited for: the stream has stopped)."""
     watcher, shown = feed(pieces, stops)
-    whole = "".join(pieces)
-    cuts = [whole.find(s) for s in stops if s in whole]
-    expected = whole[: min(cuts)] if cuts else whole
-    assert watcher.text == expected and shown == expected and watcher.stopped == bool(cuts)
+    expected, stopped = "".join(pieces), False
+    for i in range(len(pieces)):
+        prefix = "".join(pieces[: i + 1])
+        cuts = [prefix.find(s) for s in stops if s in prefix]
+        if cuts:
+            expected, stopped = prefix[: min(cuts)], True
+            break
+    assert watcher.text == expected and shown == expected and watcher.stopped == stopped
+
+
+def test_a_stop_that_completes_first_wins_over_one_that_started_earlier():
+    watcher, shown = feed(["🌙\n🌙", "b", "a"], ["🌙ba", "b"])
+    assert watcher.stopped and watcher.text == "🌙\n🌙" and shown == "🌙\n🌙"
