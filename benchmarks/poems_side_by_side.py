@@ -1,7 +1,7 @@
 """Poems of two (or more) 作诗姬 models at the defaults, seed by seed, as Markdown for docs/poetry.md.
 
     PYTHONPATH=src python benchmarks/poems_side_by_side.py --run-dir v1=old \
-        --run-dir v2=src/dreamwright/bundled/tang-poetry
+        --run-dir v2=src/dreamwright/bundled/tang-poetry \
         [--forms 五绝,七绝] [--seeds 0-9]
 
 Not picked: every model writes the first poem of each form and seed with the writer's defaults (candidates,
