@@ -15,7 +15,7 @@ When a GPU is lent, run the same recipe there first with ``--device cuda`` (``st
 On a machine whose ``build/`` is gone at the end of the session, ``start NAME --minutes M`` also ends the run
 within M minutes, its schedule annealed on time, so that it can be bundled before the session ends; the next
 such session goes on from the bundled weights with ``start NAME --continue-from NAME --minutes M`` (a new
-schedule from those weights, the recipe's settings otherwise; text recipes, as ``--init-from`` is).
+schedule from those weights, the recipe's settings otherwise).
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
                         "what `dreamwright models` says it was trained on")
     parser.add_argument("--continue-from", metavar="RUN_OR_BUNDLED",
                         help="start: begin from these weights (e.g. the bundled model an earlier session left) "
-                             "with a new schedule, when the run's own checkpoint is gone; text recipes only")
+                             "with a new schedule, when the run's own checkpoint is gone")
     args = parser.parse_args(argv)
     if args.action == "status":
         for recipe in [RECIPES[args.recipe]] if args.recipe else RECIPES.values():

@@ -114,3 +114,32 @@ def test_text_options_that_poems_cannot_take(tmp_path, poems_dir):
         dreamwright.train(poems_dir / "train.txt", tmp_path / "t", min_count=2, steps=2, quiet=True)
     with pytest.raises(InvalidArgument, match="unknown training task"):
         dreamwright.train(poems_dir, tmp_path / "x", task="sonnets", steps=2, quiet=True)
+
+
+def test_a_poem_run_starts_from_a_poem_model_with_its_vocabulary(tmp_path, poems_dir):
+    """``--init-from`` a poem model: same vocabulary and architecture, the source's weights at step 0, and a
+    text model is refused as a source."""
+    from dreamwright.errors import InvalidArgument
+    from dreamwright.generation.generator import Generator
+
+    source = tmp_path / "source"
+    dreamwright.train(poems_dir, source, task="poems", steps=6, seed=0, **TINY)
+    start = json.loads((source / "config.json").read_text())["metrics"]["best_val_loss"]
+    options = {k: v for k, v in TINY.items() if k not in ("hidden_size", "embedding_size")}
+    out = tmp_path / "continued"
+    dreamwright.train(poems_dir, out, task="poems", init_from=source, steps=4, lr=1e-3, **options)
+    before, after = Generator.load(source), Generator.load(out)
+    assert after.tokenizer.chars == before.tokenizer.chars
+    def shape(config: dict) -> dict:
+        return {k: v for k, v in config["model"].items() if k != "dropout"}  # dropout is the new run's
+
+    assert shape(after.config) == shape(before.config)
+    step0 = [r for r in (json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines())
+             if r["event"] == "eval"][0]
+    assert step0["step"] == 0 and step0["val_loss"] == pytest.approx(start, rel=1e-5)
+    text_model = tmp_path / "text"
+    (tmp_path / "prose.txt").write_text("白日依山尽，黄河入海流。\n" * 50, encoding="utf-8")
+    dreamwright.train(tmp_path / "prose.txt", text_model, steps=2, hidden_size=16, embedding_size=8, quiet=True,
+                      samples=False, threads=1)
+    with pytest.raises(InvalidArgument, match="a poem run starts from a poem model"):
+        dreamwright.train(poems_dir, tmp_path / "x", task="poems", init_from=text_model, steps=2, **options)

@@ -76,8 +76,10 @@ def poem_targets(rows: torch.Tensor, unk: int, score_end: bool = True) -> tuple[
     return x, y
 
 
-def prepare_poems(source: CorpusSource, data_dir: Path, config: TrainConfig) -> tuple[CharTokenizer, EncodedCorpus]:
-    """Read tagged poem lines, fit the vocabulary on the training poems and write the run's token arrays.
+def prepare_poems(source: CorpusSource, data_dir: Path, config: TrainConfig, *,
+                  tokenizer: CharTokenizer | None = None) -> tuple[CharTokenizer, EncodedCorpus]:
+    """Read tagged poem lines, fit the vocabulary on the training poems (unless ``tokenizer`` is given: a poem
+    model's own, when a run starts from it) and write the run's token arrays.
 
     A folder written by ``dreamwright poetry prepare`` keeps its split (``train.txt``/``valid.txt``). Other
     sources without validation files are split by a hash of each poem's text (``valid_fraction``), as
@@ -101,7 +103,8 @@ def prepare_poems(source: CorpusSource, data_dir: Path, config: TrainConfig) -> 
             f"{source.name} has {len(train)} training and {len(valid)} validation poems (lines like "
             "【五绝】白日依山尽，…); build them with `dreamwright poetry prepare`"
         )
-    tokenizer = poem_tokenizer(train, config.min_count or 1)
+    if tokenizer is None:
+        tokenizer = poem_tokenizer(train, config.min_count or 1)
     data_dir.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {"corpus": source.name, "dtype": tokenizer.dtype().name, "documents": False}
     for split, poems in (("train", train), ("valid", valid)):

@@ -8,7 +8,8 @@
   bias (they start rare and are learnt from the corpus); characters the corpus never uses keep their rows
   and are pushed down by training like any other wrong answer.
 - Word and BPE models keep the source's tokenizer: the corpus is encoded with it (a different
-  ``--tokenizer`` or ``--vocab-size`` is refused).
+  ``--tokenizer`` or ``--vocab-size`` is refused). So do poem models (``--task poems``, from a poem model
+  only): characters outside the source's vocabulary become ``□``.
 - Optimisation defaults come from the ``finetune`` preset (lower learning rate, short warm-up, frequent
   evaluation with short patience, dropout), chosen for small corpora; every knob stays overridable.
 - The run's ``config.json`` records the source (``init_from``: name, path, sha256 of its weights,
@@ -160,9 +161,11 @@ class InitSource:
     def prepare(self, task, source, data_dir: Path, config) -> tuple[Tokenizer, Any]:
         """Encode the corpus for the new run: with the source's tokenizer (word/BPE), or with the source's
         characters plus the corpus's (char)."""
+        if task.name == "poems":
+            return self.prepare_poems(task, source, data_dir, config)
         if task.name != "text":
-            raise InvalidArgument(f"--init-from trains text corpora (task text), not task {task.name!r}",
-                                  param="init_from")
+            raise InvalidArgument(f"--init-from trains text or poem corpora (task text or poems), not task "
+                                  f"{task.name!r}", param="init_from")
         from dreamwright.tokenizers.char import CharTokenizer
         from dreamwright.training.tasks import prepare_text
 
@@ -176,6 +179,14 @@ class InitSource:
         for path in data_dir.iterdir():  # unlinked, never overwritten: they may be hard links into the cache
             path.unlink()
         return prepare_text(source, data_dir, config, tokenizer=union)
+
+    def prepare_poems(self, task, source, data_dir: Path, config) -> tuple[Tokenizer, Any]:
+        """Poems keep the source poem model's vocabulary: its characters, tags and ``□``, which every character
+        it lacks becomes (as rare ones do in any poem run)."""
+        if self.config.get("train", {}).get("task") != "poems":
+            raise InvalidArgument(f"--init-from {self.name}: a poem run starts from a poem model (trained with "
+                                  "--task poems, as the bundled tang-poetry is)", param="init_from")
+        return task.prepare(source, data_dir, config, tokenizer=self.tokenizer)
 
     # ------------------------------------------------------------------ weights
     def load_into(self, model: torch.nn.Module, tokenizer: Tokenizer) -> str:
