@@ -13,7 +13,12 @@ import typer
 
 from dreamwright._cli_runner import report_error
 from dreamwright.errors import DreamwrightError
-from dreamwright.poetry.defaults import COUPLET_TEMPERATURE, DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
+from dreamwright.poetry.defaults import (
+    COUPLET_CANDIDATES,
+    COUPLET_TEMPERATURE,
+    DEFAULT_CANDIDATES,
+    DEFAULT_TEMPERATURE,
+)
 
 FORM_HELP = "五绝 | 七绝 | 五律 | 七律"
 
@@ -142,7 +147,7 @@ def couplet(
         int,
         typer.Option("--candidates", "-c",
                      help="下联 written; the ones the model finds likeliest per character are kept."),
-    ] = DEFAULT_CANDIDATES,
+    ] = COUPLET_CANDIDATES,
     seed: Annotated[int | None, typer.Option(help="Random seed (repeatable output).")] = None,
     temperature: Annotated[
         float, typer.Option("--temperature", "-t", help="Sampling temperature.")

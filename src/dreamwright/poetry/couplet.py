@@ -33,7 +33,7 @@ from dreamwright.data.pair_tokens import EOS, GO
 from dreamwright.decoding import BatchDecoder, Mask, Row, SamplingParams, resolve_seed
 from dreamwright.errors import InvalidArgument, VocabularyError
 from dreamwright.poetry.decode import candidate_seed
-from dreamwright.poetry.defaults import COUPLET_MAX_LENGTH, COUPLET_TEMPERATURE, DEFAULT_CANDIDATES
+from dreamwright.poetry.defaults import COUPLET_CANDIDATES, COUPLET_MAX_LENGTH, COUPLET_TEMPERATURE
 from dreamwright.poetry.prosody import BOTH, PING, ZE, RhymeTable, is_han, tone_marks
 from dreamwright.poetry.vocab import check_vocabulary, han_mask, tone_masks
 
@@ -196,7 +196,7 @@ class CoupletWriter:
 
     # ------------------------------------------------------------------ decoding
     @torch.inference_mode()
-    def write(self, upper: str, *, candidates: int = DEFAULT_CANDIDATES, seed: int | None = None,
+    def write(self, upper: str, *, candidates: int = COUPLET_CANDIDATES, seed: int | None = None,
               temperature: float = COUPLET_TEMPERATURE, top_k: int | None = None, top_p: float | None = None,
               n: int = 1) -> list[Couplet]:
         """The ``n`` likeliest distinct 下联 of ``candidates`` written for ``upper`` (fewer when the candidates
