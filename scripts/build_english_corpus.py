@@ -14,7 +14,7 @@ The text is WikiText-2's training split turned back into running text, followed 
 - Case and punctuation are kept. PTB is left out (lowercased, no punctuation, numbers replaced by ``N``).
 - Nietzsche is never used: it is the evaluation text of ``benchmarks/bench_finetune.py``.
 
-``scripts/train_english_char.sh`` runs this and then ``dreamwright train`` with the base model's settings.
+``scripts/train_bundled.py start english-char`` runs this and then ``dreamwright train`` with the base model's settings.
 """
 
 from __future__ import annotations
