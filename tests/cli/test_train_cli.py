@@ -148,8 +148,9 @@ def test_presets_table_is_aligned_and_counts_the_bundled_tang_model():
     tang = next(row.split() for row in rows if row.startswith("tang-gru "))
     from dreamwright import bundled
 
-    bundled_params = json.loads((bundled.find("tang-poetry") / "config.json").read_text())["metrics"]["parameters"]
-    assert tang[1] == f"{bundled_params / 1e6:.2f}M" and tang[2] == "4,532"
+    vocab = json.loads((bundled.find("tang-poetry") / "config.json").read_text())["model"]["vocab_size"]
+    # the preset is tang-poetry v1's shape (1,226,036 parameters over its 4,532 characters, as v2's vocabulary)
+    assert tang[2] == f"{vocab:,}" == "4,532" and tang[1] == "1.23M"
     assert "VOCAB" in note and "10,000: PTB's words" in note
 
 
