@@ -15,7 +15,8 @@ When a GPU is lent, run the same recipe there first with ``--device cuda`` (``st
 On a machine whose ``build/`` is gone at the end of the session, ``start NAME --minutes M`` also ends the run
 within M minutes, its schedule annealed on time, so that it can be bundled before the session ends; the next
 such session goes on from the bundled weights with ``start NAME --continue-from NAME --minutes M`` (a new
-schedule from those weights, the recipe's settings otherwise).
+schedule from those weights, the recipe's settings otherwise; ``--lr`` lowers its peak so the rewarm does not
+undo what the weights learned).
 """
 
 from __future__ import annotations
@@ -118,8 +119,16 @@ def without_architecture(flags: tuple[str, ...]) -> list[str]:
     return out
 
 
+def with_flag(flags: list[str], flag: str, value: str) -> list[str]:
+    """``flags`` with ``flag``'s value replaced by ``value`` (appended when absent)."""
+    if flag not in flags:
+        return [*flags, flag, value]
+    i = flags.index(flag)
+    return [*flags[: i + 1], value, *flags[i + 2 :]]
+
+
 def start(recipe: Recipe, threads: int, device: str, minutes: float | None = None,
-          continue_from: str | None = None) -> None:
+          continue_from: str | None = None, lr: str | None = None) -> None:
     if (pid := pid_of(recipe)) is not None:
         sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {recipe.name}` first")
     out = run_dir(recipe)
@@ -127,6 +136,8 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
     if resuming and continue_from:
         sys.exit(f"{out} holds a run already: `start {recipe.name}` resumes it; move it away to continue from "
                  f"{continue_from} instead")
+    if resuming and lr is not None:
+        sys.exit(f"{out} holds a run already: its schedule is saved with it, so --lr applies to a new run only")
     if recipe.prepare and not (ROOT / recipe.corpus).exists():
         subprocess.run(recipe.prepare, cwd=ROOT, check=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +148,8 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
         args = [recipe.corpus, "--out", str(out), "--init-from", continue_from, *without_architecture(recipe.train)]
     else:
         args = [recipe.corpus, "--out", str(out), *recipe.train]
+    if lr is not None:
+        args = with_flag(args, "--lr", lr)
     if minutes is not None:  # whichever budget is furthest along drives the schedule, so this one anneals in time
         args += ["--more-minutes" if resuming else "--minutes", str(minutes)]
     command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,
@@ -195,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
                         "machine that is gone at the end of the session")
     parser.add_argument("--note", help="bundle: what this run was (time, machine, held-out figure), appended to "
                         "what `dreamwright models` says it was trained on")
+    parser.add_argument("--lr", help="start: the peak learning rate instead of the recipe's (lower it when "
+                        "continuing from trained weights, so the rewarm does not undo them)")
     parser.add_argument("--continue-from", metavar="RUN_OR_BUNDLED",
                         help="start: begin from these weights (e.g. the bundled model an earlier session left) "
                              "with a new schedule, when the run's own checkpoint is gone")
@@ -207,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{args.action} needs a recipe: {', '.join(RECIPES)}")
     recipe = RECIPES[args.recipe]
     if args.action == "start":
-        start(recipe, args.threads, args.device, args.minutes, args.continue_from)
+        start(recipe, args.threads, args.device, args.minutes, args.continue_from, args.lr)
     elif args.action == "bundle":
         bundle(recipe, args.note)
     else:

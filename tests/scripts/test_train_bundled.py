@@ -43,3 +43,21 @@ def test_status_of_recipes_never_started(tmp_path: Path) -> None:
     assert result.returncode == 0
     expected = [f"{name} v{recipe.version}: not started" for name, recipe in train_bundled.RECIPES.items()]
     assert result.stdout.splitlines() == expected
+
+
+def test_a_new_peak_learning_rate_replaces_the_recipes() -> None:
+    flags = train_bundled.without_architecture(train_bundled.RECIPES["tang-poetry"].train)
+    lowered = train_bundled.with_flag(flags, "--lr", "1e-3")
+    assert lowered.count("--lr") == 1 and lowered[lowered.index("--lr") + 1] == "1e-3"
+    assert len(lowered) == len(flags) and lowered[-2:] == flags[-2:]
+    assert train_bundled.with_flag(["--seed", "0"], "--lr", "5e-4") == ["--seed", "0", "--lr", "5e-4"]
+
+
+def test_a_new_learning_rate_for_a_run_that_resumes_is_refused(tmp_path: Path) -> None:
+    run = tmp_path / "tang-poetry-v2"
+    run.mkdir()
+    (run / TRAINER_STATE).write_bytes(b"")
+    result = run_script("start", "tang-poetry", "--lr", "1e-3", runs=tmp_path)
+    assert result.returncode != 0
+    assert "applies to a new run only" in result.stderr and "Traceback" not in result.stderr
+    assert not run.with_suffix(".pid").exists()
