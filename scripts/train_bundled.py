@@ -127,6 +127,14 @@ def with_flag(flags: list[str], flag: str, value: str) -> list[str]:
     return [*flags[: i + 1], value, *flags[i + 2 :]]
 
 
+def bf16_is_slow(device: str) -> bool:
+    """Whether bf16 autocast would slow this run down: on a CPU without native bf16 (AVX2 only) it is emulated."""
+    import torch
+
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    return on_cpu and not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def start(recipe: Recipe, threads: int, device: str, minutes: float | None = None,
           continue_from: str | None = None, lr: str | None = None) -> None:
     if (pid := pid_of(recipe)) is not None:
@@ -150,6 +158,9 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
         args = [recipe.corpus, "--out", str(out), *recipe.train]
     if lr is not None:
         args = with_flag(args, "--lr", lr)
+    if "bf16" in args and bf16_is_slow(device):
+        print(f"{recipe.name}: this CPU has no native bf16, so the run trains in fp32")
+        args = with_flag(args, "--precision", "fp32")
     if minutes is not None:  # whichever budget is furthest along drives the schedule, so this one anneals in time
         args += ["--more-minutes" if resuming else "--minutes", str(minutes)]
     command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,

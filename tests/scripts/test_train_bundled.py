@@ -61,3 +61,11 @@ def test_a_new_learning_rate_for_a_run_that_resumes_is_refused(tmp_path: Path) -
     assert result.returncode != 0
     assert "applies to a new run only" in result.stderr and "Traceback" not in result.stderr
     assert not run.with_suffix(".pid").exists()
+
+
+def test_bf16_is_kept_on_a_gpu_and_dropped_only_where_the_cpu_emulates_it() -> None:
+    import torch
+
+    assert train_bundled.bf16_is_slow("cuda") is False
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert train_bundled.bf16_is_slow("cpu") is (not native)
