@@ -28,14 +28,20 @@ def test_a_continued_run_keeps_the_recipe_but_not_its_architecture() -> None:
     assert len(flags) == len(recipe.train) - 8  # four flags and their values
 
 
-def test_continuing_over_a_run_that_holds_a_checkpoint_is_refused(tmp_path: Path) -> None:
-    run = tmp_path / "english-char-v2"
+def assert_refused_over_a_saved_run(tmp_path: Path, recipe: str, *flags: str, says: str) -> None:
+    """``start RECIPE FLAGS`` over a run directory that holds a checkpoint exits with ``says`` and starts nothing."""
+    run = tmp_path / f"{recipe}-v{train_bundled.RECIPES[recipe].version}"
     run.mkdir()
     (run / TRAINER_STATE).write_bytes(b"")
-    result = run_script("start", "english-char", "--continue-from", "english-char", runs=tmp_path)
+    result = run_script("start", recipe, *flags, runs=tmp_path)
     assert result.returncode != 0
-    assert "holds a run already" in result.stderr and "Traceback" not in result.stderr
-    assert not run.with_suffix(".pid").exists()  # nothing was started
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert not run.with_suffix(".pid").exists()
+
+
+def test_continuing_over_a_run_that_holds_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    assert_refused_over_a_saved_run(tmp_path, "english-char", "--continue-from", "english-char",
+                                    says="holds a run already")
 
 
 def test_status_of_recipes_never_started(tmp_path: Path) -> None:
@@ -54,13 +60,7 @@ def test_a_new_peak_learning_rate_replaces_the_recipes() -> None:
 
 
 def test_a_new_learning_rate_for_a_run_that_resumes_is_refused(tmp_path: Path) -> None:
-    run = tmp_path / "tang-poetry-v2"
-    run.mkdir()
-    (run / TRAINER_STATE).write_bytes(b"")
-    result = run_script("start", "tang-poetry", "--lr", "1e-3", runs=tmp_path)
-    assert result.returncode != 0
-    assert "applies to a new run only" in result.stderr and "Traceback" not in result.stderr
-    assert not run.with_suffix(".pid").exists()
+    assert_refused_over_a_saved_run(tmp_path, "tang-poetry", "--lr", "1e-3", says="applies to a new run only")
 
 
 def test_bf16_is_kept_on_a_gpu_and_dropped_only_where_the_cpu_emulates_it() -> None:
