@@ -48,3 +48,16 @@ def test_wheel_ships_the_bundled_model(tmp_path):
     for name in ("config.json", "model.safetensors"):
         assert f"dreamwright/bundled/{bundled.DEFAULT_MODEL}/{name}" in names
     assert not any("/bundled/" in n and ("trainer_state" in n or "/data/" in n) for n in names)
+
+
+def test_a_model_names_the_model_it_was_fine_tuned_from_but_not_itself(tmp_path):
+    def described(name: str, source: str) -> str:
+        path = tmp_path / name
+        path.mkdir()
+        config = {"model": {"family": "rnn", "cell": "lstm", "n_layer": 1, "hidden_size": 8},
+                  "trained_on": "some text", "init_from": {"name": source}}
+        (path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        return bundled.describe(path)["trained_on"]
+
+    assert described("poet", "english-char") == "some text (fine-tuned from english-char)"
+    assert described("english-char", "english-char") == "some text"  # continued from its own earlier weights

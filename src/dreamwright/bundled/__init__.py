@@ -144,7 +144,7 @@ def describe(path: Path) -> dict[str, Any]:
     corpus = config.get("train", {}).get("corpus") or config.get("corpus", {}).get("corpus")
     source = config.get("init_from") or {}
     trained_on = config.get("trained_on") or (f"{corpus}" if corpus else "")
-    if source.get("name"):
+    if source.get("name") and source["name"] != Path(path).name:  # a model continued from itself says so in trained_on
         trained_on += f" (fine-tuned from {source['name']})"
     return {"architecture": f"{arch}, {tokenizer}" + (f", {params / 1e6:.2f}M params" if params else ""),
             "trained_on": trained_on, "version": version_of(config)}
