@@ -47,8 +47,25 @@ def test_continuing_over_a_run_that_holds_a_checkpoint_is_refused(tmp_path: Path
 def test_status_of_recipes_never_started(tmp_path: Path) -> None:
     result = run_script("status", runs=tmp_path)
     assert result.returncode == 0
-    expected = [f"{name} v{recipe.version}: not started" for name, recipe in train_bundled.RECIPES.items()]
+    expected = [f"{recipe.name} v{recipe.version}: not started" for recipe in train_bundled.ALL_RECIPES]
     assert result.stdout.splitlines() == expected
+    assert {line.split()[0] for line in expected} == set(train_bundled.RECIPES)
+
+
+def test_a_model_starts_its_newest_recipe_unless_an_earlier_version_is_named() -> None:
+    versions = [r.version for r in train_bundled.ALL_RECIPES if r.name == "english-char"]
+    assert len(versions) > 1 and versions == sorted(versions)
+    assert train_bundled.recipe_for("english-char").version == versions[-1]
+    assert train_bundled.recipe_for("english-char", versions[0]).version == versions[0]
+    assert train_bundled.recipe_for("english-char", versions[0]).train != train_bundled.RECIPES["english-char"].train
+
+
+def test_an_unknown_version_is_one_line_naming_the_known_ones(tmp_path: Path) -> None:
+    result = run_script("start", "english-char", "--version", "99", runs=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    known = ", ".join(str(r.version) for r in train_bundled.ALL_RECIPES if r.name == "english-char")
+    assert result.stderr.strip() == f"english-char has no version 99 recipe; its versions: {known}"
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_new_peak_learning_rate_replaces_the_recipes() -> None:
