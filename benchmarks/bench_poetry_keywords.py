@@ -2,8 +2,8 @@
 
     PYTHONPATH=src python benchmarks/bench_poetry_keywords.py [--n 50] [--form 五绝]
 
-For each setting (a ``theme`` or user ``keywords``) it writes ``n`` poems (seeds 0..n-1) at the default
-settings (8 candidates, temperature 0.9, rhyme and tones strict) and judges them from the poem's text and its
+For each setting (a ``theme`` or user ``keywords``) it writes ``n`` poems (seeds 0..n-1) at 作诗姬's default
+settings (``dreamwright.poetry.defaults``; rhyme and tones strict) and judges them from the poem's text and its
 plan's keywords alone, with plain string tests (no code of the planner or the writer is used to judge):
 
 - *word in line*: the keyword is a substring of the line it was planned for;
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     from dreamwright.poetry import load_writer
+    from dreamwright.poetry.defaults import DEFAULT_CANDIDATES, DEFAULT_TEMPERATURE
 
     writer = load_writer(a.run_dir)
     rows = []
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append((label, kind, tally, theme, per))
                 print(f"{label} {kind}: {pct(tally.word, tally.lines)}% of {tally.lines} lines", file=sys.stderr)
     print(f"\nmachine: {platform.machine()}, {torch.get_num_threads()} torch thread(s); {a.form}, "
-          f"n = {a.n} poems per setting, default settings")
+          f"n = {a.n} poems per setting, {DEFAULT_CANDIDATES} candidates, temperature {DEFAULT_TEMPERATURE}")
     print("\n| setting | keywords | lines | word in its line % | chars in its line % | word anywhere % "
           "| theme in poem % | s / poem |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
