@@ -58,22 +58,24 @@ class Recipe:
         return self.train[self.train.index("--steps") + 1]
 
 
-ENGLISH_CORPUS = "build/english.txt"
-ENGLISH_SOURCES = ("WikiText-2's training split as running text (headings and sentences with <unk> dropped) and tiny "
-                   "Shakespeare, case and punctuation kept, ASCII; 6.6 MB")
+def english_recipe(version: int, *train: str, start: str = "start english-char") -> Recipe:
+    """A recipe of ``english-char``: every version reads the same English corpus."""
+    corpus = "build/english.txt"
+    return Recipe(
+        name="english-char", version=version, corpus=corpus, train=train,
+        prepare=(sys.executable, "scripts/build_english_corpus.py", corpus),
+        trained_on="WikiText-2's training split as running text (headings and sentences with <unk> dropped) and "
+                   f"tiny Shakespeare, case and punctuation kept, ASCII; 6.6 MB; `scripts/train_bundled.py {start}`",
+    )
+
 
 #: every recipe a bundled model has had, oldest first; a model's newest one is the default
 ALL_RECIPES = (
-    Recipe(
-        name="english-char",
-        version=2,  # shipped: 1x512 after 105 + 95 minutes, 1.834 bpc on the tail
-        corpus=ENGLISH_CORPUS,
-        prepare=(sys.executable, "scripts/build_english_corpus.py", ENGLISH_CORPUS),
-        train=("--model", "lstm", "--n-layer", "1", "--hidden-size", "512", "--embedding-size", "64",
-               "--dropout", "0.1", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3",
-               "--warmup-steps", "200", "--steps", "24000", "--eval-interval", "1000",
-               "--eval-tokens", "100000", "--patience", "1000", "--no-samples", "--seed", "1"),
-        trained_on=f"{ENGLISH_SOURCES}; `scripts/train_bundled.py start english-char --version 2`",
+    english_recipe(  # shipped: 1x512 after 105 + 95 minutes, 1.834 bpc on the tail
+        2, "--model", "lstm", "--n-layer", "1", "--hidden-size", "512", "--embedding-size", "64",
+        "--dropout", "0.1", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3", "--warmup-steps", "200",
+        "--steps", "24000", "--eval-interval", "1000", "--eval-tokens", "100000", "--patience", "1000",
+        "--no-samples", "--seed", "1", start="start english-char --version 2",
     ),
     # A GPT, not a larger GRU: in this session's probe a 1.4M-parameter GPT reached perplexity 84 in
     # 30 minutes on a third of the CPU, where a 2x512 GRU stood at 174 after as many poems. bf16 autocast
@@ -94,16 +96,11 @@ ALL_RECIPES = (
     # Two layers and more dropout: v2's 1x512 went under its held-out loss in training and stopped gaining.
     # Its budget is long, for runs across sessions; a session that must ship resumes it with `--minutes`,
     # which anneals the schedule on time.
-    Recipe(
-        name="english-char",
-        version=3,
-        corpus=ENGLISH_CORPUS,
-        prepare=(sys.executable, "scripts/build_english_corpus.py", ENGLISH_CORPUS),
-        train=("--model", "lstm", "--n-layer", "2", "--hidden-size", "512", "--embedding-size", "64",
-               "--dropout", "0.2", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3",
-               "--warmup-steps", "200", "--steps", "40000", "--eval-interval", "250",
-               "--eval-tokens", "50000", "--patience", "1000", "--no-samples", "--seed", "1"),
-        trained_on=f"{ENGLISH_SOURCES}; `scripts/train_bundled.py start english-char`",
+    english_recipe(
+        3, "--model", "lstm", "--n-layer", "2", "--hidden-size", "512", "--embedding-size", "64",
+        "--dropout", "0.2", "--seq-len", "128", "--batch-size", "32", "--lr", "3e-3", "--warmup-steps", "200",
+        "--steps", "40000", "--eval-interval", "250", "--eval-tokens", "50000", "--patience", "1000",
+        "--no-samples", "--seed", "1",
     ),
 )
 
