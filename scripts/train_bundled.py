@@ -227,7 +227,10 @@ def status(recipe: Recipe) -> str:
     best = min(evals, key=lambda r: r["val_loss"]) if evals else None
     total = recipe.steps
     running = "training" if pid_of(recipe) is not None else "stopped"
-    best_text = f"best validation {best['val_loss']:.4f} nats at step {best['step']}" if best else "no evaluation yet"
+    best_text = "no evaluation yet"
+    if best:
+        bpc = f" ({best['val_bpc']:.3f} bpc)" if "val_bpc" in best else ""
+        best_text = f"best validation {best['val_loss']:.4f} nats{bpc} at step {best['step']:,}"
     return f"{recipe.name} v{recipe.version}: step {steps:,} of {int(total):,}, {best_text}, {running} ({out})"
 
 

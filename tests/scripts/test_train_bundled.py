@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,3 +87,18 @@ def test_bf16_is_kept_on_a_gpu_and_dropped_only_where_the_cpu_emulates_it() -> N
     assert train_bundled.bf16_is_slow("cuda") is False
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert train_bundled.bf16_is_slow("cpu") is (not native)
+
+
+def test_status_names_the_best_evaluation_in_nats_and_bits_per_character(tmp_path: Path) -> None:
+    run = tmp_path / "tang-poetry-v2"
+    run.mkdir()
+    rows = [{"event": "eval", "step": 500, "val_loss": 4.5, "val_bpc": 6.49},
+            {"event": "eval", "step": 1000, "val_loss": 4.25, "val_bpc": 6.131},
+            {"event": "eval", "step": 1500, "val_loss": 4.3, "val_bpc": 6.2},
+            {"event": "train", "step": 1510, "loss": 4.0}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run_script("status", "tang-poetry", runs=tmp_path)
+    assert result.returncode == 0
+    budget = int(train_bundled.RECIPES["tang-poetry"].steps)
+    assert result.stdout.strip() == (f"tang-poetry v2: step 1,510 of {budget:,}, best validation 4.2500 nats "
+                                     f"(6.131 bpc) at step 1,000, stopped ({run})")
