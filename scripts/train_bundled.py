@@ -120,6 +120,12 @@ def recipe_for(name: str, version: int | None = None) -> Recipe:
     sys.exit(f"{name} has no version {version} recipe; its versions: {known}")
 
 
+def as_argument(recipe: Recipe) -> str:
+    """How a command names ``recipe``: the model's name, with ``--version`` when it is not the newest."""
+    newest = RECIPES[recipe.name].version == recipe.version
+    return recipe.name if newest else f"{recipe.name} --version {recipe.version}"
+
+
 def run_dir(recipe: Recipe) -> Path:
     return RUNS / f"{recipe.name}-v{recipe.version}"
 
@@ -167,11 +173,11 @@ def bf16_is_slow(device: str) -> bool:
 def start(recipe: Recipe, threads: int, device: str, minutes: float | None = None,
           continue_from: str | None = None, lr: str | None = None) -> None:
     if (pid := pid_of(recipe)) is not None:
-        sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {recipe.name}` first")
+        sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {as_argument(recipe)}` first")
     out = run_dir(recipe)
     resuming = (out / TRAINER_STATE).exists()
     if resuming and continue_from:
-        sys.exit(f"{out} holds a run already: `start {recipe.name}` resumes it; move it away to continue from "
+        sys.exit(f"{out} holds a run already: `start {as_argument(recipe)}` resumes it; move it away to continue from "
                  f"{continue_from} instead")
     if resuming and lr is not None:
         sys.exit(f"{out} holds a run already: its schedule is saved with it, so --lr applies to a new run only")

@@ -29,9 +29,13 @@ def test_a_continued_run_keeps_the_recipe_but_not_its_architecture() -> None:
     assert len(flags) == len(recipe.train) - 8  # four flags and their values
 
 
-def assert_refused_over_a_saved_run(tmp_path: Path, recipe: str, *flags: str, says: str) -> None:
-    """``start RECIPE FLAGS`` over a run directory that holds a checkpoint exits with ``says`` and starts nothing."""
-    run = tmp_path / f"{recipe}-v{train_bundled.RECIPES[recipe].version}"
+def assert_refused_over_a_saved_run(tmp_path: Path, recipe: str, *flags: str, says: str,
+                                    version: int | None = None) -> None:
+    """``start RECIPE FLAGS`` over a run directory that holds a checkpoint (of the recipe's newest version, or of
+    ``version``, which the command then names) exits with ``says`` and starts nothing."""
+    run = tmp_path / f"{recipe}-v{version or train_bundled.RECIPES[recipe].version}"
+    if version is not None:
+        flags = ("--version", str(version), *flags)
     run.mkdir()
     (run / TRAINER_STATE).write_bytes(b"")
     result = run_script("start", recipe, *flags, runs=tmp_path)
@@ -102,3 +106,10 @@ def test_status_names_the_best_evaluation_in_nats_and_bits_per_character(tmp_pat
     budget = int(train_bundled.RECIPES["tang-poetry"].steps)
     assert result.stdout.strip() == (f"tang-poetry v2: step 1,510 of {budget:,}, best validation 4.2500 nats "
                                      f"(6.131 bpc) at step 1,000, stopped ({run})")
+
+
+
+def test_a_refusal_for_an_earlier_version_names_the_command_for_that_version(tmp_path: Path) -> None:
+    first = next(r for r in train_bundled.ALL_RECIPES if r.name == "english-char").version
+    assert_refused_over_a_saved_run(tmp_path, "english-char", "--continue-from", "english-char", version=first,
+                                    says=f"`start english-char --version {first}` resumes it")
