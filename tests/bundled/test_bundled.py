@@ -61,3 +61,20 @@ def test_a_model_names_the_model_it_was_fine_tuned_from_but_not_itself(tmp_path)
 
     assert described("poet", "english-char") == "some text (fine-tuned from english-char)"
     assert described("english-char", "english-char") == "some text"  # continued from its own earlier weights
+
+
+def test_no_bundled_config_names_a_path_on_the_machine_that_trained_it():
+    def strings(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+        elif isinstance(value, str):
+            yield value
+
+    for path in bundled.available():
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        absolute = [s for s in strings(config) if s.startswith("/") or s[1:3] in (":\\", ":/")]
+        assert not absolute, (path.name, absolute)

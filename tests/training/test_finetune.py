@@ -108,6 +108,7 @@ def test_fine_tuned_run_records_its_source_and_keeps_every_character(tmp_path, b
     assert set(base_config["tokenizer"]["chars"]) <= set(chars) and "!" in chars and "T" in chars
     record = config["init_from"]
     assert record["name"] == str(base_run) and record["bundled"] is False and record["tokenizer"] == "char"
+    assert record["path"] == str(base_run.resolve())
     from dreamwright.data.registry import sha256_of
 
     assert record["sha256"] == sha256_of(base_run / "model.safetensors")
@@ -246,6 +247,7 @@ def test_cli_fine_tunes_the_bundled_model(tmp_path):
     assert proc.returncode == 0, proc.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["init_from"]["name"] == "shakespeare-char" and config["init_from"]["bundled"] is True
+    assert "path" not in config["init_from"]  # where this machine installed the package means nothing elsewhere
     assert "é" in config["tokenizer"]["chars"] and config["model"]["hidden_size"] == 384
     assert _evals(out)[0]["step"] == 0 and "fine-tuning " in proc.stdout.splitlines()[-1]
 

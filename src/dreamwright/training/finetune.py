@@ -12,8 +12,9 @@
   only): characters outside the source's vocabulary become ``□``.
 - Optimisation defaults come from the ``finetune`` preset (lower learning rate, short warm-up, frequent
   evaluation with short patience, dropout), chosen for small corpora; every knob stays overridable.
-- The run's ``config.json`` records the source (``init_from``: name, path, sha256 of its weights,
-  the dreamwright version that wrote it). Resuming a fine-tuned run is resuming any run.
+- The run's ``config.json`` records the source (``init_from``: name, path (not for a bundled model, which
+  its name identifies), sha256 of its weights, the dreamwright version that wrote it). Resuming a
+  fine-tuned run is resuming any run.
 - The starting model is scored on the new validation split before the first step (step 0 of
   ``metrics.jsonl``, and the first best checkpoint); the run ends by saying what fine-tuning gained over it
   (:func:`gain_summary`), plainly when nothing or nearly nothing was gained.
@@ -115,8 +116,10 @@ class InitSource:
         return name, cfg
 
     def record(self) -> dict[str, Any]:
-        """What ``config.json`` says about the source (``init_from``)."""
-        return {"name": self.name, "path": str(self.path.resolve()), "bundled": self.bundled,
+        """What ``config.json`` says about the source (``init_from``). A bundled source is named, not located:
+        its path is where this machine installed the package, which means nothing to the next one."""
+        where = {} if self.bundled else {"path": str(self.path.resolve())}
+        return {"name": self.name, **where, "bundled": self.bundled,
                 "sha256": self.sha256, "dreamwright_version": self.config.get("dreamwright_version"),
                 "corpus": self.config.get("train", {}).get("corpus"),
                 "tokenizer": self.tokenizer.kind}
