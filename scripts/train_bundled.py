@@ -4,6 +4,7 @@ stopped with a checkpoint and resumed exactly, across as many sessions as it tak
     DREAMWRIGHT_DATA=../shared/data python scripts/train_bundled.py start english-char   # or tang-poetry
     python scripts/train_bundled.py status                 # every recipe: step, best validation, running?
     python scripts/train_bundled.py stop english-char      # Ctrl-C for the run: it saves a checkpoint and exits
+    python scripts/train_bundled.py anneal english-char --minutes 20   # a copy, its schedule ended on time
     python scripts/train_bundled.py bundle english-char --note "85 minutes on one CPU thread; 1.88 bpc held out"
                                                            # best weights -> src/dreamwright/bundled/NAME (fp16)
 
@@ -17,6 +18,11 @@ within M minutes, its schedule annealed on time, so that it can be bundled befor
 such session goes on from the bundled weights with ``start NAME --continue-from NAME --minutes M`` (a new
 schedule from those weights, the recipe's settings otherwise; ``--lr`` lowers its peak so the rewarm does not
 undo what the weights learned).
+A long run stays near its peak learning rate for most of its budget, so its validation loss says little about
+the model it would make if it ended now. ``anneal NAME --minutes M`` answers that without ending it: it copies
+the stopped run's checkpoint to ``NAME-vN-annealed-STEP`` and resumes the copy with ``--more-minutes M``, which
+anneals the copy's schedule on time; ``bundle NAME --run THAT_COPY`` ships it, and ``start NAME`` goes on with
+the original.
 Each model keeps every recipe it has had (``ALL_RECIPES``, run directories ``NAME-vN``); the newest is the
 default and ``--version N`` names an earlier one, so the weights a model ships with stay reproducible while
 its next version trains.
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,9 +137,24 @@ def run_dir(recipe: Recipe) -> Path:
     return RUNS / f"{recipe.name}-v{recipe.version}"
 
 
-def pid_of(recipe: Recipe) -> int | None:
-    """The pid of the recipe's running training process, or None."""
-    pid_file = run_dir(recipe).with_suffix(".pid")
+def annealed_dirs(recipe: Recipe) -> list[Path]:
+    """The annealed copies of the recipe's run (``anneal``), earliest checkpoint first."""
+    found = run_dir(recipe).parent.glob(f"{run_dir(recipe).name}-annealed-*")
+    return sorted((p for p in found if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()),
+                  key=lambda p: int(p.name.rsplit("-", 1)[1]))
+
+
+def checkpoint_step(out: Path) -> int:
+    """The optimizer step of the checkpoint in run directory ``out``."""
+    from safetensors import safe_open
+
+    with safe_open(out / TRAINER_STATE, "pt") as f:
+        return int(json.loads(f.metadata()["trainer"])["step"])
+
+
+def pid_of(recipe: Recipe, out: Path | None = None) -> int | None:
+    """The pid of the training process of the recipe's run (or of its copy ``out``), or None."""
+    pid_file = (out or run_dir(recipe)).with_suffix(".pid")
     try:
         pid = int(pid_file.read_text())
         os.kill(pid, 0)
@@ -184,9 +206,8 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
     if recipe.prepare and not (ROOT / recipe.corpus).exists():
         subprocess.run(recipe.prepare, cwd=ROOT, check=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # a resumed run takes the recipe's step budget too, so the recipe stays the one place that sets it
     if resuming:
-        args = ["--resume", str(out), "--steps", recipe.steps]
+        args = resume_args(recipe, out, minutes)
     elif continue_from:  # a new schedule from earlier weights (a session whose checkpoint is gone)
         args = [recipe.corpus, "--out", str(out), "--init-from", continue_from, *without_architecture(recipe.train)]
     else:
@@ -196,18 +217,57 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
     if "bf16" in args and bf16_is_slow(device):
         print(f"{recipe.name}: this CPU has no native bf16, so the run trains in fp32")
         args = with_flag(args, "--precision", "fp32")
-    if minutes is not None:  # whichever budget is furthest along drives the schedule, so this one anneals in time
-        args += ["--more-minutes" if resuming else "--minutes", str(minutes)]
+    if minutes is not None and not resuming:  # the budget furthest along drives the schedule: it anneals in time
+        args += ["--minutes", str(minutes)]
+    pid = launch(out, args, threads, device)
+    print(f"{recipe.name}: {'resumed' if resuming else 'started'} in {out} (pid {pid}, log {out.with_suffix('.log')})")
+
+
+def resume_args(recipe: Recipe, out: Path, minutes: float | None) -> list[str]:
+    """The ``dreamwright train`` arguments that resume run ``out``: with the recipe's step budget (so the recipe
+    stays the one place that sets it), or for ``minutes`` more, which anneals its schedule within them (the
+    trainer takes a total budget or more of one, not both)."""
+    if minutes is None:
+        return ["--resume", str(out), "--steps", recipe.steps]
+    return ["--resume", str(out), "--more-minutes", str(minutes)]
+
+
+def launch(out: Path, args: list[str], threads: int, device: str) -> int:
+    """Start ``dreamwright train ARGS`` for run directory ``out`` detached, at the lowest priority, logging to
+    ``out.log`` and recording its pid in ``out.pid``; returns the pid."""
     command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,
                "--threads", str(threads), "--device", device]
-    log = open(out.with_suffix(".log"), "a", encoding="utf-8")
-    log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
-    log.flush()
-    env = {**os.environ, "COLUMNS": "120"}
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
+    with open(out.with_suffix(".log"), "a", encoding="utf-8") as log:
+        log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
+        log.flush()
+        env = {**os.environ, "COLUMNS": "120"}
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
     out.with_suffix(".pid").write_text(str(proc.pid))
-    print(f"{recipe.name}: {'resumed' if resuming else 'started'} in {out} (pid {proc.pid}, log {log.name})")
+    return proc.pid
+
+
+def anneal(recipe: Recipe, minutes: float | None, threads: int, device: str) -> None:
+    """Copy the stopped run's checkpoint and resume the copy with its schedule annealed within ``minutes``."""
+    out = run_dir(recipe)
+    if minutes is None or minutes <= 0:
+        sys.exit("anneal needs --minutes M (M > 0): how long the copy trains while its learning rate comes down")
+    if (pid := pid_of(recipe)) is not None:
+        sys.exit(f"{recipe.name} is training (pid {pid}): `stop {as_argument(recipe)}` first, so that the copy "
+                 "starts from its latest checkpoint")
+    if not (out / TRAINER_STATE).exists():
+        sys.exit(f"{out} holds no checkpoint to anneal: `start {as_argument(recipe)}` trains one")
+    copy = out.parent / f"{out.name}-annealed-{checkpoint_step(out)}"
+    if copy.exists():
+        sys.exit(f"{copy} exists: this checkpoint was annealed already; `bundle {as_argument(recipe)} --run {copy}` "
+                 "ships it, or remove it to anneal again")
+    partial = copy.with_name(copy.name + ".partial")  # a copy cut off half-way is never taken for a run
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(out, partial)
+    partial.rename(copy)
+    pid = launch(copy, resume_args(recipe, copy, minutes), threads, device)
+    print(f"{recipe.name}: annealing a copy of step {checkpoint_step(copy):,} for {minutes:g} minutes in {copy} "
+          f"(pid {pid}, log {copy.with_suffix('.log')})")
 
 
 def stop(recipe: Recipe, wait: float = 600) -> None:
@@ -222,40 +282,49 @@ def stop(recipe: Recipe, wait: float = 600) -> None:
     print(f"{recipe.name}: {'stopped' if pid_of(recipe) is None else 'still saving'}")
 
 
-def status(recipe: Recipe) -> str:
-    out = run_dir(recipe)
+def status(recipe: Recipe, out: Path | None = None) -> str:
+    """One line on the recipe's run (or on its annealed copy ``out``): steps, best evaluation, running or not."""
+    label = f"{recipe.name} v{recipe.version}" + (f" (annealed copy of step {out.name.rsplit('-', 1)[1]})"
+                                                   if out else "")
+    out = out or run_dir(recipe)
     metrics = out / "metrics.jsonl"
     if not metrics.exists():
-        return f"{recipe.name} v{recipe.version}: not started"
+        return f"{label}: not started"
     rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     steps = max((r.get("step", 0) for r in rows), default=0)
     evals = [r for r in rows if "val_loss" in r]
     best = min(evals, key=lambda r: r["val_loss"]) if evals else None
     total = recipe.steps
-    running = "training" if pid_of(recipe) is not None else "stopped"
+    running = "training" if pid_of(recipe, out) is not None else "stopped"
     best_text = "no evaluation yet"
     if best:
         bpc = f" ({best['val_bpc']:.3f} bpc)" if "val_bpc" in best else ""
         best_text = f"best validation {best['val_loss']:.4f} nats{bpc} at step {best['step']:,}"
-    return f"{recipe.name} v{recipe.version}: step {steps:,} of {int(total):,}, {best_text}, {running} ({out})"
+    return f"{label}: step {steps:,} of {int(total):,}, {best_text}, {running} ({out})"
 
 
-def bundle(recipe: Recipe, note: str | None = None) -> None:
+def bundle(recipe: Recipe, note: str | None = None, run: Path | None = None) -> None:
+    """Ship the best weights of the recipe's run (or of ``run``, e.g. an annealed copy) as the bundled model."""
+    source = run or run_dir(recipe)
+    if run is not None and run.resolve() not in {d.resolve() for d in (run_dir(recipe), *annealed_dirs(recipe))}:
+        sys.exit(f"--run {run} is not {as_argument(recipe)}'s run or one of its annealed copies "
+                 f"(`status {as_argument(recipe)}` lists them)")
     dest = ROOT / "src" / "dreamwright" / "bundled" / recipe.name
     trained_on = recipe.trained_on + (f"; {note}" if note else "")
-    subprocess.run([sys.executable, "scripts/bundle_model.py", str(run_dir(recipe)), str(dest),
+    subprocess.run([sys.executable, "scripts/bundle_model.py", str(source), str(dest),
                     "--trained-on", trained_on, "--version", str(recipe.version)], cwd=ROOT, check=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("start", "stop", "status", "bundle"))
+    parser.add_argument("action", choices=("start", "stop", "status", "anneal", "bundle"))
     parser.add_argument("recipe", nargs="?", choices=sorted(RECIPES), help="default for status: all")
     parser.add_argument("--version", type=int, help="an earlier recipe of the model (default: its newest)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--minutes", type=float, help="start: also end (and anneal) within this many minutes, for a "
-                        "machine that is gone at the end of the session")
+                        "machine that is gone at the end of the session; anneal: how long the copy trains")
+    parser.add_argument("--run", type=Path, help="bundle: ship this annealed copy instead of the run itself")
     parser.add_argument("--note", help="bundle: what this run was (time, machine, held-out figure), appended to "
                         "what `dreamwright models` says it was trained on")
     parser.add_argument("--lr", help="start: the peak learning rate instead of the recipe's (lower it when "
@@ -267,17 +336,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.action == "status" and args.recipe is None:
         for recipe in ALL_RECIPES:
             print(status(recipe))
+            for copy in annealed_dirs(recipe):
+                print(status(recipe, copy))
         return
     if args.recipe is None:
         parser.error(f"{args.action} needs a recipe: {', '.join(RECIPES)}")
     recipe = recipe_for(args.recipe, args.version)
     if args.action == "status":
-        print(status(recipe))
+        for out in (None, *annealed_dirs(recipe)):
+            print(status(recipe, out))
         return
     if args.action == "start":
         start(recipe, args.threads, args.device, args.minutes, args.continue_from, args.lr)
+    elif args.action == "anneal":
+        anneal(recipe, args.minutes, args.threads, args.device)
     elif args.action == "bundle":
-        bundle(recipe, args.note)
+        bundle(recipe, args.note, args.run)
     else:
         stop(recipe)
 

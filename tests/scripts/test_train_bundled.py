@@ -113,3 +113,56 @@ def test_a_refusal_for_an_earlier_version_names_the_command_for_that_version(tmp
     first = next(r for r in train_bundled.ALL_RECIPES if r.name == "english-char").version
     assert_refused_over_a_saved_run(tmp_path, "english-char", "--continue-from", "english-char", version=first,
                                     says=f"`start english-char --version {first}` resumes it")
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a finished one that nobody has reaped yet does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_anneal_trains_a_copy_with_its_schedule_ended_and_leaves_the_run_as_it_was(tmp_path: Path, tiny_run) -> None:
+    import shutil
+    import time
+
+    recipe = train_bundled.RECIPES["english-char"]
+    run = tmp_path / f"english-char-v{recipe.version}"
+    shutil.copytree(tiny_run, run)
+    before = (run / TRAINER_STATE).read_bytes()
+    step = train_bundled.checkpoint_step(run)
+    result = run_script("anneal", "english-char", "--minutes", "0.05", "--threads", "1", runs=tmp_path)
+    assert result.returncode == 0, result.stderr
+    copy = tmp_path / f"{run.name}-annealed-{step}"
+    assert str(copy) in result.stdout
+    pid = int(copy.with_suffix(".pid").read_text())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.2)
+    assert (run / TRAINER_STATE).read_bytes() == before  # the original run is untouched
+    assert train_bundled.checkpoint_step(copy) > step
+    trained = [r for r in map(json.loads, (copy / "metrics.jsonl").read_text().splitlines())
+               if r.get("event") == "train" and r["step"] > step]
+    assert trained and trained[-1]["lr"] < trained[0]["lr"]  # the copy's learning rate came down
+    lines = run_script("status", "english-char", runs=tmp_path).stdout.splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"english-char v{recipe.version} (annealed copy of step {step})")
+    # the same checkpoint is not annealed twice, and nothing else ships under the model's name
+    again = run_script("anneal", "english-char", "--minutes", "0.05", runs=tmp_path)
+    assert again.returncode != 0 and "annealed already" in again.stderr and "Traceback" not in again.stderr
+    other = run_script("bundle", "english-char", "--run", str(tiny_run), runs=tmp_path)
+    assert other.returncode != 0 and "is not english-char's run" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_anneal_needs_minutes_and_a_checkpoint(tmp_path: Path) -> None:
+    result = run_script("anneal", "english-char", runs=tmp_path)
+    assert result.returncode != 0 and "anneal needs --minutes" in result.stderr and "Traceback" not in result.stderr
+    result = run_script("anneal", "english-char", "--minutes", "5", runs=tmp_path)
+    assert result.returncode != 0 and "holds no checkpoint" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_run_resumed_for_some_minutes_gets_more_of_its_budget_not_a_second_total(tmp_path: Path) -> None:
+    recipe = train_bundled.RECIPES["english-char"]
+    assert train_bundled.resume_args(recipe, tmp_path, None) == ["--resume", str(tmp_path), "--steps", recipe.steps]
+    assert train_bundled.resume_args(recipe, tmp_path, 20.0) == ["--resume", str(tmp_path), "--more-minutes", "20.0"]
