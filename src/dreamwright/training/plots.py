@@ -34,6 +34,21 @@ def read_metrics(path: Path) -> list[dict]:
     return rows
 
 
+def focused_limits(points: list[tuple[float, float]], settle: float = 0.1) -> tuple[float, float] | None:
+    """y-limits that show the loss after the first ``settle`` of the steps, when the first steps' far higher loss
+    would squash it into a flat line at the bottom (a run's first loss is ~ln(vocabulary), its later progress
+    hundredths of a nat); None when the whole range is worth showing."""
+    if len(points) < 10:
+        return None
+    first, last = min(s for s, _ in points), max(s for s, _ in points)
+    late = [y for s, y in points if s >= first + settle * (last - first)]
+    low, top, late_top = min(y for _, y in points), max(y for _, y in points), max(late)
+    if top - low <= 2 * (late_top - low):
+        return None
+    margin = 0.1 * (late_top - low) or 0.05 * abs(late_top) or 0.1
+    return low - margin, late_top + margin
+
+
 def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "", *,
                     curves: tuple[Curve, ...] = TEXT_CURVES, ylabel: str = "loss (nats / token)") -> None:
     """The ``curves`` against step, saved as a PNG (atomically)."""
@@ -46,11 +61,17 @@ def plot_loss_curve(metrics_path: Path, out_path: Path, title: str = "", *,
 
     rows = read_metrics(metrics_path)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    drawn: list[tuple[float, float]] = []
     for curve, colour in zip(curves, _COLOURS, strict=False):
         points = [(r["step"], r[curve.key]) for r in rows if r.get("event") == curve.event and curve.key in r]
         if points:
             style = {"marker": "o", "markersize": 3} if curve.marker else {"alpha": 0.8, "linewidth": 1}
             ax.plot(*zip(*points, strict=True), label=curve.label, color=colour, **style)
+            drawn += points
+    if limits := focused_limits(drawn):
+        ax.set_ylim(*limits)
+        ax.text(0.01, 0.02, f"y-axis cut: the first steps, up to {max(y for _, y in drawn):.2f}, run off the top",
+                transform=ax.transAxes, fontsize=8, color="0.4")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     ax.set_title(title or "loss")
