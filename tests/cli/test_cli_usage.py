@@ -73,10 +73,17 @@ def test_version():
     assert proc.stdout.strip() == f"dreamwright {__version__}"
 
 
-def test_shell_completion_script():
-    proc = run_dreamwright("--show-completion", "bash")
-    assert_clean(proc)
-    assert "_DREAMWRIGHT_COMPLETE" in proc.stdout
+def test_shell_completion_script_and_completions():
+    # bash's script, named explicitly: `--show-completion` guesses the shell from the calling process, which a
+    # test run started outside any shell does not have
+    script = run_dreamwright(env={"_DREAMWRIGHT_COMPLETE": "source_bash"})
+    assert_clean(script)
+    assert "_DREAMWRIGHT_COMPLETE" in script.stdout and "complete " in script.stdout
+    # what the script asks for when the user presses Tab after `dreamwright gen`
+    words = run_dreamwright(env={"_DREAMWRIGHT_COMPLETE": "complete_bash", "COMP_WORDS": "dreamwright gen",
+                                 "COMP_CWORD": "1"})
+    assert_clean(words)
+    assert words.stdout.split() == ["generate"]
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])

@@ -31,7 +31,8 @@ def _torchrun(*args: str, nproc: int = 2, extra: tuple[str, ...] = ()):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *extra,
            "-m", "dreamwright", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the workers' own errors come first; torchrun's summary of which rank failed fills the end
+    assert proc.returncode == 0, proc.stderr[:4000] + "\n[...]\n" + proc.stderr[-800:]
     return proc
 
 
