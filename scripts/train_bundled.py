@@ -137,11 +137,21 @@ def run_dir(recipe: Recipe) -> Path:
     return RUNS / f"{recipe.name}-v{recipe.version}"
 
 
+def annealed_dir(recipe: Recipe, step: int) -> Path:
+    """Where ``anneal`` copies the recipe's run at checkpoint ``step``."""
+    return run_dir(recipe).with_name(f"{run_dir(recipe).name}-annealed-{step}")
+
+
+def annealed_step(copy: Path) -> int | None:
+    """The checkpoint step an annealed copy was made from (read from its name), or None for another folder."""
+    tail = copy.name.rsplit("-", 1)[1]
+    return int(tail) if tail.isdigit() else None
+
+
 def annealed_dirs(recipe: Recipe) -> list[Path]:
     """The annealed copies of the recipe's run (``anneal``), earliest checkpoint first."""
     found = run_dir(recipe).parent.glob(f"{run_dir(recipe).name}-annealed-*")
-    return sorted((p for p in found if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()),
-                  key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    return sorted((p for p in found if p.is_dir() and annealed_step(p) is not None), key=annealed_step)
 
 
 def checkpoint_step(out: Path) -> int:
@@ -257,7 +267,8 @@ def anneal(recipe: Recipe, minutes: float | None, threads: int, device: str) -> 
                  "starts from its latest checkpoint")
     if not (out / TRAINER_STATE).exists():
         sys.exit(f"{out} holds no checkpoint to anneal: `start {as_argument(recipe)}` trains one")
-    copy = out.parent / f"{out.name}-annealed-{checkpoint_step(out)}"
+    step = checkpoint_step(out)
+    copy = annealed_dir(recipe, step)
     if copy.exists():
         sys.exit(f"{copy} exists: this checkpoint was annealed already; `bundle {as_argument(recipe)} --run {copy}` "
                  "ships it, or remove it to anneal again")
@@ -266,7 +277,7 @@ def anneal(recipe: Recipe, minutes: float | None, threads: int, device: str) -> 
     shutil.copytree(out, partial)
     partial.rename(copy)
     pid = launch(copy, resume_args(recipe, copy, minutes), threads, device)
-    print(f"{recipe.name}: annealing a copy of step {checkpoint_step(copy):,} for {minutes:g} minutes in {copy} "
+    print(f"{recipe.name}: annealing a copy of step {step:,} for {minutes:g} minutes in {copy} "
           f"(pid {pid}, log {copy.with_suffix('.log')})")
 
 
@@ -284,8 +295,7 @@ def stop(recipe: Recipe, wait: float = 600) -> None:
 
 def status(recipe: Recipe, out: Path | None = None) -> str:
     """One line on the recipe's run (or on its annealed copy ``out``): steps, best evaluation, running or not."""
-    label = f"{recipe.name} v{recipe.version}" + (f" (annealed copy of step {out.name.rsplit('-', 1)[1]})"
-                                                   if out else "")
+    label = f"{recipe.name} v{recipe.version}" + (f" (annealed copy of step {annealed_step(out)})" if out else "")
     out = out or run_dir(recipe)
     metrics = out / "metrics.jsonl"
     if not metrics.exists():
