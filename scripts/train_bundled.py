@@ -9,7 +9,8 @@ stopped with a checkpoint and resumed exactly, across as many sessions as it tak
                                                            # best weights -> src/dreamwright/bundled/NAME (fp16)
 
 ``start`` prepares the corpus once, then starts ``dreamwright train`` (or ``--resume``s the run when its
-directory holds a checkpoint) detached, at the lowest priority and with one thread, writing to
+directory holds a checkpoint) detached, at the lowest priority (its session's too, where Linux schedules by
+session) and with one thread, writing to
 ``RUN_DIR.log``. The budget is in optimizer steps, so the cosine schedule is the same however the run is cut
 up between sessions and machines; a killed run loses at most the steps since its last evaluation.
 When a GPU is lent, run the same recipe there first with ``--device cuda`` (``start --device cuda``).
@@ -253,8 +254,19 @@ def launch(out: Path, args: list[str], threads: int, device: str) -> int:
         env = {**os.environ, "COLUMNS": "120"}
         proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)
+    yield_to_other_sessions(proc.pid)
     out.with_suffix(".pid").write_text(str(proc.pid))
     return proc.pid
+
+
+def yield_to_other_sessions(pid: int) -> None:
+    """Give the session of detached process ``pid`` the lowest priority. Where Linux schedules by session
+    (autogroup, the default on most distributions), ``nice`` only ranks a process within its own session, so a
+    run at ``nice -n 19`` would still take half the CPU from a test run in another terminal. Elsewhere a no-op."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text("19")
+    except OSError:
+        pass
 
 
 def anneal(recipe: Recipe, minutes: float | None, threads: int, device: str) -> None:

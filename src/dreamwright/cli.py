@@ -181,15 +181,24 @@ def _check_output_file(path: Path, option: str = "--output") -> None:
         raise DreamwrightError(f"folder {path.parent} for {option} does not exist; create it first")
 
 
-def _load_model(run: str | None, device: str | None):
-    """The generator for ``run`` (a run directory or bundled model name; the default bundled model when None).
-    An image model is refused in one line that names `dreamwright draw`."""
+def _check_model_name(run: str | None) -> None:
+    """Refuse a ``run`` that is neither a path nor a bundled model, before PyTorch loads (a typo is answered at
+    once)."""
     from dreamwright import bundled
-    from dreamwright.generation.generator import Generator
 
     if run is not None and not Path(run).expanduser().exists() and bundled.find(run) is None:
         raise DreamwrightError(f"no such run directory or bundled model: {run}; "
                                "`dreamwright models` lists the models you can use")
+
+
+def _load_model(run: str | None, device: str | None):
+    """The generator for ``run`` (a run directory or bundled model name; the default bundled model when None).
+    An image model is refused in one line that names `dreamwright draw`."""
+    from dreamwright import bundled
+
+    _check_model_name(run)
+    from dreamwright.generation.generator import Generator
+
     try:
         return Generator.load(run, device=device)
     except WrongKindError as exc:  # name a bundled model as the user did, not by its folder inside the package
@@ -404,6 +413,7 @@ def chat(
     The conversation so far is what the model reads. A seq2seq model reads the turns; a language model
     continues a transcript rendered by its chat template (as the server's /v1/chat/completions does).
     """
+    _check_model_name(run)
     from dreamwright._chat_repl import answer_once, repl
     from dreamwright._cli_runner import report_error
     from dreamwright.generation.chat import Chat, ChatSettings
@@ -441,6 +451,7 @@ def evaluate(
 ) -> None:
     """Score a model on any text: loss (nats/token), bits per character, perplexity (an audio model: bits per
     sample)."""
+    _check_model_name(run)
     from dreamwright.data.corpus import encode_text_file
     from dreamwright.generation.speech import is_audio
     from dreamwright.tokenizers.base import show_pieces

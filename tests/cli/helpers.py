@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -24,6 +26,15 @@ def run_dreamwright(*args: str, input: str | None = None, cwd: Path | None = Non
     full_env = {**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})}
     return subprocess.run([dreamwright_script(), *args], input=input, capture_output=True, text=True,
                           encoding="utf-8", cwd=cwd, timeout=timeout, env=full_env)
+
+
+def run_dreamwright_each(*commands: Sequence[str], cwd: Path | None = None, timeout: float = 120
+                         ) -> list[subprocess.CompletedProcess]:
+    """Run independent ``dreamwright`` commands (each a list of arguments) side by side, one per CPU core: most of
+    each one's time is starting Python and PyTorch. Their CompletedProcesses, in the order given."""
+    workers = max(1, min(len(commands), os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda args: run_dreamwright(*args, cwd=cwd, timeout=timeout), commands))
 
 
 def stderr_lines(proc: subprocess.CompletedProcess) -> list[str]:

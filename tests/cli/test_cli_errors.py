@@ -76,6 +76,17 @@ def test_invalid_training_sizes(tmp_path, corpus_file, args, needle):
     assert_one_line_error(proc, needle)
 
 
+@pytest.mark.parametrize("command", ["generate", "chat", "eval", "draw"])
+def test_a_wrong_model_name_is_answered_before_pytorch_loads(tmp_path, command):
+    # a `torch` that cannot be imported stands first on the path: the answer must not need the real one
+    fake = tmp_path / "shadow" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    args = [command, "runs/nope"] + (["corpus.txt"] if command == "eval" else [])
+    proc = run_dreamwright(*args, cwd=tmp_path, env={"PYTHONPATH": str(fake.parent)})
+    assert_one_line_error(proc, "no such run directory or bundled model: runs/nope", "dreamwright models")
+
+
 def test_not_a_checkpoint(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     assert_one_line_error(run_dreamwright("generate", str(tmp_path)), "not a dreamwright run directory")

@@ -7,7 +7,7 @@ import wave
 
 import numpy as np
 
-from tests.cli.helpers import assert_one_line_error, run_dreamwright, stderr_lines
+from tests.cli.helpers import assert_one_line_error, run_dreamwright, run_dreamwright_each, stderr_lines
 from tests.conftest import write_tones
 from tests.data.test_audio import pcm_wav
 
@@ -48,16 +48,19 @@ def test_several_samples_get_numbered_files_and_an_unnamed_speaker_is_drawn(audi
 
 def test_speaking_errors_are_one_line(audio_run, tiny_run, tmp_path):
     out = str(tmp_path / "x.wav")
-    assert_one_line_error(run_dreamwright("generate", str(audio_run), "--label", "7", "-o", out),
-                          "no label '7'", "0, 1, 2")
-    assert_one_line_error(run_dreamwright("generate", str(audio_run), "--speaker", "zed", "-o", out),
-                          "no speaker 'zed'", "ann, bob")
-    for seconds in ("0", "-1", "100000"):
-        assert_one_line_error(run_dreamwright("generate", str(audio_run), "--seconds", seconds, "-o", out),
-                              "seconds must be in (0, 60]")
-    assert_one_line_error(run_dreamwright("generate", str(audio_run), "--label", "1"), "audio model", "-o clip.wav")
-    assert_one_line_error(run_dreamwright("generate", str(tiny_run), "-o", out), "text model", "not a WAV")
-    assert_one_line_error(run_dreamwright("generate", str(tiny_run), "--label", "3"), "text model", "--label")
+    audio, text = str(audio_run), str(tiny_run)
+    expected = [
+        (["generate", audio, "--label", "7", "-o", out], ("no label '7'", "0, 1, 2")),
+        (["generate", audio, "--speaker", "zed", "-o", out], ("no speaker 'zed'", "ann, bob")),
+        *((["generate", audio, "--seconds", seconds, "-o", out], ("seconds must be in (0, 60]",))
+          for seconds in ("0", "-1", "100000")),
+        (["generate", audio, "--label", "1"], ("audio model", "-o clip.wav")),
+        (["generate", text, "-o", out], ("text model", "not a WAV")),
+        (["generate", text, "--label", "3"], ("text model", "--label")),
+    ]
+    procs = run_dreamwright_each(*(command for command, _ in expected))
+    for proc, (_, needles) in zip(procs, expected, strict=True):
+        assert_one_line_error(proc, *needles)
 
 
 def test_training_names_skips_and_counts_bad_files_and_mixes_stereo_down_once(tmp_path):

@@ -137,6 +137,9 @@ def test_anneal_trains_a_copy_with_its_schedule_ended_and_leaves_the_run_as_it_w
     copy = tmp_path / f"{run.name}-annealed-{step}"
     assert str(copy) in result.stdout
     pid = int(copy.with_suffix(".pid").read_text())
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():  # Linux schedules by session: the run's session yields to every other one
+        assert autogroup.read_text().split()[-1] == "19", autogroup.read_text()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and alive(pid):
         time.sleep(0.2)

@@ -310,8 +310,8 @@ def _walk(drawer: Any, args: dict[str, Any], seed: int) -> tuple[Any, int, str, 
 def _run_draw(args: dict[str, Any]) -> tuple[Any, list[Path], str]:
     """Run ``draw`` with the command's arguments: the drawer, the files written, and what was drawn (for stderr)."""
     walk = _check_draw_options(args)
-    seed = drawing.check_seed(args["seed"])
     drawer = drawing.Drawer.load(args["run"], device=args["device"])
+    seed = drawing.check_seed(args["seed"])
     label = args["label"]
     if walk:
         pictures, steps, default_name, what = _walk(drawer, args, seed)

@@ -187,10 +187,10 @@ class Drawer:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, *, device: str | None = None) -> Drawer:
         """Load an image run directory or bundled image model (the default bundled one when None)."""
+        run_dir = resolve_image_path(path)  # first: a wrong name is answered before PyTorch loads
         from dreamwright.devices import resolve_device
         from dreamwright.runs import load_image_run
 
-        run_dir = resolve_image_path(path)
         try:
             model, config = load_image_run(run_dir, device=resolve_device(device))
         except WrongKindError as exc:  # a bundled model is named as the user named it, not by its folder
