@@ -4,13 +4,12 @@ after installation, and the clip it writes is a valid 8 kHz WAV that is not sile
 from __future__ import annotations
 
 import json
-import os
 import wave
 
 import numpy as np
 
 from dreamwright import bundled, runs
-from tests.cli.helpers import run_dreamwright
+from tests.cli.helpers import offline_env, run_dreamwright
 
 NAME = "fsdd-wavenet"
 
@@ -27,8 +26,7 @@ def test_it_is_small_and_says_how_it_was_made():
 
 
 def test_it_speaks_offline_through_the_installed_command(tmp_path):
-    env = {**os.environ, "DREAMWRIGHT_CACHE": str(tmp_path / "empty-cache"), "HTTPS_PROXY": "http://127.0.0.1:9"}
-    env.pop("DREAMWRIGHT_DATA", None)
+    env = offline_env(tmp_path)
     out, png = tmp_path / "three.wav", tmp_path / "three.png"
     proc = run_dreamwright("generate", NAME, "--label", "3", "--seconds", "0.25", "--seed", "1", "-o", str(out),
                            "--spectrogram", str(png), env=env, timeout=300)

@@ -4,12 +4,11 @@ rules by the independent checker (benchmarks/couplet_check.py, which shares no c
 from __future__ import annotations
 
 import json
-import os
 
 from benchmarks.couplet_check import judge
 
 from dreamwright import bundled, runs
-from tests.cli.helpers import run_dreamwright
+from tests.cli.helpers import offline_env, run_dreamwright_each
 
 NAME = "tang-couplet"
 
@@ -24,10 +23,11 @@ def test_it_is_small_and_says_how_it_was_made():
 
 
 def test_couplet_command_writes_a_lower_line_that_keeps_the_rules_offline(tmp_path):
-    env = {**os.environ, "DREAMWRIGHT_CACHE": str(tmp_path / "empty-cache"), "HTTPS_PROXY": "http://127.0.0.1:9"}
-    env.pop("DREAMWRIGHT_DATA", None)
-    for upper, seed in (("春风又绿江南岸", "1"), ("海阔凭鱼跃", "2"), ("明月松间照", "3")):
-        result = run_dreamwright("couplet", upper, "--seed", seed, env=env)
+    env = offline_env(tmp_path)
+    uppers = ("春风又绿江南岸", "海阔凭鱼跃", "明月松间照")
+    results = run_dreamwright_each(*(["couplet", upper, "--seed", str(seed)] for seed, upper in enumerate(uppers, 1)),
+                                   env=env)
+    for upper, result in zip(uppers, results, strict=True):
         assert result.returncode == 0, result.stderr
         lower = result.stdout.strip().splitlines()[-1].split()[-1]
         assert len(lower) == len(upper), result.stdout

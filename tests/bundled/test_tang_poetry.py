@@ -4,14 +4,13 @@ offline that the independent checker (benchmarks/poetry_strict.py, no dreamwrigh
 from __future__ import annotations
 
 import json
-import os
 
 from benchmarks.poetry_strict import SimpleTable, check
 
 from dreamwright import bundled, runs
 from dreamwright.poetry import BUNDLED_MODEL
 from dreamwright.runs import load_tensors
-from tests.cli.helpers import run_dreamwright
+from tests.cli.helpers import offline_env, run_dreamwright_each
 
 
 def test_it_is_small_float16_and_says_how_it_was_made():
@@ -26,11 +25,12 @@ def test_it_is_small_float16_and_says_how_it_was_made():
 
 
 def test_poem_command_writes_regulated_verse_offline_at_the_defaults(tmp_path):
-    env = {**os.environ, "DREAMWRIGHT_CACHE": str(tmp_path / "empty-cache"), "HTTPS_PROXY": "http://127.0.0.1:9"}
-    env.pop("DREAMWRIGHT_DATA", None)
+    env = offline_env(tmp_path)
     table = SimpleTable.read()
-    for form, seed in (("五绝", "1"), ("七绝", "2"), ("五律", "3"), ("七律", "4")):
-        result = run_dreamwright("poem", "--form", form, "--seed", seed, env=env)
+    forms = ("五绝", "七绝", "五律", "七律")
+    results = run_dreamwright_each(*(["poem", "--form", form, "--seed", str(seed)]
+                                     for seed, form in enumerate(forms, 1)), env=env)
+    for form, result in zip(forms, results, strict=True):
         assert result.returncode == 0, result.stderr
         first_words = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
         lines = [word for word in first_words if word.endswith(("，", "。"))]

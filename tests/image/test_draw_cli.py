@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dreamwright import bundled
-from tests.cli.helpers import assert_one_line_error, run_dreamwright
+from tests.cli.helpers import assert_one_line_error, run_dreamwright, run_dreamwright_each
 from tests.image.helpers import write_image_run, write_text_config
 
 
@@ -140,17 +140,19 @@ def test_draw_errors_are_one_line(runs, tmp_path, args, needles):
 
 
 def test_wrong_runs_are_one_line_errors(runs, tmp_path):
-    assert_one_line_error(run_dreamwright("draw", str(runs / "runs" / "vae"), "--label", "Bag"),
-                          "draws without classes", "--label")
-    assert_one_line_error(run_dreamwright("draw", str(runs / "text")), "holds a language model",
-                          f"dreamwright generate {runs / 'text'}")
-    assert_one_line_error(run_dreamwright("generate", str(runs / "runs" / "gan")), "holds an image model",
-                          f"dreamwright draw {runs / 'runs' / 'gan'}")
-    assert_one_line_error(run_dreamwright("draw", "runs/nope", cwd=tmp_path), "runs/nope", "dreamwright models")
-    # a bundled model is named as it was given, not by its folder inside the package
-    assert_one_line_error(run_dreamwright("draw", bundled.DEFAULT_MODEL, cwd=tmp_path),
-                          f"{bundled.DEFAULT_MODEL} holds a language model",
-                          f"(`dreamwright generate {bundled.DEFAULT_MODEL}`)")
+    vae, text, gan = runs / "runs" / "vae", runs / "text", runs / "runs" / "gan"
+    expected = [
+        (["draw", str(vae), "--label", "Bag"], ("draws without classes", "--label")),
+        (["draw", str(text)], ("holds a language model", f"dreamwright generate {text}")),
+        (["generate", str(gan)], ("holds an image model", f"dreamwright draw {gan}")),
+        (["draw", "runs/nope"], ("runs/nope", "dreamwright models")),
+        # a bundled model is named as it was given, not by its folder inside the package
+        (["draw", bundled.DEFAULT_MODEL], (f"{bundled.DEFAULT_MODEL} holds a language model",
+                                           f"(`dreamwright generate {bundled.DEFAULT_MODEL}`)")),
+    ]
+    procs = run_dreamwright_each(*(command for command, _ in expected), cwd=tmp_path)
+    for proc, (_, needles) in zip(procs, expected, strict=True):
+        assert_one_line_error(proc, *needles)
 
 
 def test_without_a_run_draw_uses_the_bundled_image_model(runs, gan, tmp_path):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dreamwright.poetry.plan import Plan, plans_warning
-from tests.cli.helpers import assert_one_line_error, run_dreamwright, stderr_lines
+from tests.cli.helpers import assert_one_line_error, run_dreamwright_each, stderr_lines
 from tests.poetry.test_poetry_plan import TOY
 
 
@@ -28,39 +28,33 @@ def test_plan_records_what_the_statistics_lack():
     assert Plan(("甲乙",), unknown=("电脑", "手机")).warning().startswith("keywords 电脑, 手机 are not")
 
 
-def _poem(*args: str):
-    return run_dreamwright("poem", "--seed", "1", "--json", *args, timeout=300)
-
-
 def test_cli_warns_about_keywords_and_themes_without_statistics():
-    proc = _poem("--keywords", "量子,电脑,手机,网络")
-    assert proc.returncode == 0, proc.stderr
-    assert stderr_lines(proc) == ["warning: keywords 量子, 电脑, 手机, 网络 are not in the Tang corpus's keyword "
-                                  "statistics: kept in the plan, but the model seldom writes a word it never read "
-                                  "(2-6% of such lines in docs/poetry.md)"]
-    assert json.loads(proc.stdout)["plan"] == ["量子", "电脑", "手机", "网络"]
+    poem = ["poem", "--seed", "1", "--json"]
+    keywords, theme, plain, known = run_dreamwright_each(
+        [*poem, "--keywords", "量子,电脑,手机,网络"], [*poem, "--theme", "量子"],
+        ["poem", "--seed", "1", "--theme", "量子"], [*poem, "--theme", "秋思"], timeout=300)
+    assert keywords.returncode == 0, keywords.stderr
+    assert stderr_lines(keywords) == ["warning: keywords 量子, 电脑, 手机, 网络 are not in the Tang corpus's keyword "
+                                      "statistics: kept in the plan, but the model seldom writes a word it never "
+                                      "read (2-6% of such lines in docs/poetry.md)"]
+    assert json.loads(keywords.stdout)["plan"] == ["量子", "电脑", "手机", "网络"]
 
-    proc = _poem("--theme", "量子")
-    assert proc.returncode == 0, proc.stderr
-    (line,) = stderr_lines(proc)
+    assert theme.returncode == 0, theme.stderr
+    (line,) = stderr_lines(theme)
     assert line.startswith("warning: theme 量子 is not in the Tang corpus's keyword statistics, so it was "
                            "planned from keywords sharing a character with it: ")
     stand_ins = line.rsplit(": ", 1)[1].split(", ")
     assert len(stand_ins) == 3 and all("子" in w or "量" in w for w in stand_ins)
+    assert f"（主题 量子→{'/'.join(stand_ins)}：计划 " in plain.stdout
 
-    proc = run_dreamwright("poem", "--seed", "1", "--theme", "量子", timeout=300)
-    assert f"（主题 量子→{'/'.join(stand_ins)}：计划 " in proc.stdout
-
-    proc = _poem("--theme", "秋思")  # a keyword of the statistics: no warning
-    assert proc.returncode == 0 and stderr_lines(proc) == [], proc.stderr
+    assert known.returncode == 0 and stderr_lines(known) == [], known.stderr  # a keyword of the statistics
 
 
 def test_cli_offers_a_variant_only_when_there_is_one():
-    proc = run_dreamwright("poem", "--theme", "𠀀", timeout=300)
-    assert_one_line_error(proc, "theme characters not in the model's vocabulary: 「𠀀」; use other characters")
-    assert "variant" not in proc.stderr
-    proc = run_dreamwright("poem", "--theme", "龍", timeout=300)
-    assert_one_line_error(proc, "「龍」 (try 「龙」)", "suggested simplified/traditional variant")
+    missing, variant = run_dreamwright_each(["poem", "--theme", "𠀀"], ["poem", "--theme", "龍"], timeout=300)
+    assert_one_line_error(missing, "theme characters not in the model's vocabulary: 「𠀀」; use other characters")
+    assert "variant" not in missing.stderr
+    assert_one_line_error(variant, "「龍」 (try 「龙」)", "suggested simplified/traditional variant")
 
 
 @pytest.fixture(scope="module")
