@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.cli.helpers import assert_one_line_error, run_dreamwright
+from tests.cli.helpers import assert_one_line_error, run_dreamwright, run_dreamwright_each
 
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--batch-size", "4", "--steps", "2",
         "--eval-interval", "2", "--no-samples", "--quiet", "--threads", "1"]
@@ -119,7 +119,8 @@ def test_existing_run_directory_is_not_overwritten(tmp_path, tiny_run, corpus_fi
 
 
 def test_generate_and_eval_work(tiny_run, corpus_file):
-    gen = run_dreamwright("generate", str(tiny_run), "--prompt", "the ", "-n", "20", "--seed", "3", "--stream")
+    gen, ev = run_dreamwright_each(
+        ["generate", str(tiny_run), "--prompt", "the ", "-n", "20", "--seed", "3", "--stream"],
+        ["eval", str(tiny_run), str(corpus_file)])
     assert gen.returncode == 0 and gen.stdout.startswith("the ") and len(gen.stdout) >= 24
-    ev = run_dreamwright("eval", str(tiny_run), str(corpus_file))
     assert ev.returncode == 0 and "bits/char" in ev.stdout and "perplexity" in ev.stdout

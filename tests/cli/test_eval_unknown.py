@@ -3,18 +3,17 @@
 
 from __future__ import annotations
 
-from tests.cli.helpers import assert_one_line_error, run_dreamwright, stderr_lines
+from tests.cli.helpers import assert_one_line_error, run_dreamwright, run_dreamwright_each, stderr_lines
 
 
 def test_unknown_characters_are_named_with_the_file(tmp_path, tiny_run):
     text = tmp_path / "text.txt"
     text.write_text("the cat sat on the mat.\nthe dog ran to the red house. Zed!\n" * 5, encoding="utf-8")
-    proc = run_dreamwright("eval", str(tiny_run), str(text))
+    proc, skipped = run_dreamwright_each(["eval", str(tiny_run), str(text)],
+                                         ["eval", str(tiny_run), str(text), "--unknown", "skip"])
     assert_one_line_error(proc, f"{text} has 2 character(s) the model never saw: '!', 'Z'",
                           "pass --unknown skip to drop them")
     assert "prompt" not in proc.stderr
-
-    skipped = run_dreamwright("eval", str(tiny_run), str(text), "--unknown", "skip")
     assert skipped.returncode == 0, skipped.stderr
     assert stderr_lines(skipped) == [f"warning: {text}: 10 occurrence(s) of 2 character(s) the model never saw "
                                      "('!', 'Z') were dropped"]
