@@ -84,16 +84,18 @@ def test_training_errors_are_one_line(tmp_path, tone_folder):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.md").write_text("no sound here")
-    assert_one_line_error(run_dreamwright("train", str(empty), *TINY, "--out", str(tmp_path / "a")), ".wav")
-    assert_one_line_error(run_dreamwright("train", str(tone_folder), *TINY, "--sample-rate", "100", "--out",
-                                          str(tmp_path / "b")), "sample-rate")
     junk = tmp_path / "junk"
     (junk / "x").mkdir(parents=True)
     (junk / "x" / "a.wav").write_bytes(b"nothing")
     shutil.copy(junk / "x" / "a.wav", junk / "x" / "b.wav")
-    proc = run_dreamwright("train", str(junk), *TINY, "--out", str(tmp_path / "c"))
-    lines = stderr_lines(proc)  # each file named as it is skipped, then one error line
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    silent, slow, unreadable = run_dreamwright_each(
+        ["train", str(empty), *TINY, "--out", str(tmp_path / "a")],
+        ["train", str(tone_folder), *TINY, "--sample-rate", "100", "--out", str(tmp_path / "b")],
+        ["train", str(junk), *TINY, "--out", str(tmp_path / "c")])
+    assert_one_line_error(silent, ".wav")
+    assert_one_line_error(slow, "sample-rate")
+    lines = stderr_lines(unreadable)  # each file named as it is skipped, then one error line
+    assert unreadable.returncode == 2 and "Traceback" not in unreadable.stderr
     assert [line.startswith("skipped ") for line in lines] == [True, True, False]
     assert lines[-1].startswith("error: none of the 2 audio files could be read")
 
