@@ -140,7 +140,8 @@ def run_dir(recipe: Recipe) -> Path:
 
 def annealed_dir(recipe: Recipe, step: int) -> Path:
     """Where ``anneal`` copies the recipe's run at checkpoint ``step``."""
-    return run_dir(recipe).with_name(f"{run_dir(recipe).name}-annealed-{step}")
+    out = run_dir(recipe)
+    return out.with_name(f"{out.name}-annealed-{step}")
 
 
 def annealed_step(copy: Path) -> int | None:
@@ -151,7 +152,8 @@ def annealed_step(copy: Path) -> int | None:
 
 def annealed_dirs(recipe: Recipe) -> list[Path]:
     """The annealed copies of the recipe's run (``anneal``), earliest checkpoint first."""
-    found = run_dir(recipe).parent.glob(f"{run_dir(recipe).name}-annealed-*")
+    out = run_dir(recipe)
+    found = out.parent.glob(f"{out.name}-annealed-*")
     return sorted((p for p in found if p.is_dir() and annealed_step(p) is not None), key=annealed_step)
 
 
