@@ -13,7 +13,9 @@ directory holds a checkpoint) detached, at the lowest priority (its session's to
 session) and with one thread, writing to
 ``RUN_DIR.log``. The budget is in optimizer steps, so the cosine schedule is the same however the run is cut
 up between sessions and machines; a killed run loses at most the steps since its last evaluation.
-When a GPU is lent, run the same recipe there first with ``--device cuda`` (``start --device cuda``).
+When a GPU is lent, run the same recipe there first with ``--device cuda``; such a machine is given back when
+its command returns, so ``start NAME --device cuda --minutes M --wait`` stays until the run ends (and exits with
+its status), and ``bundle NAME`` can follow in the same command.
 On a machine whose ``build/`` is gone at the end of the session, ``start NAME --minutes M`` also ends the run
 within M minutes, its schedule annealed on time, so that it can be bundled before the session ends; the next
 such session goes on from the bundled weights with ``start NAME --continue-from NAME --minutes M`` (a new
@@ -206,7 +208,7 @@ def bf16_is_slow(device: str) -> bool:
 
 
 def start(recipe: Recipe, threads: int, device: str, minutes: float | None = None,
-          continue_from: str | None = None, lr: str | None = None) -> None:
+          continue_from: str | None = None, lr: str | None = None, wait: bool = False) -> None:
     if (pid := pid_of(recipe)) is not None:
         sys.exit(f"{recipe.name} is already training (pid {pid}); `stop {as_argument(recipe)}` first")
     out = run_dir(recipe)
@@ -232,8 +234,11 @@ def start(recipe: Recipe, threads: int, device: str, minutes: float | None = Non
         args = with_flag(args, "--precision", "fp32")
     if minutes is not None and not resuming:  # the budget furthest along drives the schedule: it anneals in time
         args += ["--minutes", str(minutes)]
-    pid = launch(out, args, threads, device)
-    print(f"{recipe.name}: {'resumed' if resuming else 'started'} in {out} (pid {pid}, log {out.with_suffix('.log')})")
+    proc = launch(out, args, threads, device)
+    print(f"{recipe.name}: {'resumed' if resuming else 'started'} in {out} (pid {proc.pid}, "
+          f"log {out.with_suffix('.log')})", flush=True)
+    if wait:
+        wait_for(proc, out)
 
 
 def resume_args(recipe: Recipe, out: Path, minutes: float | None) -> list[str]:
@@ -245,9 +250,9 @@ def resume_args(recipe: Recipe, out: Path, minutes: float | None) -> list[str]:
     return ["--resume", str(out), "--more-minutes", str(minutes)]
 
 
-def launch(out: Path, args: list[str], threads: int, device: str) -> int:
+def launch(out: Path, args: list[str], threads: int, device: str) -> subprocess.Popen:
     """Start ``dreamwright train ARGS`` for run directory ``out`` detached, at the lowest priority, logging to
-    ``out.log`` and recording its pid in ``out.pid``; returns the pid."""
+    ``out.log`` and recording its pid in ``out.pid``."""
     command = ["nice", "-n", "19", sys.executable, "-m", "dreamwright", "train", *args,
                "--threads", str(threads), "--device", device]
     with open(out.with_suffix(".log"), "a", encoding="utf-8") as log:
@@ -258,7 +263,22 @@ def launch(out: Path, args: list[str], threads: int, device: str) -> int:
                                 start_new_session=True, env=env)
     yield_to_other_sessions(proc.pid)
     out.with_suffix(".pid").write_text(str(proc.pid))
-    return proc.pid
+    return proc
+
+
+def wait_for(proc: subprocess.Popen, out: Path) -> None:
+    """Wait for the training run ``proc`` of run directory ``out`` to end, then print the end of its log and exit
+    with its status: for a machine that is given back when its command returns (a lent GPU). Ctrl-C stops the
+    run as ``stop`` does, with a checkpoint."""
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait()
+    tail = out.with_suffix(".log").read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
+    print("\n".join(tail))
+    if code:
+        sys.exit(f"the run ended with status {code}; its log is {out.with_suffix('.log')}")
 
 
 def yield_to_other_sessions(pid: int) -> None:
@@ -290,7 +310,7 @@ def anneal(recipe: Recipe, minutes: float | None, threads: int, device: str) -> 
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(out, partial)
     partial.rename(copy)
-    pid = launch(copy, resume_args(recipe, copy, minutes), threads, device)
+    pid = launch(copy, resume_args(recipe, copy, minutes), threads, device).pid
     print(f"{recipe.name}: annealing a copy of step {step:,} for {minutes:g} minutes in {copy} "
           f"(pid {pid}, log {copy.with_suffix('.log')})")
 
@@ -356,6 +376,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--continue-from", metavar="RUN_OR_BUNDLED",
                         help="start: begin from these weights (e.g. the bundled model an earlier session left) "
                              "with a new schedule, when the run's own checkpoint is gone")
+    parser.add_argument("--wait", action="store_true",
+                        help="start: stay until the run ends and exit with its status (on a machine that is given "
+                             "back when its command returns, such as a lent GPU)")
     args = parser.parse_args(argv)
     if args.action == "status" and args.recipe is None:
         for recipe in ALL_RECIPES:
@@ -371,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
             print(status(recipe, out))
         return
     if args.action == "start":
-        start(recipe, args.threads, args.device, args.minutes, args.continue_from, args.lr)
+        start(recipe, args.threads, args.device, args.minutes, args.continue_from, args.lr, args.wait)
     elif args.action == "anneal":
         anneal(recipe, args.minutes, args.threads, args.device)
     elif args.action == "bundle":

@@ -169,3 +169,19 @@ def test_a_run_resumed_for_some_minutes_gets_more_of_its_budget_not_a_second_tot
     recipe = train_bundled.RECIPES["english-char"]
     assert train_bundled.resume_args(recipe, tmp_path, None) == ["--resume", str(tmp_path), "--steps", recipe.steps]
     assert train_bundled.resume_args(recipe, tmp_path, 20.0) == ["--resume", str(tmp_path), "--more-minutes", "20.0"]
+
+
+def test_start_with_wait_returns_only_once_the_run_has_ended(tmp_path: Path, tiny_run) -> None:
+    import shutil
+
+    recipe = train_bundled.RECIPES["english-char"]
+    run = tmp_path / f"english-char-v{recipe.version}"
+    shutil.copytree(tiny_run, run)
+    step = train_bundled.checkpoint_step(run)
+    result = run_script("start", "english-char", "--minutes", "0.05", "--threads", "1", "--wait", runs=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pid = int(run.with_suffix(".pid").read_text())
+    assert not alive(pid)  # the command returned after the run, not beside it
+    assert train_bundled.checkpoint_step(run) > step
+    assert "resumed in" in result.stdout and "dreamwright train" not in result.stdout.splitlines()[0]
+    assert result.stdout.splitlines()[-1] in run.with_suffix(".log").read_text()  # the log's end is shown
