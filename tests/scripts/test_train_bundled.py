@@ -185,3 +185,18 @@ def test_start_with_wait_returns_only_once_the_run_has_ended(tmp_path: Path, tin
     assert train_bundled.checkpoint_step(run) > step
     assert "resumed in" in result.stdout and "dreamwright train" not in result.stdout.splitlines()[0]
     assert result.stdout.splitlines()[-1] in run.with_suffix(".log").read_text()  # the log's end is shown
+
+
+def test_start_with_wait_exits_with_one_line_when_the_run_fails(tmp_path: Path, tiny_run) -> None:
+    import shutil
+
+    recipe = train_bundled.RECIPES["english-char"]
+    run = tmp_path / f"english-char-v{recipe.version}"
+    shutil.copytree(tiny_run, run)
+    step = train_bundled.checkpoint_step(run)
+    result = run_script("start", "english-char", "--minutes", "0.05", "--device", "no-such-device", "--wait",
+                        runs=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("the run ended with status")
+    assert "Traceback" not in result.stderr
+    assert train_bundled.checkpoint_step(run) == step  # nothing trained, nothing lost
