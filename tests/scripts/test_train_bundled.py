@@ -20,6 +20,15 @@ def run_script(*args: str, runs: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
+def english_run_from(tiny_run: Path, runs: Path) -> Path:
+    """A copy of ``tiny_run`` where english-char's newest recipe keeps its run under ``runs``."""
+    import shutil
+
+    run = runs / f"english-char-v{train_bundled.RECIPES['english-char'].version}"
+    shutil.copytree(tiny_run, run)
+    return run
+
+
 def test_a_continued_run_keeps_the_recipe_but_not_its_architecture() -> None:
     recipe = train_bundled.RECIPES["english-char"]
     flags = train_bundled.without_architecture(recipe.train)
@@ -124,12 +133,10 @@ def alive(pid: int) -> bool:
 
 
 def test_anneal_trains_a_copy_with_its_schedule_ended_and_leaves_the_run_as_it_was(tmp_path: Path, tiny_run) -> None:
-    import shutil
     import time
 
     recipe = train_bundled.RECIPES["english-char"]
-    run = tmp_path / f"english-char-v{recipe.version}"
-    shutil.copytree(tiny_run, run)
+    run = english_run_from(tiny_run, tmp_path)
     before = (run / TRAINER_STATE).read_bytes()
     step = train_bundled.checkpoint_step(run)
     result = run_script("anneal", "english-char", "--minutes", "0.05", "--threads", "1", runs=tmp_path)
@@ -172,11 +179,7 @@ def test_a_run_resumed_for_some_minutes_gets_more_of_its_budget_not_a_second_tot
 
 
 def test_start_with_wait_returns_only_once_the_run_has_ended(tmp_path: Path, tiny_run) -> None:
-    import shutil
-
-    recipe = train_bundled.RECIPES["english-char"]
-    run = tmp_path / f"english-char-v{recipe.version}"
-    shutil.copytree(tiny_run, run)
+    run = english_run_from(tiny_run, tmp_path)
     step = train_bundled.checkpoint_step(run)
     result = run_script("start", "english-char", "--minutes", "0.05", "--threads", "1", "--wait", runs=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -188,11 +191,7 @@ def test_start_with_wait_returns_only_once_the_run_has_ended(tmp_path: Path, tin
 
 
 def test_start_with_wait_exits_with_one_line_when_the_run_fails(tmp_path: Path, tiny_run) -> None:
-    import shutil
-
-    recipe = train_bundled.RECIPES["english-char"]
-    run = tmp_path / f"english-char-v{recipe.version}"
-    shutil.copytree(tiny_run, run)
+    run = english_run_from(tiny_run, tmp_path)
     step = train_bundled.checkpoint_step(run)
     result = run_script("start", "english-char", "--minutes", "0.05", "--device", "no-such-device", "--wait",
                         runs=tmp_path)
